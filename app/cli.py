@@ -1,0 +1,183 @@
+"""The ``slawatch`` command: wires settings, database and services together for each subcommand."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
+from pathlib import Path
+
+from pydantic import SecretStr
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
+
+from app.config import ConfigError, Settings, load_settings
+from app.db import make_engine, make_session_factory, normalise_url, session_scope
+from app.enums import Role
+from app.errors import AppError
+from app.logs import configure_logging
+
+EXIT_OK, EXIT_FAILURE, EXIT_CONFIG = 0, 1, 2
+CLI_ACTOR = "cli"
+
+
+def _cmd_migrate(settings: Settings, _: argparse.Namespace) -> int:
+    from app import migrate
+
+    migrate.upgrade(settings.database_url)
+    print(f"database at revision {migrate.head_revision()}")
+    return EXIT_OK
+
+
+def _cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from app.main import check_schema_current, create_app
+
+    check_schema_current(settings.database_url)
+    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_config=None)
+    return EXIT_OK
+
+
+def _cmd_not_implemented(_: Settings, args: argparse.Namespace) -> int:
+    print(f"slawatch {args.command}: not implemented yet", file=sys.stderr)
+    return EXIT_FAILURE
+
+
+def _cmd_users_add(settings: Settings, args: argparse.Namespace) -> int:
+    from app.users.service import create_user
+
+    with _session(settings) as db:
+        issued = create_user(db, name=args.name, role=Role(args.role), actor=CLI_ACTOR)
+    print(f"user {issued.user.name!r} created with role {issued.user.role}.")
+    print("API token (shown only now; keep it secret):")
+    print(issued.token)
+    return EXIT_OK
+
+
+def _cmd_users_token(settings: Settings, args: argparse.Namespace) -> int:
+    from app.users.service import issue_token
+
+    with _session(settings) as db:
+        issued = issue_token(db, name=args.name, actor=CLI_ACTOR)
+    print(f"new API token for {issued.user.name!r} (shown only now; keep it secret):")
+    print(issued.token)
+    return EXIT_OK
+
+
+def _cmd_users_list(settings: Settings, _: argparse.Namespace) -> int:
+    from app.users.repository import list_users
+
+    with _session(settings) as db:
+        for user in list_users(db):
+            state = " (disabled)" if user.disabled_at else ""
+            print(f"{user.name}\t{user.role}{state}")
+    return EXIT_OK
+
+
+def _cmd_check_config(settings: Settings, _: argparse.Namespace) -> int:
+    problems = []
+    secrets: list[Callable[[], SecretStr | None]] = [m.password for m in settings.mailboxes]
+    secrets.append(settings.smtp.password)
+    for read_secret in secrets:
+        try:
+            read_secret()
+        except ConfigError as e:
+            problems.append(str(e))
+    print(f"database: {normalise_url(settings.database_url).render_as_string(hide_password=True)}")
+    print(
+        f"sla: respond within {settings.sla.response_hours:g} h, "
+        f"at risk in the last {settings.sla.at_risk_hours:g} h"
+    )
+    for mailbox in settings.mailboxes:
+        print(
+            f"mailbox {mailbox.name}: {mailbox.username} at {mailbox.host}:{mailbox.imap_port} "
+            f"({mailbox.security})"
+        )
+    if not settings.mailboxes:
+        print("no mailboxes configured")
+    print(f"smtp: {settings.smtp.host}:{settings.smtp.smtp_port} ({settings.smtp.security})")
+    print(f"alert recipients: {', '.join(settings.alerts.recipients) or '(none)'}")
+    if problems:
+        print("\n".join(problems), file=sys.stderr)
+        return EXIT_CONFIG
+    print("configuration OK")
+    return EXIT_OK
+
+
+def _session(settings: Settings) -> AbstractContextManager[Session]:
+    return session_scope(make_session_factory(make_engine(settings.database_url)))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="slawatch", description="Keeps marketplace sellers inside their message SLA."
+    )
+    parser.add_argument(
+        "--config",
+        type=Path,
+        help="TOML config file (default: $SLAWATCH_CONFIG or ./slawatch.toml)",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    commands.add_parser("migrate", help="bring the database schema up to date").set_defaults(
+        handler=_cmd_migrate
+    )
+
+    serve = commands.add_parser("serve", help="run the API and the scheduler")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.set_defaults(handler=_cmd_serve)
+
+    poll = commands.add_parser("poll", help="fetch new mail from every mailbox")
+    poll.add_argument("--once", action="store_true", required=True, help="one round, then exit")
+    poll.set_defaults(handler=_cmd_not_implemented)
+
+    sweep = commands.add_parser("sweep", help="record SLA transitions and send alerts")
+    sweep.add_argument("--once", action="store_true", required=True, help="one round, then exit")
+    sweep.set_defaults(handler=_cmd_not_implemented)
+
+    users = commands.add_parser("users", help="manage users and API tokens")
+    user_commands = users.add_subparsers(dest="users_command", required=True, metavar="ACTION")
+    add = user_commands.add_parser("add", help="create a user; prints its API token last")
+    add.add_argument("name")
+    add.add_argument("--role", choices=[r.value for r in Role], required=True)
+    add.set_defaults(handler=_cmd_users_add)
+    token = user_commands.add_parser("token", help="issue another API token for a user")
+    token.add_argument("name")
+    token.set_defaults(handler=_cmd_users_token)
+    user_commands.add_parser("list", help="list users and roles").set_defaults(
+        handler=_cmd_users_list
+    )
+
+    commands.add_parser(
+        "check-config", help="validate the configuration and the secrets it names"
+    ).set_defaults(handler=_cmd_check_config)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        settings = load_settings(args.config)
+    except ConfigError as e:
+        print(f"slawatch: {e}", file=sys.stderr)
+        return EXIT_CONFIG
+    configure_logging(settings.log_level)
+    try:
+        return int(args.handler(settings, args))
+    except ConfigError as e:
+        print(f"slawatch: {e}", file=sys.stderr)
+        return EXIT_CONFIG
+    except AppError as e:
+        print(f"slawatch: {e.message}", file=sys.stderr)
+        return EXIT_FAILURE
+    except SQLAlchemyError as e:
+        print(f"slawatch: database error: {str(e).splitlines()[0]}", file=sys.stderr)
+        print("(has the database been created with `slawatch migrate`?)", file=sys.stderr)
+        return EXIT_FAILURE
+
+
+if __name__ == "__main__":
+    sys.exit(main())

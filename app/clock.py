@@ -1,0 +1,28 @@
+"""The single source of the current time: aware UTC, replaceable in tests."""
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+
+def _system_now() -> datetime:
+    return datetime.now(UTC)
+
+
+_now: Callable[[], datetime] = _system_now
+
+
+def now() -> datetime:
+    return _now()
+
+
+def set_clock(source: Callable[[], datetime] | None) -> None:
+    """Use ``source`` for now() (tests freeze time with it); ``None`` restores the system clock."""
+    global _now
+    _now = source or _system_now
+
+
+def as_utc(value: datetime) -> datetime:
+    """``value`` in UTC; a naive datetime is refused, because its zone can only be guessed."""
+    if value.tzinfo is None:
+        raise ValueError(f"naive datetime {value.isoformat()} has no time zone")
+    return value.astimezone(UTC)

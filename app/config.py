@@ -1,0 +1,246 @@
+"""All of slawatch's settings, in one place.
+
+Settings come from a TOML file (``slawatch.toml`` in the working directory, or the path in
+``SLAWATCH_CONFIG``) and from ``SLAWATCH_*`` environment variables, which win over the file
+(nested keys use ``__``: ``SLAWATCH_SLA__RESPONSE_HOURS=24``). Secrets are never stored here:
+a password is given as the *name* of an environment variable and read only when it is used.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import tomllib
+from email.utils import parseaddr
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    model_validator,
+)
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+ENV_PREFIX = "SLAWATCH_"
+CONFIG_ENV_VAR = "SLAWATCH_CONFIG"
+DEFAULT_CONFIG_FILE = "slawatch.toml"
+
+Security = Literal["ssl", "starttls", "plain"]
+
+# Walmart publishes no list of its senders; these cover the relay (buyers, payments) and
+# corporate domains seen in real mail. A guess, hence configurable per mailbox.
+DEFAULT_SPAM_WHITELIST = [
+    "*@relay.walmart.com",
+    "*@*.relay.walmart.com",
+    "*@walmart.com",
+    "*@*.walmart.com",
+    "*@wal-mart.com",
+]
+
+
+class ConfigError(Exception):
+    """A configuration problem a person must fix; the CLI prints it and exits with code 2."""
+
+
+def _check_address(value: str) -> str:
+    _, address = parseaddr(value)
+    local, at, domain = address.rpartition("@")
+    if not (at and local and "." in domain) or address != value.strip():
+        raise ValueError(f"{value!r} is not an email address")
+    return address.lower()
+
+
+EmailAddress = Annotated[str, AfterValidator(_check_address)]
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def read_secret_env(var_name: str, *, owner: str) -> SecretStr:
+    """The secret held by environment variable ``var_name``; ``owner`` names who needs it."""
+    value = os.environ.get(var_name)
+    if not value:
+        raise ConfigError(f"{owner}: environment variable {var_name} (password_env) is not set")
+    return SecretStr(value)
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class FolderOverrides(_Section):
+    """Server paths of the folders, when SPECIAL-USE and the usual names do not find them."""
+
+    inbox: str = "INBOX"
+    sent: str | None = None
+    spam: str | None = None
+
+
+class MailboxSettings(_Section):
+    name: str = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+    host: str = Field(min_length=1)
+    port: int | None = Field(default=None, ge=1, le=65535)
+    security: Security = "ssl"
+    username: str = Field(min_length=1)
+    password_env: str = Field(min_length=1)
+    seller_addresses: list[EmailAddress] = Field(min_length=1)
+    folders: FolderOverrides = FolderOverrides()
+    spam_whitelist: list[str] = Field(default_factory=lambda: list(DEFAULT_SPAM_WHITELIST))
+    rescue_spam: bool = False
+    poll_seconds: int = Field(default=60, ge=5)
+    marketplace: Literal["walmart", "amazon"] = "walmart"
+    alert_recipients: list[EmailAddress] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _refuse_plaintext_over_network(self) -> MailboxSettings:
+        if self.security == "plain" and not is_loopback(self.host):
+            raise ValueError(
+                f"security = 'plain' sends the password unencrypted; it is allowed only for a "
+                f"loopback host, not {self.host!r} (use 'ssl' or 'starttls')"
+            )
+        return self
+
+    @property
+    def imap_port(self) -> int:
+        return self.port or (993 if self.security == "ssl" else 143)
+
+    def password(self) -> SecretStr:
+        return read_secret_env(self.password_env, owner=f"mailbox {self.name!r}")
+
+
+class SmtpSettings(_Section):
+    host: str = "localhost"
+    port: int | None = Field(default=None, ge=1, le=65535)
+    security: Security = "starttls"
+    username: str | None = None
+    password_env: str | None = None
+    from_address: EmailAddress | None = None
+    timeout_seconds: float = Field(default=30, gt=0)
+
+    @model_validator(mode="after")
+    def _refuse_plaintext_over_network(self) -> SmtpSettings:
+        if self.security == "plain" and self.username and not is_loopback(self.host):
+            raise ValueError(
+                f"security = 'plain' with a username sends the password unencrypted; "
+                f"use 'ssl' or 'starttls' for {self.host!r}"
+            )
+        return self
+
+    @property
+    def smtp_port(self) -> int:
+        return self.port or {"ssl": 465, "starttls": 587, "plain": 25}[self.security]
+
+    def password(self) -> SecretStr | None:
+        if not self.password_env:
+            return None
+        return read_secret_env(self.password_env, owner="smtp")
+
+
+class AlertSettings(_Section):
+    recipients: list[EmailAddress] = Field(default_factory=list)
+
+
+class SlaSettings(_Section):
+    response_hours: float = Field(default=48, gt=0)
+    at_risk_hours: float = Field(default=12, ge=0)
+
+    @model_validator(mode="after")
+    def _at_risk_inside_window(self) -> SlaSettings:
+        if self.at_risk_hours >= self.response_hours:
+            raise ValueError(
+                f"at_risk_hours ({self.at_risk_hours:g}) must be less than "
+                f"response_hours ({self.response_hours:g})"
+            )
+        return self
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_nested_delimiter="__",
+        extra="forbid",
+    )
+
+    database_url: str = "sqlite:///./slawatch.db"
+    base_url: str = "http://localhost:8000"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    sla: SlaSettings = SlaSettings()
+    mailboxes: list[MailboxSettings] = Field(default_factory=list)
+    smtp: SmtpSettings = SmtpSettings()
+    alerts: AlertSettings = AlertSettings()
+
+    @model_validator(mode="after")
+    def _unique_mailbox_names(self) -> Settings:
+        names = [m.name for m in self.mailboxes]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise ValueError(f"mailbox names must be unique; repeated: {', '.join(duplicates)}")
+        return self
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # The file's values arrive as init arguments; the environment is listed first so it wins.
+        return (env_settings, init_settings)
+
+    def mailbox(self, name: str) -> MailboxSettings | None:
+        return next((m for m in self.mailboxes if m.name == name), None)
+
+
+def config_file_path() -> Path:
+    return Path(os.environ.get(CONFIG_ENV_VAR) or DEFAULT_CONFIG_FILE)
+
+
+def _read_config_file(path: Path, *, required: bool) -> dict[str, Any]:
+    if not path.exists():
+        if required:
+            raise ConfigError(f"config file {path} does not exist")
+        return {}
+    try:
+        with path.open("rb") as f:
+            return tomllib.load(f)
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"config file {path} is not valid TOML: {e}") from None
+    except OSError as e:
+        raise ConfigError(f"config file {path} cannot be read: {e.strerror}") from None
+
+
+def _describe(error: Any, *, path: Path) -> str:
+    loc = [str(part) for part in error["loc"]]
+    key = "".join(f"[{p}]" if p.isdigit() else f".{p}" for p in loc).lstrip(".") or "(top level)"
+    env_name = ENV_PREFIX + "__".join(loc).upper()
+    where = f"environment variable {env_name}" if env_name in os.environ else str(path)
+    if error["type"] == "extra_forbidden":
+        return f"{where}: unknown key '{key}'"
+    message = error["msg"].removeprefix("Value error, ")
+    return f"{where}: {key}: {message}"
+
+
+def load_settings(path: Path | None = None) -> Settings:
+    """Read and validate the settings; any problem becomes one ConfigError naming each key."""
+    # The default file is optional; one named on the command line or in the environment is not.
+    required = path is not None or bool(os.environ.get(CONFIG_ENV_VAR))
+    path = path or config_file_path()
+    values = _read_config_file(path, required=required)
+    try:
+        return Settings(**values)
+    except ValidationError as e:
+        problems = "\n".join(_describe(err, path=path) for err in e.errors())
+        raise ConfigError(f"invalid configuration:\n{problems}") from None

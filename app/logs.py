@@ -1,0 +1,18 @@
+"""Logging set-up for the CLI and the server: one line per record, UTC timestamps."""
+
+import logging
+import time
+
+
+def configure_logging(level: str) -> None:
+    formatter = logging.Formatter(
+        "%(asctime)s %(levelname)s %(name)s: %(message)s", "%Y-%m-%dT%H:%M:%SZ"
+    )
+    formatter.converter = time.gmtime
+    handler = logging.StreamHandler()
+    handler.setFormatter(formatter)
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    # Alembic announces each of its plugins at INFO on every run: noise for an operator.
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)

@@ -1,0 +1,310 @@
+"""The database tables. Every change needs an Alembic migration (`alembic check` guards it)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Enum,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.clock import now
+from app.db import Base, UTCDateTime
+from app.enums import (
+    AlertState,
+    Classification,
+    DraftState,
+    FolderRole,
+    Role,
+    ThreadKind,
+    ThreadSource,
+)
+
+
+def _enum(enum_cls: type[StrEnum], name: str) -> Enum:
+    # Stored as short strings with a CHECK constraint: the same on SQLite and PostgreSQL.
+    return Enum(
+        enum_cls,
+        name=name,
+        native_enum=False,
+        create_constraint=True,
+        length=20,
+        values_callable=lambda members: [m.value for m in members],
+    )
+
+
+class Mailbox(Base):
+    """A monitored IMAP account; its connection settings live in config, its health here."""
+
+    __tablename__ = "mailboxes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
+    last_poll_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_success_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_error_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    consecutive_failures: Mapped[int] = mapped_column(Integer, default=0)
+
+    folders: Mapped[list[FolderCursor]] = relationship(back_populates="mailbox")
+
+
+class FolderCursor(Base):
+    """How far a folder has been read: the UIDVALIDITY and the highest UID stored."""
+
+    __tablename__ = "folder_cursors"
+    __table_args__ = (UniqueConstraint("mailbox_id", "role"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    mailbox_id: Mapped[int] = mapped_column(ForeignKey("mailboxes.id", ondelete="CASCADE"))
+    role: Mapped[FolderRole] = mapped_column(_enum(FolderRole, "folder_role"))
+    path: Mapped[str] = mapped_column(String(500))
+    uidvalidity: Mapped[int | None] = mapped_column(BigInteger)
+    last_uid: Mapped[int] = mapped_column(BigInteger, default=0)
+    server_count: Mapped[int | None] = mapped_column(Integer)
+    skipped_count: Mapped[int] = mapped_column(Integer, default=0)
+    last_synced_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    mailbox: Mapped[Mailbox] = relationship(back_populates="folders")
+
+
+class Thread(Base):
+    """A conversation with one counterpart; its clock fields are derived from its messages."""
+
+    __tablename__ = "threads"
+    __table_args__ = (
+        Index("ix_threads_mailbox_id_counterpart", "mailbox_id", "counterpart"),
+        Index("ix_threads_due_at", "due_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    mailbox_id: Mapped[int] = mapped_column(ForeignKey("mailboxes.id", ondelete="CASCADE"))
+    kind: Mapped[ThreadKind] = mapped_column(_enum(ThreadKind, "thread_kind"))
+    source: Mapped[ThreadSource] = mapped_column(_enum(ThreadSource, "thread_source"))
+    subject: Mapped[str] = mapped_column(Text, default="")
+    normalized_subject: Mapped[str] = mapped_column(Text, default="")
+    counterpart: Mapped[str | None] = mapped_column(String(320))
+    order_number: Mapped[str | None] = mapped_column(String(20), index=True)
+    has_customer_messages: Mapped[bool] = mapped_column(Boolean, default=False)
+    clock_started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_customer_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_seller_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_message_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    message_count: Mapped[int] = mapped_column(Integer, default=0)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    closed_reason: Mapped[str | None] = mapped_column(Text)
+    closed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now, onupdate=now)
+
+
+class Message(Base):
+    """One email, stored once per mailbox however many folders or UIDs it appears under."""
+
+    __tablename__ = "messages"
+    __table_args__ = (
+        UniqueConstraint("mailbox_id", "dedupe_key"),
+        Index("ix_messages_thread_id_received_at", "thread_id", "received_at"),
+        Index("ix_messages_mailbox_id_message_id_header", "mailbox_id", "message_id_header"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    mailbox_id: Mapped[int] = mapped_column(ForeignKey("mailboxes.id", ondelete="CASCADE"))
+    thread_id: Mapped[int | None] = mapped_column(ForeignKey("threads.id", ondelete="SET NULL"))
+    folder: Mapped[FolderRole] = mapped_column(_enum(FolderRole, "message_folder"))
+    dedupe_key: Mapped[str] = mapped_column(String(200))
+    message_id_header: Mapped[str | None] = mapped_column(String(998))
+    in_reply_to: Mapped[str | None] = mapped_column(Text)
+    references: Mapped[list[str]] = mapped_column(JSON, default=list)
+    from_address: Mapped[str | None] = mapped_column(String(320))
+    from_name: Mapped[str | None] = mapped_column(Text)
+    reply_to: Mapped[list[str]] = mapped_column(JSON, default=list)
+    to_addresses: Mapped[list[str]] = mapped_column(JSON, default=list)
+    cc_addresses: Mapped[list[str]] = mapped_column(JSON, default=list)
+    subject: Mapped[str] = mapped_column(Text, default="")
+    date_header: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    internal_date: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    stored_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
+    fetch_lag_seconds: Mapped[float | None] = mapped_column(Float)
+    body_text: Mapped[str] = mapped_column(Text, default="")
+    attachment_names: Mapped[list[str]] = mapped_column(JSON, default=list)
+    classification: Mapped[Classification] = mapped_column(_enum(Classification, "classification"))
+    order_number: Mapped[str | None] = mapped_column(String(20))
+    parse_problems: Mapped[list[str]] = mapped_column(JSON, default=list)
+    size_bytes: Mapped[int] = mapped_column(Integer, default=0)
+
+    raw: Mapped[MessageRaw] = relationship(cascade="all, delete-orphan", passive_deletes=True)
+
+
+class MessageRaw(Base):
+    """The message exactly as the server gave it, kept apart so listing queries stay lean."""
+
+    __tablename__ = "message_raw"
+
+    message_id: Mapped[int] = mapped_column(
+        ForeignKey("messages.id", ondelete="CASCADE"), primary_key=True
+    )
+    raw: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class MessageLocation(Base):
+    """Where a stored message was seen on the server: one row per folder UID."""
+
+    __tablename__ = "message_locations"
+    __table_args__ = (UniqueConstraint("cursor_id", "uidvalidity", "uid"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    message_id: Mapped[int] = mapped_column(
+        ForeignKey("messages.id", ondelete="CASCADE"), index=True
+    )
+    cursor_id: Mapped[int] = mapped_column(ForeignKey("folder_cursors.id", ondelete="CASCADE"))
+    uidvalidity: Mapped[int] = mapped_column(BigInteger)
+    uid: Mapped[int] = mapped_column(BigInteger)
+
+
+class DeadLetter(Base):
+    """A fetched message whose processing failed: kept raw with the error, for replay."""
+
+    __tablename__ = "dead_letters"
+    __table_args__ = (UniqueConstraint("cursor_id", "uidvalidity", "uid"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    cursor_id: Mapped[int] = mapped_column(ForeignKey("folder_cursors.id", ondelete="CASCADE"))
+    uidvalidity: Mapped[int] = mapped_column(BigInteger)
+    uid: Mapped[int] = mapped_column(BigInteger)
+    internal_date: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    raw: Mapped[bytes] = mapped_column(LargeBinary)
+    error: Mapped[str] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    role: Mapped[Role] = mapped_column(_enum(Role, "role"))
+    password_hash: Mapped[str | None] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
+    disabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    tokens: Mapped[list[ApiToken]] = relationship(back_populates="user")
+
+
+class ApiToken(Base):
+    """An API bearer token; only its SHA-256 is stored, the token itself is shown once."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    prefix: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    user: Mapped[User] = relationship(back_populates="tokens")
+
+
+class ReplyTemplate(Base):
+    __tablename__ = "reply_templates"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    category: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
+    archived_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class TemplateVersion(Base):
+    """An immutable body of a template; editing adds a version, drafts keep theirs."""
+
+    __tablename__ = "template_versions"
+    __table_args__ = (UniqueConstraint("template_id", "version"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    template_id: Mapped[int] = mapped_column(ForeignKey("reply_templates.id", ondelete="CASCADE"))
+    version: Mapped[int] = mapped_column(Integer)
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+
+
+class Draft(Base):
+    """A reply a person writes and approves; only an approved draft can ever be sent."""
+
+    __tablename__ = "drafts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    thread_id: Mapped[int] = mapped_column(ForeignKey("threads.id", ondelete="CASCADE"), index=True)
+    template_version_id: Mapped[int | None] = mapped_column(
+        ForeignKey("template_versions.id", ondelete="SET NULL")
+    )
+    body: Mapped[str] = mapped_column(Text)
+    state: Mapped[DraftState] = mapped_column(_enum(DraftState, "draft_state"))
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now, onupdate=now)
+    approved_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    approved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    approved_body_sha256: Mapped[str | None] = mapped_column(String(64))
+    lint_overridden: Mapped[bool] = mapped_column(Boolean, default=False)
+    outgoing_message_id: Mapped[str | None] = mapped_column(String(998), unique=True)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    failure_reason: Mapped[str | None] = mapped_column(Text)
+
+
+class Alert(Base):
+    """An internal alert email, recorded before it is sent so it goes out exactly once."""
+
+    __tablename__ = "alerts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(30))
+    dedupe_key: Mapped[str] = mapped_column(String(200), unique=True)
+    thread_id: Mapped[int | None] = mapped_column(ForeignKey("threads.id", ondelete="CASCADE"))
+    mailbox_id: Mapped[int | None] = mapped_column(ForeignKey("mailboxes.id", ondelete="CASCADE"))
+    recipients: Mapped[list[str]] = mapped_column(JSON, default=list)
+    subject: Mapped[str] = mapped_column(Text, default="")
+    state: Mapped[AlertState] = mapped_column(_enum(AlertState, "alert_state"))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class AuditEntry(Base):
+    """Who did what, when: every state change a person makes is recorded here."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=now, index=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    actor: Mapped[str] = mapped_column(String(100))
+    action: Mapped[str] = mapped_column(String(50))
+    target_type: Mapped[str | None] = mapped_column(String(50))
+    target_id: Mapped[str | None] = mapped_column(String(50))
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)

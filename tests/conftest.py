@@ -1,0 +1,145 @@
+"""Fixtures shared by every test: real databases (SQLite and PostgreSQL), the app, users."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+from app import migrate
+from app.config import Settings
+from app.db import Base, make_engine, make_session_factory, normalise_url, session_scope
+from app.enums import Role
+from app.main import create_app
+from app.users.service import create_user
+
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+POSTGRES_ADMIN_URL = os.environ.get(
+    "SLAWATCH_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
+)
+BACKENDS = ["sqlite", "postgresql"]
+
+
+def unavailable(what: str) -> None:
+    """Outside CI a missing service skips with a reason; in CI it is a failure."""
+    if IN_CI:
+        pytest.fail(f"{what} (CI must run every test)")
+    pytest.skip(what)
+
+
+class PostgresServer:
+    """Creates throw-away databases on the test PostgreSQL server and drops them at the end."""
+
+    def __init__(self, admin_url: str) -> None:
+        self.admin_url = normalise_url(admin_url)
+        self.admin = create_engine(self.admin_url, isolation_level="AUTOCOMMIT")
+        self.created: list[str] = []
+
+    def create_database(self) -> str:
+        name = f"slawatch_test_{uuid.uuid4().hex[:12]}"
+        with self.admin.connect() as connection:
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
+        self.created.append(name)
+        return self.admin_url.set(database=name).render_as_string(hide_password=False)
+
+    def drop_all(self) -> None:
+        with self.admin.connect() as connection:
+            for name in self.created:
+                connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        self.admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresServer]:
+    server = PostgresServer(POSTGRES_ADMIN_URL)
+    try:
+        with server.admin.connect():
+            pass
+    except Exception as e:
+        where = make_url(POSTGRES_ADMIN_URL).render_as_string(hide_password=True)
+        unavailable(f"PostgreSQL not reachable at {where} ({e.__class__.__name__})")
+    yield server
+    server.drop_all()
+
+
+@pytest.fixture
+def empty_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Callable[[str], str]:
+    """A factory of new, empty databases of either backend, for tests of the schema itself."""
+
+    def make(backend: str) -> str:
+        if backend == "sqlite":
+            return f"sqlite:///{tmp_path / f'{uuid.uuid4().hex[:8]}.db'}"
+        server: PostgresServer = request.getfixturevalue("postgres")
+        return server.create_database()
+
+    return make
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def migrated_database(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[str, Engine]]:
+    """One migrated database per backend for the whole run; tests empty it after themselves."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'slawatch.db'}"
+    else:
+        url = request.getfixturevalue("postgres").create_database()
+    migrate.upgrade(url)
+    engine = make_engine(url)
+    yield url, engine
+    engine.dispose()
+
+
+@pytest.fixture
+def database_url(migrated_database: tuple[str, Engine]) -> Iterator[str]:
+    url, engine = migrated_database
+    yield url
+    with engine.begin() as connection:
+        for table in reversed(Base.metadata.sorted_tables):
+            connection.execute(table.delete())
+
+
+@pytest.fixture
+def engine(migrated_database: tuple[str, Engine], database_url: str) -> Engine:
+    return migrated_database[1]
+
+
+@pytest.fixture
+def session_factory(engine: Engine) -> sessionmaker[Session]:
+    return make_session_factory(engine)
+
+
+@pytest.fixture
+def settings(database_url: str) -> Settings:
+    return Settings(database_url=database_url)
+
+
+@pytest.fixture
+def client(settings: Settings) -> Iterator[TestClient]:
+    with TestClient(create_app(settings)) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def make_token(session_factory: sessionmaker[Session]) -> Callable[[Role], str]:
+    """Create a user of the given role and return its API token."""
+
+    def make(role: Role, name: str | None = None) -> str:
+        with session_scope(session_factory) as db:
+            issued = create_user(
+                db, name=name or f"{role}-{uuid.uuid4().hex[:6]}", role=role, actor="test"
+            )
+        return issued.token
+
+    return make
+
+
+def auth(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}

@@ -1,0 +1,148 @@
+"""Settings from TOML and the environment, and how a bad configuration is reported."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from app.config import DEFAULT_SPAM_WHITELIST, ConfigError, load_settings
+
+
+def slawatch(*args: str, cwd: Path, env: dict[str, str] | None = None):
+    return subprocess.run(
+        [sys.executable, "-m", "app.cli", *args],
+        cwd=cwd,
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[1]), **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+MAILBOX = """
+[[mailboxes]]
+name = "store-1"
+host = "imap.example.com"
+username = "support@store.example"
+password_env = "STORE1_PASS"
+seller_addresses = ["support@store.example"]
+"""
+
+
+@pytest.fixture(autouse=True)
+def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    for name in list(os.environ):
+        if name.startswith("SLAWATCH_") and name != "SLAWATCH_TEST_POSTGRES_URL":
+            monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)
+
+
+def test_defaults_without_a_config_file() -> None:
+    settings = load_settings()
+    assert settings.database_url == "sqlite:///./slawatch.db"
+    assert settings.sla.response_hours == 48
+    assert settings.sla.at_risk_hours == 12
+    assert settings.mailboxes == []
+
+
+def test_toml_file_in_working_directory_is_read(tmp_path: Path) -> None:
+    (tmp_path / "slawatch.toml").write_text(
+        "[sla]\nresponse_hours = 24\nat_risk_hours = 6\n"
+        '[alerts]\nrecipients = ["Team@Store.example"]\n' + MAILBOX
+    )
+    settings = load_settings()
+    assert settings.sla.response_hours == 24
+    assert settings.alerts.recipients == ["team@store.example"]
+    mailbox = settings.mailboxes[0]
+    assert (mailbox.name, mailbox.imap_port, mailbox.security) == ("store-1", 993, "ssl")
+    assert mailbox.spam_whitelist == DEFAULT_SPAM_WHITELIST
+
+
+def test_environment_wins_over_the_file_key_by_key(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = tmp_path / "elsewhere.toml"
+    config.write_text(
+        'database_url = "sqlite:///file.db"\n[sla]\nresponse_hours = 24\nat_risk_hours = 6\n'
+    )
+    monkeypatch.setenv("SLAWATCH_CONFIG", str(config))
+    monkeypatch.setenv("SLAWATCH_SLA__RESPONSE_HOURS", "36")
+    monkeypatch.setenv("SLAWATCH_DATABASE_URL", "postgresql://db.example/slawatch")
+    settings = load_settings()
+    assert settings.sla.response_hours == 36
+    assert settings.sla.at_risk_hours == 6  # not overridden: the file's value stays
+    assert settings.database_url == "postgresql://db.example/slawatch"
+
+
+@pytest.mark.parametrize(
+    ("toml", "expected"),
+    [
+        ('[sla]\nresponse_hours = "soon"\n', "sla.response_hours: Input should be a valid number"),
+        ("[sla]\nrespnse_hours = 3\n", "unknown key 'sla.respnse_hours'"),
+        ("[sla]\nresponse_hours = 10\nat_risk_hours = 12\n", "at_risk_hours (12) must be less"),
+        (
+            '[smtp]\nsecurity = "tls"\n',
+            "smtp.security: Input should be 'ssl', 'starttls' or 'plain'",
+        ),
+        (
+            '[alerts]\nrecipients = ["team"]\n',
+            "alerts.recipients[0]: 'team' is not an email address",
+        ),
+        (
+            MAILBOX.replace('"imap.example.com"', '"imap.example.com"\nsecurity = "plain"'),
+            "mailboxes[0]: security = 'plain' sends the password unencrypted",
+        ),
+        (MAILBOX + MAILBOX, "mailbox names must be unique; repeated: store-1"),
+        ("[sla\nresponse_hours = 3\n", "is not valid TOML"),
+    ],
+)
+def test_bad_config_names_the_key_and_the_problem(tmp_path: Path, toml: str, expected: str) -> None:
+    (tmp_path / "slawatch.toml").write_text(toml)
+    with pytest.raises(ConfigError) as raised:
+        load_settings()
+    assert expected in str(raised.value)
+
+
+def test_plain_imap_is_allowed_on_loopback(tmp_path: Path) -> None:
+    (tmp_path / "slawatch.toml").write_text(
+        MAILBOX.replace('"imap.example.com"', '"127.0.0.1"\nsecurity = "plain"')
+    )
+    assert load_settings().mailboxes[0].imap_port == 143
+
+
+def test_cli_exits_2_with_one_clear_message_for_a_bad_file(tmp_path: Path) -> None:
+    (tmp_path / "slawatch.toml").write_text("[sla]\nresponse_hours = -1\n")
+    result = slawatch("check-config", cwd=tmp_path)
+    assert result.returncode == 2
+    assert "slawatch.toml: sla.response_hours: Input should be greater than 0" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_cli_names_the_environment_variable_that_is_wrong(tmp_path: Path) -> None:
+    result = slawatch("check-config", cwd=tmp_path, env={"SLAWATCH_SLA__AT_RISK_HOURS": "x"})
+    assert result.returncode == 2
+    assert "environment variable SLAWATCH_SLA__AT_RISK_HOURS: sla.at_risk_hours" in result.stderr
+
+
+def test_cli_refuses_a_missing_config_file_it_was_pointed_at(tmp_path: Path) -> None:
+    result = slawatch("--config", "missing.toml", "check-config", cwd=tmp_path)
+    assert result.returncode == 2
+    assert "config file missing.toml does not exist" in result.stderr
+
+
+def test_check_config_reports_an_unset_password_variable_and_never_prints_a_set_one(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "slawatch.toml").write_text(MAILBOX)
+    missing = slawatch("check-config", cwd=tmp_path)
+    assert missing.returncode == 2
+    assert "mailbox 'store-1': environment variable STORE1_PASS (password_env) is not set" in (
+        missing.stderr
+    )
+
+    present = slawatch("check-config", cwd=tmp_path, env={"STORE1_PASS": "hunter2-secret"})
+    assert present.returncode == 0, present.stderr
+    assert "configuration OK" in present.stdout
+    assert "hunter2-secret" not in present.stdout + present.stderr
