@@ -36,8 +36,51 @@ def _cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     from app.main import check_schema_current, create_app
 
     check_schema_current(settings.database_url)
-    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_config=None)
+    uvicorn.run(create_app(settings, run_jobs=True), host=args.host, port=args.port, log_config=None)
     return EXIT_OK
+
+
+def _cmd_poll(settings: Settings, _: argparse.Namespace) -> int:
+    from app.ingest.service import poll_mailbox
+
+    if not settings.mailboxes:
+        print("no mailboxes configured: add [[mailboxes]] to slawatch.toml", file=sys.stderr)
+        return EXIT_CONFIG
+    session_factory = make_session_factory(make_engine(settings.database_url))
+    failures = 0
+    for mailbox in settings.mailboxes:
+        report = poll_mailbox(session_factory, mailbox)
+        if report.error:
+            failures += 1
+            print(f"{mailbox.name}: FAILED: {report.error}")
+            continue
+        for folder in report.folders:
+            if folder.path is None:
+                print(f"{mailbox.name} {folder.role}: no such folder on the server")
+                continue
+            extra = "".join(
+                f", {count} {label}"
+                for count, label in [
+                    (folder.duplicates, "already stored"),
+                    (folder.skipped, "not whitelisted (skipped)"),
+                    (folder.failed, "FAILED (see dead letters)"),
+                ]
+                if count
+            )
+            print(f"{mailbox.name} {folder.role} ({folder.path}): {folder.new} new{extra}")
+            failures += bool(folder.failed)
+    return EXIT_FAILURE if failures else EXIT_OK
+
+
+def _cmd_replay(settings: Settings, _: argparse.Namespace) -> int:
+    from app.ingest.service import replay_dead_letters
+
+    session_factory = make_session_factory(make_engine(settings.database_url))
+    report = replay_dead_letters(session_factory, settings.mailboxes)
+    print(f"{report.resolved} dead letters stored")
+    for failure in report.still_failing:
+        print(f"still failing: {failure}")
+    return EXIT_FAILURE if report.still_failing else EXIT_OK
 
 
 def _cmd_not_implemented(_: Settings, args: argparse.Namespace) -> int:
@@ -132,11 +175,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     poll = commands.add_parser("poll", help="fetch new mail from every mailbox")
     poll.add_argument("--once", action="store_true", required=True, help="one round, then exit")
-    poll.set_defaults(handler=_cmd_not_implemented)
+    poll.set_defaults(handler=_cmd_poll)
 
     sweep = commands.add_parser("sweep", help="record SLA transitions and send alerts")
     sweep.add_argument("--once", action="store_true", required=True, help="one round, then exit")
     sweep.set_defaults(handler=_cmd_not_implemented)
+
+    commands.add_parser(
+        "replay", help="process the dead letters (messages that failed) again"
+    ).set_defaults(handler=_cmd_replay)
 
     users = commands.add_parser("users", help="manage users and API tokens")
     user_commands = users.add_subparsers(dest="users_command", required=True, metavar="ACTION")

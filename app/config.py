@@ -99,6 +99,8 @@ class MailboxSettings(_Section):
     spam_whitelist: list[str] = Field(default_factory=lambda: list(DEFAULT_SPAM_WHITELIST))
     rescue_spam: bool = False
     poll_seconds: int = Field(default=60, ge=5)
+    timeout_seconds: float = Field(default=60, gt=0)
+    batch_size: int = Field(default=500, ge=1, le=5000)
     marketplace: Literal["walmart", "amazon"] = "walmart"
     alert_recipients: list[EmailAddress] = Field(default_factory=list)
 

@@ -54,6 +54,8 @@ def normalise_url(database_url: str) -> URL:
 
 
 def _configure_sqlite(dbapi_connection: Any, _: Any) -> None:
+    # Let SQLAlchemy, not the sqlite3 module, issue BEGIN: SAVEPOINTs then work (see _begin_sqlite).
+    dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     # WAL lets the API read while the poller writes; foreign keys are off by default in SQLite.
     cursor.execute("PRAGMA journal_mode=WAL")
@@ -63,11 +65,16 @@ def _configure_sqlite(dbapi_connection: Any, _: Any) -> None:
     cursor.close()
 
 
+def _begin_sqlite(connection: Any) -> None:
+    connection.exec_driver_sql("BEGIN")
+
+
 def make_engine(database_url: str, **kwargs: Any) -> Engine:
     url = normalise_url(database_url)
     if url.get_backend_name() == "sqlite":
         engine = create_engine(url, connect_args={"check_same_thread": False}, **kwargs)
         event.listen(engine, "connect", _configure_sqlite)
+        event.listen(engine, "begin", _begin_sqlite)
         return engine
     return create_engine(url, pool_pre_ping=True, **kwargs)
 

@@ -10,6 +10,8 @@ from app.config import ConfigError, Settings
 from app.db import make_engine, make_session_factory
 from app.errors import install_error_handler
 from app.health import router as health_router
+from app.ingest.router import router as ingest_router
+from app.jobs import Jobs
 from app.users.router import router as users_router
 
 
@@ -28,15 +30,22 @@ def check_schema_current(database_url: str) -> None:
         )
 
 
-def create_app(settings: Settings) -> FastAPI:
+def create_app(settings: Settings, *, run_jobs: bool = False) -> FastAPI:
+    """The API; with ``run_jobs`` also the scheduler (polls), started and stopped with the app."""
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine = make_engine(settings.database_url)
         app.state.engine = engine
         app.state.session_factory = make_session_factory(engine)
+        jobs = Jobs(settings, app.state.session_factory) if run_jobs else None
+        if jobs:
+            jobs.start()
         try:
             yield
         finally:
+            if jobs:
+                jobs.shutdown()
             engine.dispose()
 
     app = FastAPI(
@@ -49,4 +58,5 @@ def create_app(settings: Settings) -> FastAPI:
     install_error_handler(app)
     app.include_router(health_router)
     app.include_router(users_router)
+    app.include_router(ingest_router)
     return app

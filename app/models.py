@@ -147,6 +147,7 @@ class Message(Base):
     body_text: Mapped[str] = mapped_column(Text, default="")
     attachment_names: Mapped[list[str]] = mapped_column(JSON, default=list)
     classification: Mapped[Classification] = mapped_column(_enum(Classification, "classification"))
+    classification_reason: Mapped[str] = mapped_column(String(200), default="")
     order_number: Mapped[str | None] = mapped_column(String(20))
     parse_problems: Mapped[list[str]] = mapped_column(JSON, default=list)
     size_bytes: Mapped[int] = mapped_column(Integer, default=0)
@@ -196,6 +197,8 @@ class DeadLetter(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    cursor: Mapped[FolderCursor] = relationship()
 
 
 class User(Base):

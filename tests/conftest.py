@@ -4,21 +4,28 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from imapclient import IMAPClient
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from app import migrate
-from app.config import Settings
+from app.config import MailboxSettings, Settings
 from app.db import Base, make_engine, make_session_factory, normalise_url, session_scope
 from app.enums import Role
 from app.main import create_app
 from app.users.service import create_user
+from tests.dovecot import DOVECOT, Dovecot
+from tests.mailfactory import SELLER_ADDRESS
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 POSTGRES_ADMIN_URL = os.environ.get(
@@ -143,3 +150,65 @@ def make_token(session_factory: sessionmaker[Session]) -> Callable[[Role], str]:
 
 def auth(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
+
+
+# --- IMAP: a private Dovecot for the whole run, a fresh account per test --------------------------
+
+@pytest.fixture(scope="session")
+def dovecot() -> Iterator[Dovecot]:
+    if not Path(DOVECOT).exists():
+        unavailable(f"Dovecot is not installed ({DOVECOT}; apt-get install dovecot-imapd)")
+    server = Dovecot()
+    server.start()
+    yield server
+    server.cleanup()
+
+
+@dataclass
+class ImapAccount:
+    """A Dovecot account; ``settings()`` gives the slawatch mailbox config that polls it."""
+
+    server: Dovecot
+    username: str
+    password: str
+    password_env: str
+
+    def client(self) -> IMAPClient:
+        client = IMAPClient(self.server.host, port=self.server.port, ssl=False, timeout=30)
+        client.login(self.username, self.password)
+        return client
+
+    def settings(self, **overrides: Any) -> MailboxSettings:
+        values: dict[str, Any] = {
+            "name": self.username.split("@")[0],
+            "host": self.server.host,
+            "port": self.server.port,
+            "security": "plain",
+            "username": self.username,
+            "password_env": self.password_env,
+            "seller_addresses": [SELLER_ADDRESS],
+        }
+        return MailboxSettings(**{**values, **overrides})
+
+    def append(self, folder: str, messages: Sequence[bytes], when: datetime | None = None) -> None:
+        with closing_client(self.client()) as client:
+            for raw in messages:
+                client.append(folder, raw, msg_time=when)
+
+
+@contextmanager
+def closing_client(client: IMAPClient) -> Iterator[IMAPClient]:
+    try:
+        yield client
+    finally:
+        client.logout()
+
+
+@pytest.fixture
+def imap_account(dovecot: Dovecot, monkeypatch: pytest.MonkeyPatch) -> ImapAccount:
+    name = f"store{uuid.uuid4().hex[:8]}"
+    password = uuid.uuid4().hex
+    dovecot.add_user(f"{name}@test.example", password)
+    env = f"SLAWATCH_TEST_PW_{name.upper()}"
+    monkeypatch.setenv(env, password)
+    return ImapAccount(dovecot, f"{name}@test.example", password, env)

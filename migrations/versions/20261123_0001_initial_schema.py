@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-23 23:20:02.288219
+Create Date: 2026-11-23 23:33:30.204232
 """
 
 from collections.abc import Sequence
@@ -219,6 +219,7 @@ def upgrade() -> None:
     sa.Column('body_text', sa.Text(), nullable=False),
     sa.Column('attachment_names', sa.JSON(), nullable=False),
     sa.Column('classification', sa.Enum('customer', 'escalation', 'seller', 'automated', name='classification', native_enum=False, create_constraint=True, length=20), nullable=False),
+    sa.Column('classification_reason', sa.String(length=200), nullable=False),
     sa.Column('order_number', sa.String(length=20), nullable=True),
     sa.Column('parse_problems', sa.JSON(), nullable=False),
     sa.Column('size_bytes', sa.Integer(), nullable=False),

@@ -1,0 +1,107 @@
+"""All queries of the poller: mailboxes, folder cursors, stored messages and dead letters."""
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from app.enums import FolderRole
+from app.models import DeadLetter, FolderCursor, Mailbox, Message, MessageLocation
+
+
+def get_or_create_mailbox(db: Session, name: str) -> Mailbox:
+    mailbox = db.scalar(select(Mailbox).where(Mailbox.name == name))
+    if mailbox is None:
+        mailbox = Mailbox(name=name)
+        db.add(mailbox)
+        db.flush()
+    return mailbox
+
+
+def get_mailbox(db: Session, mailbox_id: int) -> Mailbox:
+    mailbox = db.get(Mailbox, mailbox_id)
+    if mailbox is None:
+        raise LookupError(f"mailbox id {mailbox_id} vanished")
+    return mailbox
+
+
+def list_mailboxes(db: Session) -> list[Mailbox]:
+    return list(db.scalars(select(Mailbox).order_by(Mailbox.name)))
+
+
+def get_or_create_cursor(db: Session, *, mailbox_id: int, role: FolderRole, path: str) -> FolderCursor:
+    cursor = db.scalar(
+        select(FolderCursor).where(FolderCursor.mailbox_id == mailbox_id, FolderCursor.role == role)
+    )
+    if cursor is None:
+        cursor = FolderCursor(mailbox_id=mailbox_id, role=role, path=path, last_uid=0)
+        db.add(cursor)
+        db.flush()
+    return cursor
+
+
+def lock_cursor(db: Session, cursor_id: int) -> FolderCursor:
+    """Start the batch's transaction with a write, so SQLite takes its write lock up front (a read
+    first could not be upgraded after another writer committed) and PostgreSQL locks the row."""
+    db.execute(
+        update(FolderCursor)
+        .where(FolderCursor.id == cursor_id)
+        .values(last_uid=FolderCursor.last_uid)
+    )
+    cursor = db.get(FolderCursor, cursor_id, populate_existing=True)
+    assert cursor is not None  # noqa: S101 (it was created before the batch)
+    return cursor
+
+
+def find_message(db: Session, *, mailbox_id: int, dedupe_key: str) -> Message | None:
+    return db.scalar(
+        select(Message).where(Message.mailbox_id == mailbox_id, Message.dedupe_key == dedupe_key)
+    )
+
+
+def has_location(db: Session, *, cursor_id: int, uidvalidity: int, uid: int) -> bool:
+    return (
+        db.scalar(
+            select(MessageLocation.id).where(
+                MessageLocation.cursor_id == cursor_id,
+                MessageLocation.uidvalidity == uidvalidity,
+                MessageLocation.uid == uid,
+            )
+        )
+        is not None
+    )
+
+
+def find_dead_letter(db: Session, *, cursor_id: int, uidvalidity: int, uid: int) -> DeadLetter | None:
+    return db.scalar(
+        select(DeadLetter).where(
+            DeadLetter.cursor_id == cursor_id,
+            DeadLetter.uidvalidity == uidvalidity,
+            DeadLetter.uid == uid,
+        )
+    )
+
+
+def stored_count(db: Session, cursor: FolderCursor) -> int:
+    """Server messages of the folder's current UIDVALIDITY represented in the database."""
+    return db.scalar(
+        select(func.count(MessageLocation.id)).where(
+            MessageLocation.cursor_id == cursor.id,
+            MessageLocation.uidvalidity == cursor.uidvalidity,
+        )
+    ) or 0
+
+
+def failed_count(db: Session, cursor: FolderCursor) -> int:
+    return db.scalar(
+        select(func.count(DeadLetter.id)).where(
+            DeadLetter.cursor_id == cursor.id,
+            DeadLetter.uidvalidity == cursor.uidvalidity,
+            DeadLetter.resolved_at.is_(None),
+        )
+    ) or 0
+
+
+def unresolved_dead_letters(db: Session, *, mailbox_id: int | None = None) -> list[DeadLetter]:
+    query = select(DeadLetter).where(DeadLetter.resolved_at.is_(None)).order_by(DeadLetter.id)
+    if mailbox_id is not None:
+        query = query.join(FolderCursor).where(FolderCursor.mailbox_id == mailbox_id)
+    return list(db.scalars(query))

@@ -1,0 +1,441 @@
+"""Polling a mailbox: fetch what is new in INBOX, Junk and Sent, store it exactly once.
+
+Each batch of messages commits together with its folder's cursor, so a process killed at any moment
+neither loses a message (the cursor has not moved past it) nor stores one twice (the next poll finds
+it by its dedupe key and UID).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from email.parser import BytesHeaderParser
+from email.utils import getaddresses
+
+from imapclient.exceptions import IMAPClientError
+from sqlalchemy.orm import Session, sessionmaker
+
+from app.clock import now
+from app.config import ConfigError, MailboxSettings
+from app.db import session_scope
+from app.enums import FolderRole
+from app.ingest import repository
+from app.mail.classify import classify, extract_order_number, is_whitelisted
+from app.mail.imap import FetchedMessage, FolderState, ImapError, ImapMailbox
+from app.mail.parse import dedupe_key, parse_message
+from app.models import DeadLetter, FolderCursor, Message, MessageLocation, MessageRaw
+from app.sla import arrival_time
+from app.threads import service as threads
+
+log = logging.getLogger(__name__)
+
+BATCH_BYTES = 50 * 1024 * 1024
+# Replies are stored after what they answer, so they find their thread by In-Reply-To.
+FOLDER_ORDER = (FolderRole.INBOX, FolderRole.SPAM, FolderRole.SENT)
+
+
+class Outcome(StrEnum):
+    NEW = "new"
+    DUPLICATE = "duplicate"  # already stored (another folder, an earlier UIDVALIDITY, a replay)
+    FAILED = "failed"  # kept as a dead letter
+
+
+@dataclass
+class FolderReport:
+    role: FolderRole
+    path: str | None
+    new: int = 0
+    duplicates: int = 0
+    skipped: int = 0
+    failed: int = 0
+
+    def count(self, outcome: Outcome) -> None:
+        if outcome == Outcome.NEW:
+            self.new += 1
+        elif outcome == Outcome.DUPLICATE:
+            self.duplicates += 1
+        else:
+            self.failed += 1
+
+
+@dataclass
+class PollReport:
+    mailbox: str
+    folders: list[FolderReport] = field(default_factory=list)
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+def _text(value: str | None, limit: int | None = None) -> str | None:
+    """Text fit for every database: PostgreSQL refuses NUL characters, columns have lengths."""
+    if value is None:
+        return None
+    value = value.replace("\x00", "\ufffd")
+    return value[:limit] if limit else value
+
+
+def _texts(values: Sequence[str]) -> list[str]:
+    return [_text(v) or "" for v in values]
+
+
+def _new_message(
+    *,
+    mailbox_id: int,
+    role: FolderRole,
+    fetched: FetchedMessage,
+    seller_addresses: frozenset[str],
+    stored_at: datetime,
+) -> tuple[Message, bool]:
+    """The Message row for a raw message, and whether it reports a complaint."""
+    parsed = parse_message(fetched.raw)
+    verdict = classify(parsed, folder=role, seller_addresses=seller_addresses)
+    problems = list(parsed.problems)
+    if fetched.internal_date is None:
+        problems.append("server gave no INTERNALDATE; arrival taken from the Date header")
+    received_at = arrival_time(
+        internal_date=fetched.internal_date, date_header=parsed.date, stored_at=stored_at
+    )
+    message = Message(
+        mailbox_id=mailbox_id,
+        folder=role,
+        dedupe_key=dedupe_key(parsed, fetched.raw),
+        message_id_header=_text(parsed.message_id, 998),
+        in_reply_to=_text(parsed.in_reply_to),
+        references=_texts(parsed.references),
+        from_address=_text(parsed.from_address, 320),
+        from_name=_text(parsed.from_name),
+        reply_to=_texts(parsed.reply_to),
+        to_addresses=_texts(parsed.to),
+        cc_addresses=_texts(parsed.cc),
+        subject=_text(parsed.subject) or "",
+        date_header=parsed.date,
+        internal_date=fetched.internal_date,
+        received_at=received_at,
+        stored_at=stored_at,
+        fetch_lag_seconds=(
+            (stored_at - fetched.internal_date).total_seconds() if fetched.internal_date else None
+        ),
+        body_text=_text(parsed.body_text) or "",
+        attachment_names=_texts(parsed.attachment_names),
+        classification=verdict.classification,
+        classification_reason=_text(verdict.reason, 200) or "",
+        order_number=extract_order_number(parsed.subject, parsed.body_text),
+        parse_problems=_texts(problems),
+        size_bytes=len(fetched.raw),
+    )
+    message.raw = MessageRaw(raw=fetched.raw)
+    return message, verdict.complaint
+
+
+def store_fetched(
+    db: Session,
+    *,
+    cursor: FolderCursor,
+    uidvalidity: int,
+    fetched: FetchedMessage,
+    seller_addresses: frozenset[str],
+) -> Outcome:
+    """Store one fetched message, or keep it as a dead letter when that fails."""
+    location = {"cursor_id": cursor.id, "uidvalidity": uidvalidity, "uid": fetched.uid}
+    if repository.has_location(db, **location):
+        return Outcome.DUPLICATE
+    stored_at = now()
+    try:
+        with db.begin_nested():
+            message, complaint = _new_message(
+                mailbox_id=cursor.mailbox_id,
+                role=cursor.role,
+                fetched=fetched,
+                seller_addresses=seller_addresses,
+                stored_at=stored_at,
+            )
+            existing = repository.find_message(
+                db, mailbox_id=cursor.mailbox_id, dedupe_key=message.dedupe_key
+            )
+            if existing is None:
+                db.add(message)
+                db.flush()
+                threads.attach(
+                    db, message=message, complaint=complaint, seller_addresses=seller_addresses
+                )
+            db.add(MessageLocation(message_id=(existing or message).id, **location))
+            db.flush()
+            letter = repository.find_dead_letter(db, **location)
+            if letter is not None and letter.resolved_at is None:
+                letter.resolved_at = now()
+        return Outcome.DUPLICATE if existing else Outcome.NEW
+    except Exception as e:  # noqa: BLE001 — any failure keeps the raw message for replay
+        log.exception("mailbox %s: %s UID %s could not be stored; kept as a dead letter",
+                      cursor.mailbox_id, cursor.role, fetched.uid)
+        error = _text(f"{e.__class__.__name__}: {e}") or ""
+        letter = repository.find_dead_letter(db, **location)
+        if letter is None:
+            db.add(
+                DeadLetter(
+                    **location, internal_date=fetched.internal_date, raw=fetched.raw, error=error
+                )
+            )
+        else:
+            letter.attempts += 1
+            letter.error = error
+        db.flush()
+        return Outcome.FAILED
+
+
+def _batches(uids: Sequence[int], size: int) -> Iterator[list[int]]:
+    for start in range(0, len(uids), size):
+        yield list(uids[start : start + size])
+
+
+def _by_bytes(uids: list[int], sizes: dict[int, int]) -> Iterator[list[int]]:
+    """Split a batch so no single FETCH holds more than BATCH_BYTES in memory."""
+    part: list[int] = []
+    total = 0
+    for uid in uids:
+        size = sizes.get(uid, 0)
+        if part and total + size > BATCH_BYTES:
+            yield part
+            part, total = [], 0
+        part.append(uid)
+        total += size
+    if part:
+        yield part
+
+
+def _whitelisted_uids(imap: ImapMailbox, uids: list[int], patterns: Sequence[str]) -> list[int]:
+    headers = imap.sender_headers(uids)
+    parser = BytesHeaderParser()
+    keep = []
+    for uid in uids:
+        header = parser.parsebytes(headers.get(uid, b""))
+        addresses = getaddresses([str(header.get("From", ""))])
+        sender = addresses[0][1].lower() if addresses else None
+        if is_whitelisted(sender, patterns):
+            keep.append(uid)
+    return keep
+
+
+def _open_cursor(
+    session_factory: sessionmaker[Session], *, mailbox_id: int, role: FolderRole,
+    state: FolderState,
+) -> FolderCursor:
+    with session_scope(session_factory) as db:
+        cursor = repository.get_or_create_cursor(
+            db, mailbox_id=mailbox_id, role=role, path=state.path
+        )
+        if cursor.uidvalidity != state.uidvalidity:
+            if cursor.uidvalidity is not None:
+                log.warning(
+                    "mailbox %s: %s folder %r changed UIDVALIDITY %s -> %s; reading it again "
+                    "(stored messages are recognised, not duplicated)",
+                    mailbox_id, role, state.path, cursor.uidvalidity, state.uidvalidity,
+                )
+            cursor.uidvalidity = state.uidvalidity
+            cursor.last_uid = 0
+            cursor.skipped_count = 0
+        cursor.path = state.path
+        cursor.server_count = state.exists
+        cursor.last_synced_at = now()
+        return cursor
+
+
+def sync_folder(
+    session_factory: sessionmaker[Session],
+    imap: ImapMailbox,
+    *,
+    mailbox_id: int,
+    role: FolderRole,
+    path: str,
+    settings: MailboxSettings,
+) -> FolderReport:
+    report = FolderReport(role=role, path=path)
+    state = imap.examine(path)
+    cursor = _open_cursor(session_factory, mailbox_id=mailbox_id, role=role, state=state)
+    if state.uidnext is not None and state.uidnext - 1 <= cursor.last_uid:
+        return report  # nothing new: the cost does not depend on the folder's size
+    seller_addresses = frozenset(settings.seller_addresses)
+    for chunk in _batches(imap.uids_above(cursor.last_uid), settings.batch_size):
+        wanted = chunk
+        if role == FolderRole.SPAM:
+            wanted = _whitelisted_uids(imap, chunk, settings.spam_whitelist)
+            report.skipped += len(chunk) - len(wanted)
+        sizes = imap.sizes(wanted) if wanted else {}
+        fetched = [m for part in _by_bytes(wanted, sizes) for m in imap.fetch(part)]
+        with session_scope(session_factory) as db:
+            cursor = repository.lock_cursor(db, cursor.id)
+            for message in fetched:
+                outcome = store_fetched(
+                    db,
+                    cursor=cursor,
+                    uidvalidity=state.uidvalidity,
+                    fetched=message,
+                    seller_addresses=seller_addresses,
+                )
+                report.count(outcome)
+            cursor.last_uid = max(chunk)
+            cursor.skipped_count += len(chunk) - len(wanted)
+        if role == FolderRole.SPAM and wanted and settings.rescue_spam:
+            imap.copy_to(wanted, "INBOX")
+    return report
+
+
+def _record_health(
+    session_factory: sessionmaker[Session], *, mailbox_id: int, error: str | None
+) -> None:
+    with session_scope(session_factory) as db:
+        mailbox = repository.get_mailbox(db, mailbox_id)
+        if error is None:
+            mailbox.last_success_at = now()
+            mailbox.consecutive_failures = 0
+        else:
+            mailbox.last_error_at = now()
+            mailbox.last_error = error
+            mailbox.consecutive_failures += 1
+
+
+def poll_mailbox(
+    session_factory: sessionmaker[Session], settings: MailboxSettings
+) -> PollReport:
+    """Poll INBOX, Junk and Sent of one mailbox. Failures are reported, recorded on the mailbox's
+    health and logged; they never raise, so one broken mailbox cannot stop the others."""
+    report = PollReport(mailbox=settings.name)
+    with session_scope(session_factory) as db:
+        mailbox = repository.get_or_create_mailbox(db, settings.name)
+        mailbox.last_poll_at = now()
+        mailbox_id = mailbox.id
+    try:
+        with ImapMailbox(
+            host=settings.host,
+            port=settings.imap_port,
+            security=settings.security,
+            username=settings.username,
+            password=settings.password(),
+            timeout=settings.timeout_seconds,
+        ) as imap:
+            paths = imap.find_folders(
+                {
+                    FolderRole.INBOX: settings.folders.inbox,
+                    FolderRole.SENT: settings.folders.sent,
+                    FolderRole.SPAM: settings.folders.spam,
+                }
+            )
+            for role in FOLDER_ORDER:
+                path = paths.get(role)
+                if path is None:
+                    report.folders.append(FolderReport(role=role, path=None))
+                    continue
+                report.folders.append(
+                    sync_folder(
+                        session_factory, imap, mailbox_id=mailbox_id, role=role, path=path,
+                        settings=settings,
+                    )
+                )
+    except ImapError as e:
+        report.error = e.reason
+    except ConfigError as e:
+        report.error = str(e)
+    except (IMAPClientError, OSError) as e:
+        report.error = f"{settings.host}: connection lost during the poll: {e}"
+    if report.error:
+        log.error("mailbox %s: poll failed: %s", settings.name, report.error)
+    _record_health(session_factory, mailbox_id=mailbox_id, error=report.error)
+    return report
+
+
+@dataclass
+class ReplayReport:
+    resolved: int = 0
+    still_failing: list[str] = field(default_factory=list)
+
+
+def replay_dead_letters(
+    session_factory: sessionmaker[Session], settings: Sequence[MailboxSettings]
+) -> ReplayReport:
+    """Process every unresolved dead letter again, e.g. after a fix; each keeps its raw bytes."""
+    by_name = {m.name: m for m in settings}
+    report = ReplayReport()
+    with session_scope(session_factory) as db:
+        for letter in repository.unresolved_dead_letters(db):
+            cursor = letter.cursor
+            mailbox_settings = by_name.get(cursor.mailbox.name)
+            seller_addresses = frozenset(
+                mailbox_settings.seller_addresses if mailbox_settings else ()
+            )
+            outcome = store_fetched(
+                db,
+                cursor=cursor,
+                uidvalidity=letter.uidvalidity,
+                fetched=FetchedMessage(
+                    uid=letter.uid, internal_date=letter.internal_date, raw=letter.raw
+                ),
+                seller_addresses=seller_addresses,
+            )
+            if outcome == Outcome.FAILED:
+                report.still_failing.append(f"dead letter {letter.id}: {letter.error}")
+            else:
+                report.resolved += 1
+    return report
+
+
+@dataclass
+class FolderStatus:
+    path: str
+    uidvalidity: int | None
+    last_uid: int
+    server_count: int | None
+    stored_count: int
+    skipped_count: int
+    failed_count: int
+    last_synced_at: datetime | None
+
+
+@dataclass
+class MailboxStatus:
+    name: str
+    configured: bool
+    last_poll_at: datetime | None
+    last_success_at: datetime | None
+    last_error_at: datetime | None
+    last_error: str | None
+    consecutive_failures: int
+    folders: dict[str, FolderStatus]
+
+
+def mailbox_statuses(db: Session, *, configured: Sequence[str]) -> list[MailboxStatus]:
+    """Poll health and per-folder counts of every mailbox: configured ones not yet polled too."""
+    mailboxes = {m.name: m for m in repository.list_mailboxes(db)}
+    result = []
+    for name in sorted(set(configured) | set(mailboxes)):
+        mailbox = mailboxes.get(name)
+        folders = {
+            cursor.role.value: FolderStatus(
+                path=cursor.path,
+                uidvalidity=cursor.uidvalidity,
+                last_uid=cursor.last_uid,
+                server_count=cursor.server_count,
+                stored_count=repository.stored_count(db, cursor),
+                skipped_count=cursor.skipped_count,
+                failed_count=repository.failed_count(db, cursor),
+                last_synced_at=cursor.last_synced_at,
+            )
+            for cursor in (mailbox.folders if mailbox else [])
+        }
+        result.append(
+            MailboxStatus(
+                name=name,
+                configured=name in configured,
+                last_poll_at=mailbox.last_poll_at if mailbox else None,
+                last_success_at=mailbox.last_success_at if mailbox else None,
+                last_error_at=mailbox.last_error_at if mailbox else None,
+                last_error=mailbox.last_error if mailbox else None,
+                consecutive_failures=mailbox.consecutive_failures if mailbox else 0,
+                folders=folders,
+            )
+        )
+    return result

@@ -1,0 +1,237 @@
+"""Reading a mailbox over IMAP without changing it: EXAMINE (read-only) and BODY.PEEK only.
+
+No database here: the poller decides what to fetch and stores what this module returns.
+"""
+
+from __future__ import annotations
+
+import socket
+import ssl
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from imapclient import IMAPClient
+from imapclient.exceptions import IMAPClientError, LoginError
+from pydantic import SecretStr
+
+from app.enums import FolderRole
+
+ErrorKind = Literal["auth", "network", "tls", "folder", "protocol"]
+
+SPECIAL_USE_FLAGS = {FolderRole.SENT: b"\\Sent", FolderRole.SPAM: b"\\Junk"}
+COMMON_NAMES = {
+    FolderRole.SENT: ["Sent", "Sent Items", "Sent Messages", "Sent Mail", "[Gmail]/Sent Mail"],
+    FolderRole.SPAM: ["Junk", "Spam", "Junk E-mail", "Junk Email", "Bulk Mail", "[Gmail]/Spam"],
+}
+# Header fields that decide whether a spam-folder message is from Walmart; bodies of other spam
+# are never downloaded.
+SENDER_FIELDS = b"BODY[HEADER.FIELDS (FROM SENDER REPLY-TO)]"
+
+
+class ImapError(Exception):
+    """A mailbox problem with a kind (auth, network, tls, folder, protocol) and a readable reason."""
+
+    def __init__(self, kind: ErrorKind, reason: str) -> None:
+        super().__init__(reason)
+        self.kind = kind
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class FolderState:
+    path: str
+    uidvalidity: int
+    uidnext: int | None
+    exists: int
+
+
+@dataclass(frozen=True)
+class FetchedMessage:
+    uid: int
+    internal_date: datetime | None
+    raw: bytes
+
+
+def _utc(value: Any) -> datetime | None:
+    if not isinstance(value, datetime):
+        return None
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _describe_os_error(host: str, port: int, error: OSError) -> ImapError:
+    if isinstance(error, socket.gaierror):
+        return ImapError("network", f"unknown host {host!r} ({error.strerror})")
+    if isinstance(error, ssl.SSLError):
+        return ImapError("tls", f"TLS handshake with {host}:{port} failed: {error.reason or error}")
+    if isinstance(error, TimeoutError | socket.timeout):
+        return ImapError("network", f"{host}:{port} did not answer in time")
+    if isinstance(error, ConnectionRefusedError):
+        return ImapError("network", f"connection to {host}:{port} refused")
+    return ImapError("network", f"connection to {host}:{port} failed: {error}")
+
+
+class ImapMailbox:
+    """One logged-in IMAP session. Use as a context manager; every call has ``timeout``."""
+
+    def __init__(
+        self,
+        *,
+        host: str,
+        port: int,
+        security: Literal["ssl", "starttls", "plain"],
+        username: str,
+        password: SecretStr,
+        timeout: float,
+        ssl_context: ssl.SSLContext | None = None,
+    ) -> None:
+        self.host, self.port = host, port
+        self._security = security
+        self._username = username
+        self._password = password
+        self._timeout = timeout
+        self._ssl_context = ssl_context or ssl.create_default_context()
+        self._client: IMAPClient | None = None
+
+    @property
+    def client(self) -> IMAPClient:
+        if self._client is None:
+            raise ImapError("protocol", "not connected")
+        return self._client
+
+    def __enter__(self) -> ImapMailbox:
+        try:
+            client = IMAPClient(
+                self.host,
+                port=self.port,
+                ssl=self._security == "ssl",
+                ssl_context=self._ssl_context,
+                timeout=self._timeout,
+            )
+        except OSError as e:
+            raise _describe_os_error(self.host, self.port, e) from e
+        client.normalise_times = False  # keep INTERNALDATE's zone; we convert to UTC ourselves
+        self._client = client
+        try:
+            if self._security == "starttls":
+                client.starttls(self._ssl_context)
+            client.login(self._username, self._password.get_secret_value())
+        except LoginError as e:
+            self._close()
+            raise ImapError(
+                "auth", f"login as {self._username!r} refused by {self.host}: {_text(e)}"
+            ) from e
+        except (IMAPClientError, OSError) as e:
+            self._close()
+            if isinstance(e, OSError):
+                raise _describe_os_error(self.host, self.port, e) from e
+            raise ImapError("protocol", f"{self.host}: {_text(e)}") from e
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._close()
+
+    def _close(self) -> None:
+        client, self._client = self._client, None
+        if client is None:
+            return
+        try:
+            client.logout()
+        except (IMAPClientError, OSError):
+            try:
+                client.shutdown()
+            except (IMAPClientError, OSError):
+                pass
+
+    def find_folders(self, overrides: dict[FolderRole, str | None]) -> dict[FolderRole, str | None]:
+        """Server paths of INBOX, Sent and Junk: configured path, else SPECIAL-USE, else a usual
+        name. A role with no folder maps to None (an account without a Junk folder is fine)."""
+        listing = self.client.list_folders()
+        paths = [name for _, _, name in listing]
+        found: dict[FolderRole, str | None] = {FolderRole.INBOX: overrides.get(FolderRole.INBOX)}
+        found[FolderRole.INBOX] = found[FolderRole.INBOX] or "INBOX"
+        for role, flag in SPECIAL_USE_FLAGS.items():
+            configured = overrides.get(role)
+            if configured:
+                if configured not in paths:
+                    raise ImapError(
+                        "folder", f"configured {role} folder {configured!r} does not exist; "
+                        f"the server has: {', '.join(sorted(paths))}"
+                    )
+                found[role] = configured
+                continue
+            by_flag = next((name for flags, _, name in listing if flag in flags), None)
+            found[role] = by_flag or _by_common_name(paths, COMMON_NAMES[role])
+        return found
+
+    def examine(self, path: str) -> FolderState:
+        """Open ``path`` read-only: nothing this session does can change flags or delete mail."""
+        try:
+            response = self.client.select_folder(path, readonly=True)
+        except IMAPClientError as e:
+            raise ImapError("folder", f"cannot open folder {path!r}: {_text(e)}") from e
+        return FolderState(
+            path=path,
+            uidvalidity=int(response[b"UIDVALIDITY"]),
+            uidnext=int(response[b"UIDNEXT"]) if b"UIDNEXT" in response else None,
+            exists=int(response.get(b"EXISTS", 0)),
+        )
+
+    def uids_above(self, last_uid: int) -> list[int]:
+        # "UID n:*" always includes the highest UID, even below n: filter it out.
+        uids = self.client.search(["UID", f"{last_uid + 1}:*"])
+        return sorted(uid for uid in uids if uid > last_uid)
+
+    def sizes(self, uids: Sequence[int]) -> dict[int, int]:
+        response = self.client.fetch(uids, ["RFC822.SIZE"])
+        return {uid: int(data.get(b"RFC822.SIZE", 0)) for uid, data in response.items()}
+
+    def sender_headers(self, uids: Sequence[int]) -> dict[int, bytes]:
+        """From/Sender/Reply-To of each message, fetched with BODY.PEEK (never sets \\Seen)."""
+        response = self.client.fetch(uids, ["BODY.PEEK[HEADER.FIELDS (FROM SENDER REPLY-TO)]"])
+        return {uid: bytes(data.get(SENDER_FIELDS, b"")) for uid, data in response.items()}
+
+    def fetch(self, uids: Sequence[int]) -> Iterator[FetchedMessage]:
+        """The whole messages, in UID order; a UID deleted meanwhile is simply absent."""
+        response = self.client.fetch(uids, ["BODY.PEEK[]", "INTERNALDATE"])
+        for uid in sorted(response):
+            data = response[uid]
+            raw = data.get(b"BODY[]")
+            if raw is None:
+                continue
+            yield FetchedMessage(
+                uid=uid, internal_date=_utc(data.get(b"INTERNALDATE")), raw=bytes(raw)
+            )
+
+    def copy_to(self, uids: Iterable[int], path: str) -> None:
+        self.client.copy(list(uids), path)
+
+    def supports_idle(self) -> bool:
+        return bool(self.client.has_capability("IDLE"))
+
+    def wait_for_change(self, seconds: float) -> bool:
+        """IDLE on the selected folder for up to ``seconds``; True when the server reported news."""
+        self.client.idle()
+        try:
+            responses = self.client.idle_check(timeout=seconds)
+        finally:
+            self.client.idle_done()
+        return any(b"EXISTS" in r or b"RECENT" in r for r in responses if isinstance(r, tuple))
+
+
+def _by_common_name(paths: list[str], names: list[str]) -> str | None:
+    # Compare without case, and also below a personal namespace prefix such as "INBOX.".
+    by_lower = {p.lower(): p for p in paths}
+    for name in names:
+        for candidate in (name, f"INBOX.{name}", f"INBOX/{name}"):
+            if candidate.lower() in by_lower:
+                return by_lower[candidate.lower()]
+    return None
+
+
+def _text(error: Exception) -> str:
+    message = error.args[0] if error.args else error
+    if isinstance(message, bytes):
+        return message.decode(errors="replace")
+    return str(message)

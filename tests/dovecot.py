@@ -1,0 +1,200 @@
+"""A private Dovecot IMAP server on 127.0.0.1 for the tests: its own config, users and mail."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+DOVECOT = "/usr/sbin/dovecot"
+NOBODY = 65534  # as root, mail belongs to nobody: Dovecot refuses to let root own mail
+
+# Not root: Dovecot's internal processes must run as the current user, without chroot.
+UNPRIVILEGED = """
+default_internal_user = {user}
+default_internal_group = {group}
+default_login_user = {user}
+service anvil {{
+  chroot =
+}}
+service imap-login {{
+  chroot =
+}}
+"""
+
+CONFIG = """
+instance_name = {instance}
+base_dir = {base}/run
+state_dir = {base}/state
+log_path = {base}/dovecot.log
+info_log_path = {base}/dovecot.log
+protocols = imap
+listen = 127.0.0.1
+ssl = no
+disable_plaintext_auth = no
+auth_mechanisms = plain login
+auth_failure_delay = 0
+mail_fsync = never
+mail_location = maildir:~/Maildir
+mail_max_userip_connections = 200
+default_client_limit = 2000
+shutdown_clients = yes
+first_valid_uid = 1
+passdb {{
+  driver = passwd-file
+  args = scheme=PLAIN username_format=%u {base}/users/%u
+}}
+userdb {{
+  driver = static
+  args = uid={uid} gid={gid} home={base}/mail/%d/%n
+}}
+namespace inbox {{
+  inbox = yes
+  separator = .
+  mailbox Junk {{
+    auto = subscribe
+    special_use = \\Junk
+  }}
+  mailbox Sent {{
+    auto = subscribe
+    special_use = \\Sent
+  }}
+}}
+service imap-login {{
+  inet_listener imap {{
+    address = 127.0.0.1
+    port = {port}
+  }}
+  inet_listener imaps {{
+    port = 0
+  }}
+}}
+service anvil {{
+  unix_listener anvil-auth-penalty {{
+    mode = 0
+  }}
+}}
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Dovecot:
+    """Start with ``start()``; ``add_user`` makes an account; ``stop``/``kill`` and ``start`` again
+    keep the mail and UIDVALIDITY, as a restarted production server would."""
+
+    def __init__(self) -> None:
+        # Unix socket paths are limited to ~108 characters: keep the base short.
+        self.base = Path(tempfile.mkdtemp(prefix="dc", dir="/tmp"))
+        self.base.chmod(0o755)
+        (self.base / "mail").mkdir(mode=0o755)
+        # One passwd file per user: Dovecot re-reads a changed file at most once a second, so a
+        # user added to a shared file could be refused for up to a second.
+        (self.base / "users").mkdir(mode=0o755)
+        root = os.geteuid() == 0
+        uid, gid = (NOBODY, NOBODY) if root else (os.getuid(), os.getgid())
+        if root:
+            os.chown(self.base / "mail", uid, gid)
+        self.instance = f"slawatch-test-{uuid.uuid4().hex[:8]}"
+        self.port = free_port()
+        self.host = "127.0.0.1"
+        self.config = self.base / "dovecot.conf"
+        config = CONFIG.format(
+            instance=self.instance, base=self.base, port=self.port, uid=uid, gid=gid
+        )
+        if not root:
+            import grp
+            import pwd
+
+            config += UNPRIVILEGED.format(
+                user=pwd.getpwuid(uid).pw_name, group=grp.getgrgid(gid).gr_name
+            )
+        self.config.write_text(config)
+
+    def add_user(self, username: str, password: str) -> None:
+        path = self.base / "users" / username
+        path.write_text(f"{username}:{{PLAIN}}{password}\n")
+        path.chmod(0o644)
+
+    @property
+    def pid_file(self) -> Path:
+        return self.base / "run" / "master.pid"
+
+    def start(self) -> None:
+        self.pid_file.unlink(missing_ok=True)
+        with (self.base / "start.log").open("ab") as log:
+            # No pipes: the daemon would keep them open and the call would never return.
+            subprocess.run(
+                [DOVECOT, "-c", str(self.config)],
+                stdin=subprocess.DEVNULL, stdout=log, stderr=log, check=True, timeout=30,
+            )
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                with socket.create_connection((self.host, self.port), timeout=1) as s:
+                    if s.recv(100).startswith(b"* OK"):
+                        return
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError(f"dovecot did not start; see {self.base / 'dovecot.log'}")
+
+    def _master_pid(self) -> int | None:
+        try:
+            return int(self.pid_file.read_text().strip())
+        except (OSError, ValueError):
+            return None
+
+    def _end_instance_processes(self, sig: int) -> None:
+        # Child processes carry the instance name in their title; they can outlive the master.
+        result = subprocess.run(
+            ["pgrep", "-f", self.instance], capture_output=True, text=True, check=False
+        )
+        for pid in result.stdout.split():
+            try:
+                os.kill(int(pid), sig)
+            except ProcessLookupError:
+                pass
+
+    def stop(self) -> None:
+        pid = self._master_pid()
+        if pid:
+            try:
+                os.kill(pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+        self._end_instance_processes(signal.SIGKILL)
+        self._wait_port_closed()
+
+    def kill(self) -> None:
+        """Die as a crashed server does: SIGKILL, no clean shutdown."""
+        self._end_instance_processes(signal.SIGKILL)
+        pid = self._master_pid()
+        if pid:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        self._wait_port_closed()
+
+    def _wait_port_closed(self) -> None:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection((self.host, self.port), timeout=0.5).close()
+                time.sleep(0.05)
+            except OSError:
+                return
+
+    def cleanup(self) -> None:
+        self.stop()
+        shutil.rmtree(self.base, ignore_errors=True)

@@ -1,0 +1,62 @@
+"""Running the poller as an operator does (the CLI, in its own process) and reading what it stored."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from imapclient import IMAPClient
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from app.config import MailboxSettings
+from app.models import Message, MessageLocation
+
+ROOT = Path(__file__).parents[2]
+
+
+def write_config(path: Path, *, database_url: str, mailboxes: list[MailboxSettings]) -> Path:
+    lines = [f"database_url = {json.dumps(database_url)}"]
+    for mailbox in mailboxes:
+        lines.append("[[mailboxes]]")
+        for key, value in mailbox.model_dump(exclude={"folders"}).items():
+            if value is not None:
+                lines.append(f"{key} = {json.dumps(value)}")
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def run_cli(*args: str, config: Path, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "app.cli", "--config", str(config), *args],
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        capture_output=True, text=True, timeout=timeout, cwd=ROOT,
+    )
+
+
+def stored_message_ids(session_factory: sessionmaker[Session]) -> list[str]:
+    with session_factory() as db:
+        return sorted(db.scalars(select(Message.message_id_header)).all())  # type: ignore[arg-type]
+
+
+def counts(session_factory: sessionmaker[Session]) -> tuple[int, int]:
+    """(messages, locations) stored."""
+    with session_factory() as db:
+        return (
+            db.scalar(select(func.count(Message.id))) or 0,
+            db.scalar(select(func.count(MessageLocation.id))) or 0,
+        )
+
+
+def all_flags(client: IMAPClient) -> dict[tuple[str, int], frozenset[bytes]]:
+    """Every message's flags in every folder (\\Recent aside: it is per-session by definition)."""
+    flags = {}
+    for _, _, folder in client.list_folders():
+        client.select_folder(folder, readonly=True)
+        uids = client.search(["ALL"])
+        for uid, data in (client.fetch(uids, ["FLAGS"]) if uids else {}).items():
+            flags[(folder, uid)] = frozenset(data[b"FLAGS"]) - {b"\\Recent"}
+    return flags
