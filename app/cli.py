@@ -36,7 +36,9 @@ def _cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     from app.main import check_schema_current, create_app
 
     check_schema_current(settings.database_url)
-    uvicorn.run(create_app(settings, run_jobs=True), host=args.host, port=args.port, log_config=None)
+    uvicorn.run(
+        create_app(settings, run_jobs=True), host=args.host, port=args.port, log_config=None
+    )
     return EXIT_OK
 
 

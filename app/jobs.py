@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from datetime import UTC, timedelta
+from functools import partial
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy.orm import Session, sessionmaker
@@ -32,7 +33,7 @@ class Jobs:
         )
         self._failures: dict[str, int] = {}
         self._watchers = [
-            IdleWatcher(mailbox, on_change=lambda name=mailbox.name: self.poll_now(name))
+            IdleWatcher(mailbox, on_change=partial(self.poll_now, mailbox.name))
             for mailbox in settings.mailboxes
         ]
         for mailbox in settings.mailboxes:

@@ -49,8 +49,13 @@ def bare_fetch(server: Dovecot, user: str, batch: int = 500) -> float:
 
 def mailbox(server: Dovecot, user: str) -> MailboxSettings:
     return MailboxSettings(
-        name=user.split("@")[0], host=server.host, port=server.port, security="plain",
-        username=user, password_env=PASSWORD_ENV, seller_addresses=["support@store.example"],
+        name=user.split("@")[0],
+        host=server.host,
+        port=server.port,
+        security="plain",
+        username=user,
+        password_env=PASSWORD_ENV,
+        seller_addresses=["support@store.example"],
     )
 
 
@@ -90,11 +95,15 @@ def main() -> None:
         report = poll_mailbox(session_factory, mailbox(server, user))
         ingest_seconds = time.perf_counter() - began
         assert report.ok and report.folders[0].new == args.messages, report
-        print(f"ingest: {args.messages} messages in {ingest_seconds:.1f} s = "
-              f"{args.messages / ingest_seconds:.0f} messages/s "
-              f"({'SQLite' if url.startswith('sqlite') else 'PostgreSQL'})")
-        print(f"bare imapclient fetch of the same messages: {fetch_seconds:.1f} s; "
-              f"ratio ingest/fetch = {ingest_seconds / fetch_seconds:.2f} (goal <= 1.5)")
+        print(
+            f"ingest: {args.messages} messages in {ingest_seconds:.1f} s = "
+            f"{args.messages / ingest_seconds:.0f} messages/s "
+            f"({'SQLite' if url.startswith('sqlite') else 'PostgreSQL'})"
+        )
+        print(
+            f"bare imapclient fetch of the same messages: {fetch_seconds:.1f} s; "
+            f"ratio ingest/fetch = {ingest_seconds / fetch_seconds:.2f} (goal <= 1.5)"
+        )
 
         for size in (args.small, args.large):
             user = f"nochange{size}@bench.example"
@@ -102,8 +111,10 @@ def main() -> None:
             append(server, user, size)
             settings = mailbox(server, user)
             assert poll_mailbox(session_factory, settings).ok
-            print(f"no-change poll at {size} messages: median "
-                  f"{no_change_poll_ms(session_factory, settings):.1f} ms over 20 polls")
+            print(
+                f"no-change poll at {size} messages: median "
+                f"{no_change_poll_ms(session_factory, settings):.1f} ms over 20 polls"
+            )
     finally:
         server.cleanup()
 

@@ -154,6 +154,7 @@ def auth(token: str) -> dict[str, str]:
 
 # --- IMAP: a private Dovecot for the whole run, a fresh account per test --------------------------
 
+
 @pytest.fixture(scope="session")
 def dovecot() -> Iterator[Dovecot]:
     if not Path(DOVECOT).exists():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -136,7 +137,11 @@ class Dovecot:
             # No pipes: the daemon would keep them open and the call would never return.
             subprocess.run(
                 [DOVECOT, "-c", str(self.config)],
-                stdin=subprocess.DEVNULL, stdout=log, stderr=log, check=True, timeout=30,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=log,
+                check=True,
+                timeout=30,
             )
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
@@ -160,18 +165,14 @@ class Dovecot:
             ["pgrep", "-f", self.instance], capture_output=True, text=True, check=False
         )
         for pid in result.stdout.split():
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.kill(int(pid), sig)
-            except ProcessLookupError:
-                pass
 
     def stop(self) -> None:
         pid = self._master_pid()
         if pid:
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
         self._end_instance_processes(signal.SIGKILL)
         self._wait_port_closed()
 
@@ -180,10 +181,8 @@ class Dovecot:
         self._end_instance_processes(signal.SIGKILL)
         pid = self._master_pid()
         if pid:
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
         self._wait_port_closed()
 
     def _wait_port_closed(self) -> None:

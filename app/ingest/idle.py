@@ -20,7 +20,7 @@ RECONNECT_MAX_SECONDS = 300.0
 
 
 class IdleWatcher(threading.Thread):
-    """Watches one mailbox's INBOX; ``on_change`` runs when mail arrives. Polling stays the fallback:
+    """Watches one mailbox's INBOX; ``on_change`` runs when mail arrives. Polling is the fallback:
     a server without IDLE, or one that keeps failing, only delays news until the next poll."""
 
     def __init__(self, settings: MailboxSettings, on_change: Callable[[], None]) -> None:
@@ -49,12 +49,17 @@ class IdleWatcher(threading.Thread):
         """IDLE until stopped; False when the server has no IDLE (nothing to watch with)."""
         s = self._settings
         with ImapMailbox(
-            host=s.host, port=s.imap_port, security=s.security, username=s.username,
-            password=s.password(), timeout=s.timeout_seconds + IDLE_SLICE_SECONDS,
+            host=s.host,
+            port=s.imap_port,
+            security=s.security,
+            username=s.username,
+            password=s.password(),
+            timeout=s.timeout_seconds + IDLE_SLICE_SECONDS,
         ) as imap:
             if not imap.supports_idle():
-                log.info("mailbox %s: server has no IDLE; polling every %s s", s.name,
-                         s.poll_seconds)
+                log.info(
+                    "mailbox %s: server has no IDLE; polling every %s s", s.name, s.poll_seconds
+                )
                 return False
             imap.examine(s.folders.inbox)
             while not self._stop.is_set():

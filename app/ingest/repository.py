@@ -1,5 +1,7 @@
 """All queries of the poller: mailboxes, folder cursors, stored messages and dead letters."""
 
+from collections.abc import Sequence
+
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
@@ -27,7 +29,9 @@ def list_mailboxes(db: Session) -> list[Mailbox]:
     return list(db.scalars(select(Mailbox).order_by(Mailbox.name)))
 
 
-def get_or_create_cursor(db: Session, *, mailbox_id: int, role: FolderRole, path: str) -> FolderCursor:
+def get_or_create_cursor(
+    db: Session, *, mailbox_id: int, role: FolderRole, path: str
+) -> FolderCursor:
     cursor = db.scalar(
         select(FolderCursor).where(FolderCursor.mailbox_id == mailbox_id, FolderCursor.role == role)
     )
@@ -51,53 +55,69 @@ def lock_cursor(db: Session, cursor_id: int) -> FolderCursor:
     return cursor
 
 
-def find_message(db: Session, *, mailbox_id: int, dedupe_key: str) -> Message | None:
-    return db.scalar(
-        select(Message).where(Message.mailbox_id == mailbox_id, Message.dedupe_key == dedupe_key)
+def message_ids_by_key(
+    db: Session, *, mailbox_id: int, dedupe_keys: Sequence[str]
+) -> dict[str, int]:
+    rows = db.execute(
+        select(Message.dedupe_key, Message.id).where(
+            Message.mailbox_id == mailbox_id, Message.dedupe_key.in_(set(dedupe_keys))
+        )
     )
+    return {key: message_id for key, message_id in rows}
 
 
-def has_location(db: Session, *, cursor_id: int, uidvalidity: int, uid: int) -> bool:
-    return (
-        db.scalar(
-            select(MessageLocation.id).where(
+def known_uids(
+    db: Session, *, cursor_id: int, uidvalidity: int, uids: Sequence[int]
+) -> set[int]:
+    """Which of ``uids`` are stored already (a batch re-fetched after a crash, a replay)."""
+    return set(
+        db.scalars(
+            select(MessageLocation.uid).where(
                 MessageLocation.cursor_id == cursor_id,
                 MessageLocation.uidvalidity == uidvalidity,
-                MessageLocation.uid == uid,
+                MessageLocation.uid.in_(uids),
             )
         )
-        is not None
     )
 
 
-def find_dead_letter(db: Session, *, cursor_id: int, uidvalidity: int, uid: int) -> DeadLetter | None:
-    return db.scalar(
+def unresolved_dead_letters_by_uid(
+    db: Session, *, cursor_id: int, uidvalidity: int
+) -> dict[int, DeadLetter]:
+    rows = db.scalars(
         select(DeadLetter).where(
             DeadLetter.cursor_id == cursor_id,
             DeadLetter.uidvalidity == uidvalidity,
-            DeadLetter.uid == uid,
+            DeadLetter.resolved_at.is_(None),
         )
     )
+    return {letter.uid: letter for letter in rows}
 
 
 def stored_count(db: Session, cursor: FolderCursor) -> int:
     """Server messages of the folder's current UIDVALIDITY represented in the database."""
-    return db.scalar(
-        select(func.count(MessageLocation.id)).where(
-            MessageLocation.cursor_id == cursor.id,
-            MessageLocation.uidvalidity == cursor.uidvalidity,
+    return (
+        db.scalar(
+            select(func.count(MessageLocation.id)).where(
+                MessageLocation.cursor_id == cursor.id,
+                MessageLocation.uidvalidity == cursor.uidvalidity,
+            )
         )
-    ) or 0
+        or 0
+    )
 
 
 def failed_count(db: Session, cursor: FolderCursor) -> int:
-    return db.scalar(
-        select(func.count(DeadLetter.id)).where(
-            DeadLetter.cursor_id == cursor.id,
-            DeadLetter.uidvalidity == cursor.uidvalidity,
-            DeadLetter.resolved_at.is_(None),
+    return (
+        db.scalar(
+            select(func.count(DeadLetter.id)).where(
+                DeadLetter.cursor_id == cursor.id,
+                DeadLetter.uidvalidity == cursor.uidvalidity,
+                DeadLetter.resolved_at.is_(None),
+            )
         )
-    ) or 0
+        or 0
+    )
 
 
 def unresolved_dead_letters(db: Session, *, mailbox_id: int | None = None) -> list[DeadLetter]:

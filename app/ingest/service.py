@@ -11,9 +11,9 @@ import logging
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from enum import StrEnum
 from email.parser import BytesHeaderParser
 from email.utils import getaddresses
+from enum import StrEnum
 
 from imapclient.exceptions import IMAPClientError
 from sqlalchemy.orm import Session, sessionmaker
@@ -133,59 +133,124 @@ def _new_message(
     return message, verdict.complaint
 
 
-def store_fetched(
+@dataclass
+class _Prepared:
+    fetched: FetchedMessage
+    message: Message
+    complaint: bool
+
+
+def _prepare(
+    cursor: FolderCursor, fetched: FetchedMessage, seller_addresses: frozenset[str]
+) -> _Prepared:
+    message, complaint = _new_message(
+        mailbox_id=cursor.mailbox_id,
+        role=cursor.role,
+        fetched=fetched,
+        seller_addresses=seller_addresses,
+        stored_at=now(),
+    )
+    return _Prepared(fetched, message, complaint)
+
+
+def _persist(
+    db: Session,
+    prepared: _Prepared,
+    *,
+    location: dict[str, int],
+    known: dict[str, int],
+    letters: dict[int, DeadLetter],
+    seller_addresses: frozenset[str],
+) -> Outcome:
+    """Add a prepared message (or only its location, when its dedupe key is already stored)."""
+    message = prepared.message
+    existing_id = known.get(message.dedupe_key)
+    if existing_id is None:
+        db.add(message)
+        db.flush()
+        threads.attach(
+            db, message=message, complaint=prepared.complaint, seller_addresses=seller_addresses
+        )
+        known[message.dedupe_key] = message.id
+    db.add(MessageLocation(message_id=existing_id or message.id, **location))
+    letter = letters.get(prepared.fetched.uid)
+    if letter is not None:
+        letter.resolved_at = now()
+    return Outcome.DUPLICATE if existing_id else Outcome.NEW
+
+
+def store_batch(
     db: Session,
     *,
     cursor: FolderCursor,
     uidvalidity: int,
-    fetched: FetchedMessage,
+    fetched: Sequence[FetchedMessage],
     seller_addresses: frozenset[str],
-) -> Outcome:
-    """Store one fetched message, or keep it as a dead letter when that fails."""
-    location = {"cursor_id": cursor.id, "uidvalidity": uidvalidity, "uid": fetched.uid}
-    if repository.has_location(db, **location):
-        return Outcome.DUPLICATE
-    stored_at = now()
+) -> list[Outcome]:
+    """Store fetched messages of one folder; one that cannot be stored becomes a dead letter.
+
+    The whole batch is tried under one savepoint; only if something in it fails is it stored again
+    message by message, so the failure is pinned on the one message that caused it."""
+    known_uids = repository.known_uids(
+        db, cursor_id=cursor.id, uidvalidity=uidvalidity, uids=[f.uid for f in fetched]
+    )
+    todo = [f for f in fetched if f.uid not in known_uids]
+    outcomes = [Outcome.DUPLICATE] * (len(fetched) - len(todo))
+    if not todo:
+        return outcomes
+    letters = repository.unresolved_dead_letters_by_uid(
+        db, cursor_id=cursor.id, uidvalidity=uidvalidity
+    )
+    prepared = [_prepare(cursor, f, seller_addresses) for f in todo]
+    known = repository.message_ids_by_key(
+        db, mailbox_id=cursor.mailbox_id, dedupe_keys=[p.message.dedupe_key for p in prepared]
+    )
+
+    def location(f: FetchedMessage) -> dict[str, int]:
+        return {"cursor_id": cursor.id, "uidvalidity": uidvalidity, "uid": f.uid}
+
     try:
         with db.begin_nested():
-            message, complaint = _new_message(
-                mailbox_id=cursor.mailbox_id,
-                role=cursor.role,
-                fetched=fetched,
-                seller_addresses=seller_addresses,
-                stored_at=stored_at,
-            )
-            existing = repository.find_message(
-                db, mailbox_id=cursor.mailbox_id, dedupe_key=message.dedupe_key
-            )
-            if existing is None:
-                db.add(message)
-                db.flush()
-                threads.attach(
-                    db, message=message, complaint=complaint, seller_addresses=seller_addresses
-                )
-            db.add(MessageLocation(message_id=(existing or message).id, **location))
+            batch_known = dict(known)  # rolled back with the savepoint if the batch fails
+            stored = [
+                _persist(db, p, location=location(p.fetched), known=batch_known, letters=letters,
+                         seller_addresses=seller_addresses)
+                for p in prepared
+            ]
             db.flush()
-            letter = repository.find_dead_letter(db, **location)
-            if letter is not None and letter.resolved_at is None:
-                letter.resolved_at = now()
-        return Outcome.DUPLICATE if existing else Outcome.NEW
-    except Exception as e:  # noqa: BLE001 — any failure keeps the raw message for replay
-        log.exception("mailbox %s: %s UID %s could not be stored; kept as a dead letter",
-                      cursor.mailbox_id, cursor.role, fetched.uid)
-        error = _text(f"{e.__class__.__name__}: {e}") or ""
-        letter = repository.find_dead_letter(db, **location)
-        if letter is None:
-            db.add(
-                DeadLetter(
-                    **location, internal_date=fetched.internal_date, raw=fetched.raw, error=error
+        return outcomes + stored
+    except Exception:  # noqa: BLE001 — find the culprit below; nothing is dropped
+        log.info("batch of %d failed; storing its messages one by one", len(todo))
+    for f in todo:
+        try:
+            with db.begin_nested():
+                outcome = _persist(
+                    db, _prepare(cursor, f, seller_addresses), location=location(f), known=known,
+                    letters=letters, seller_addresses=seller_addresses,
                 )
-            )
-        else:
-            letter.attempts += 1
-            letter.error = error
-        db.flush()
-        return Outcome.FAILED
+                db.flush()
+        except Exception as e:  # noqa: BLE001 — any failure keeps the raw message for replay
+            log.exception("mailbox %s: %s UID %s could not be stored; kept as a dead letter",
+                          cursor.mailbox_id, cursor.role, f.uid)
+            _dead_letter(db, location=location(f), fetched=f, letters=letters,
+                         error=f"{e.__class__.__name__}: {e}")
+            outcome = Outcome.FAILED
+        outcomes.append(outcome)
+    return outcomes
+
+
+def _dead_letter(
+    db: Session, *, location: dict[str, int], fetched: FetchedMessage,
+    letters: dict[int, DeadLetter], error: str,
+) -> None:
+    letter = letters.get(fetched.uid)
+    if letter is None:
+        db.add(DeadLetter(**location, internal_date=fetched.internal_date, raw=fetched.raw,
+                          error=_text(error) or ""))
+    else:
+        letter.attempts += 1
+        letter.error = _text(error) or ""
+    db.flush()
 
 
 def _batches(uids: Sequence[int], size: int) -> Iterator[list[int]]:
@@ -222,7 +287,10 @@ def _whitelisted_uids(imap: ImapMailbox, uids: list[int], patterns: Sequence[str
 
 
 def _open_cursor(
-    session_factory: sessionmaker[Session], *, mailbox_id: int, role: FolderRole,
+    session_factory: sessionmaker[Session],
+    *,
+    mailbox_id: int,
+    role: FolderRole,
     state: FolderState,
 ) -> FolderCursor:
     with session_scope(session_factory) as db:
@@ -234,7 +302,11 @@ def _open_cursor(
                 log.warning(
                     "mailbox %s: %s folder %r changed UIDVALIDITY %s -> %s; reading it again "
                     "(stored messages are recognised, not duplicated)",
-                    mailbox_id, role, state.path, cursor.uidvalidity, state.uidvalidity,
+                    mailbox_id,
+                    role,
+                    state.path,
+                    cursor.uidvalidity,
+                    state.uidvalidity,
                 )
             cursor.uidvalidity = state.uidvalidity
             cursor.last_uid = 0
@@ -269,14 +341,14 @@ def sync_folder(
         fetched = [m for part in _by_bytes(wanted, sizes) for m in imap.fetch(part)]
         with session_scope(session_factory) as db:
             cursor = repository.lock_cursor(db, cursor.id)
-            for message in fetched:
-                outcome = store_fetched(
-                    db,
-                    cursor=cursor,
-                    uidvalidity=state.uidvalidity,
-                    fetched=message,
-                    seller_addresses=seller_addresses,
-                )
+            outcomes = store_batch(
+                db,
+                cursor=cursor,
+                uidvalidity=state.uidvalidity,
+                fetched=fetched,
+                seller_addresses=seller_addresses,
+            )
+            for outcome in outcomes:
                 report.count(outcome)
             cursor.last_uid = max(chunk)
             cursor.skipped_count += len(chunk) - len(wanted)
@@ -299,9 +371,7 @@ def _record_health(
             mailbox.consecutive_failures += 1
 
 
-def poll_mailbox(
-    session_factory: sessionmaker[Session], settings: MailboxSettings
-) -> PollReport:
+def poll_mailbox(session_factory: sessionmaker[Session], settings: MailboxSettings) -> PollReport:
     """Poll INBOX, Junk and Sent of one mailbox. Failures are reported, recorded on the mailbox's
     health and logged; they never raise, so one broken mailbox cannot stop the others."""
     report = PollReport(mailbox=settings.name)
@@ -332,7 +402,11 @@ def poll_mailbox(
                     continue
                 report.folders.append(
                     sync_folder(
-                        session_factory, imap, mailbox_id=mailbox_id, role=role, path=path,
+                        session_factory,
+                        imap,
+                        mailbox_id=mailbox_id,
+                        role=role,
+                        path=path,
                         settings=settings,
                     )
                 )
@@ -367,13 +441,15 @@ def replay_dead_letters(
             seller_addresses = frozenset(
                 mailbox_settings.seller_addresses if mailbox_settings else ()
             )
-            outcome = store_fetched(
+            (outcome,) = store_batch(
                 db,
                 cursor=cursor,
                 uidvalidity=letter.uidvalidity,
-                fetched=FetchedMessage(
-                    uid=letter.uid, internal_date=letter.internal_date, raw=letter.raw
-                ),
+                fetched=[
+                    FetchedMessage(
+                        uid=letter.uid, internal_date=letter.internal_date, raw=letter.raw
+                    )
+                ],
                 seller_addresses=seller_addresses,
             )
             if outcome == Outcome.FAILED:

@@ -5,6 +5,7 @@ No database here: the poller decides what to fetch and stores what this module r
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import ssl
 from collections.abc import Iterable, Iterator, Sequence
@@ -31,7 +32,7 @@ SENDER_FIELDS = b"BODY[HEADER.FIELDS (FROM SENDER REPLY-TO)]"
 
 
 class ImapError(Exception):
-    """A mailbox problem with a kind (auth, network, tls, folder, protocol) and a readable reason."""
+    """A mailbox problem: its kind (auth, network, tls, folder, protocol) and a readable reason."""
 
     def __init__(self, kind: ErrorKind, reason: str) -> None:
         super().__init__(reason)
@@ -139,10 +140,8 @@ class ImapMailbox:
         try:
             client.logout()
         except (IMAPClientError, OSError):
-            try:
+            with contextlib.suppress(IMAPClientError, OSError):
                 client.shutdown()
-            except (IMAPClientError, OSError):
-                pass
 
     def find_folders(self, overrides: dict[FolderRole, str | None]) -> dict[FolderRole, str | None]:
         """Server paths of INBOX, Sent and Junk: configured path, else SPECIAL-USE, else a usual
@@ -156,8 +155,9 @@ class ImapMailbox:
             if configured:
                 if configured not in paths:
                     raise ImapError(
-                        "folder", f"configured {role} folder {configured!r} does not exist; "
-                        f"the server has: {', '.join(sorted(paths))}"
+                        "folder",
+                        f"configured {role} folder {configured!r} does not exist; "
+                        f"the server has: {', '.join(sorted(paths))}",
                     )
                 found[role] = configured
                 continue

@@ -3,13 +3,15 @@
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import case, or_, select
 from sqlalchemy.orm import Session
 
 from app.models import Message, Thread
 
 
-def thread_of_message_ids(db: Session, *, mailbox_id: int, message_ids: Sequence[str]) -> int | None:
+def thread_of_message_ids(
+    db: Session, *, mailbox_id: int, message_ids: Sequence[str]
+) -> int | None:
     """The thread of the newest stored message among ``message_ids`` (In-Reply-To, References)."""
     if not message_ids:
         return None
@@ -28,19 +30,18 @@ def thread_of_message_ids(db: Session, *, mailbox_id: int, message_ids: Sequence
 def thread_by_order(
     db: Session, *, mailbox_id: int, order_number: str, counterpart: str | None, since: datetime
 ) -> Thread | None:
-    """A thread about the same order: the same counterpart first, else any recent one (Walmart's
+    """A thread about the same order: the same counterpart's first, else any recent one (Walmart's
     relay address can change between a buyer's messages)."""
-    query = select(Thread).where(
-        Thread.mailbox_id == mailbox_id, Thread.order_number == order_number
-    )
-    if counterpart:
-        same = db.scalar(
-            query.where(Thread.counterpart == counterpart).order_by(Thread.id.desc()).limit(1)
-        )
-        if same:
-            return same
+    same_counterpart = Thread.counterpart == counterpart
     return db.scalar(
-        query.where(Thread.last_message_at >= since).order_by(Thread.last_message_at.desc())
+        select(Thread)
+        .where(
+            Thread.mailbox_id == mailbox_id,
+            Thread.order_number == order_number,
+            or_(same_counterpart, Thread.last_message_at >= since),
+        )
+        .order_by(case((same_counterpart, 0), else_=1), Thread.last_message_at.desc())
+        .limit(1)
     )
 
 
@@ -66,4 +67,3 @@ def messages_of(db: Session, thread_id: int) -> list[Message]:
             select(Message).where(Message.thread_id == thread_id).order_by(Message.received_at)
         )
     )
-

@@ -15,7 +15,7 @@ CLOCK_CLASSIFICATIONS = (Classification.CUSTOMER, Classification.ESCALATION)
 
 
 def counterpart_of(message: Message, seller_addresses: frozenset[str]) -> str | None:
-    """Who the seller talks to: the sender of incoming mail, the first other recipient of a reply."""
+    """Who the seller talks to: the sender of incoming mail, else the first other recipient."""
     if message.classification == Classification.SELLER:
         return next((a for a in message.to_addresses if a not in seller_addresses), None)
     return message.from_address
@@ -63,6 +63,7 @@ def attach(
     """Put a flushed message into its thread (a new one if none fits) and refresh the thread."""
     counterpart = counterpart_of(message, seller_addresses)
     thread = _find_thread(db, message, counterpart)
+    is_new = thread is None
     if thread is None:
         thread = Thread(
             mailbox_id=message.mailbox_id,
@@ -78,14 +79,16 @@ def attach(
     message.thread_id = thread.id
     if complaint:
         thread.kind = ThreadKind.COMPLAINT
-    db.flush()
-    refresh(db, thread)
+    if is_new:
+        summarize(thread, [message])
+    else:
+        db.flush()
+        summarize(thread, repository.messages_of(db, thread.id))
     return thread
 
 
-def refresh(db: Session, thread: Thread) -> None:
-    """Recompute the summary fields from the thread's messages."""
-    messages = repository.messages_of(db, thread.id)
+def summarize(thread: Thread, messages: list[Message]) -> None:
+    """Set the thread's summary fields from all its messages, oldest first."""
     waiting_on = [m for m in messages if m.classification in CLOCK_CLASSIFICATIONS]
     replies = [m for m in messages if m.classification == Classification.SELLER]
     thread.message_count = len(messages)

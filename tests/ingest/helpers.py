@@ -1,4 +1,4 @@
-"""Running the poller as an operator does (the CLI, in its own process) and reading what it stored."""
+"""Running the poller as an operator does (the CLI, its own process) and reading what it stored."""
 
 from __future__ import annotations
 
@@ -33,7 +33,10 @@ def run_cli(*args: str, config: Path, timeout: float = 120) -> subprocess.Comple
     return subprocess.run(
         [sys.executable, "-m", "app.cli", "--config", str(config), *args],
         env={**os.environ, "PYTHONPATH": str(ROOT)},
-        capture_output=True, text=True, timeout=timeout, cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=ROOT,
     )
 
 

@@ -33,16 +33,21 @@ def test_first_poll_stores_inbox_sent_and_only_whitelisted_spam(
 ) -> None:
     alice = customer("Alice", order="108829272810783")
     payments = message(
-        sender="mp-payments@relay.walmart.com", subject="Your payment was sent",
+        sender="mp-payments@relay.walmart.com",
+        subject="Your payment was sent",
         body="Settlement report is ready.",
     )
     bob_in_spam = customer("Bob", order="200011419023224")
     scam = message(
-        sender="prince@scam.example", subject="You won a prize",
+        sender="prince@scam.example",
+        subject="You won a prize",
         headers={"Reply-To": relay_address("Mallory")},  # a Walmart Reply-To must not let it in
     )
-    reply = seller_reply("Alice", in_reply_to=message_id_of(alice),
-                         subject="Customer message regarding order 108829272810783")
+    reply = seller_reply(
+        "Alice",
+        in_reply_to=message_id_of(alice),
+        subject="Customer message regarding order 108829272810783",
+    )
     imap_account.append("INBOX", [alice, payments])
     imap_account.append("Junk", [bob_in_spam, scam])
     imap_account.append("Sent", [reply])
@@ -53,7 +58,9 @@ def test_first_poll_stores_inbox_sent_and_only_whitelisted_spam(
 
     assert report.ok, report.error
     assert {f.role: (f.new, f.skipped) for f in report.folders} == {
-        FolderRole.INBOX: (2, 0), FolderRole.SPAM: (1, 1), FolderRole.SENT: (1, 0),
+        FolderRole.INBOX: (2, 0),
+        FolderRole.SPAM: (1, 1),
+        FolderRole.SENT: (1, 0),
     }
     assert stored_message_ids(session_factory) == sorted(
         message_id_of(m) for m in [alice, payments, bob_in_spam, reply]
@@ -86,8 +93,9 @@ def test_first_poll_stores_inbox_sent_and_only_whitelisted_spam(
     assert mailbox["last_error"] is None and mailbox["last_success_at"]
     folders = mailbox["folders"]
     for role in ("inbox", "sent"):
-        assert folders[role]["stored_count"] + folders[role]["failed_count"] == (
-            folders[role]["server_count"]
+        assert (
+            folders[role]["stored_count"] + folders[role]["failed_count"]
+            == (folders[role]["server_count"])
         )
     assert (folders["inbox"]["server_count"], folders["sent"]["server_count"]) == (2, 1)
     assert (folders["spam"]["stored_count"], folders["spam"]["skipped_count"]) == (1, 1)
@@ -95,7 +103,9 @@ def test_first_poll_stores_inbox_sent_and_only_whitelisted_spam(
 
 
 def test_polling_again_and_after_a_restart_stores_nothing_twice(
-    imap_account: ImapAccount, session_factory: sessionmaker[Session], database_url: str,
+    imap_account: ImapAccount,
+    session_factory: sessionmaker[Session],
+    database_url: str,
     tmp_path: Path,
 ) -> None:
     imap_account.append("INBOX", [customer(f"Buyer {i}") for i in range(5)])
@@ -106,8 +116,9 @@ def test_polling_again_and_after_a_restart_stores_nothing_twice(
     assert sum(f.new + f.duplicates for f in again.folders) == 0
 
     # A restart: a new process with its own engine, against the same database.
-    config = write_config(tmp_path / "slawatch.toml", database_url=database_url,
-                          mailboxes=[imap_account.settings()])
+    config = write_config(
+        tmp_path / "slawatch.toml", database_url=database_url, mailboxes=[imap_account.settings()]
+    )
     imap_account.append("INBOX", [customer("Late buyer")])
     result = run_cli("poll", "--once", config=config)
     assert result.returncode == 0, result.stderr
@@ -144,20 +155,25 @@ def test_a_new_uidvalidity_rereads_the_folder_without_duplicates(
 
 
 def test_sigkill_mid_poll_loses_and_doubles_nothing(
-    imap_account: ImapAccount, session_factory: sessionmaker[Session], database_url: str,
+    imap_account: ImapAccount,
+    session_factory: sessionmaker[Session],
+    database_url: str,
     tmp_path: Path,
 ) -> None:
     total = 600
     messages = [customer(f"Buyer {i}", order=f"1088292728{i:05d}") for i in range(total)]
     imap_account.append("INBOX", messages)
     settings = imap_account.settings(batch_size=25)
-    config = write_config(tmp_path / "slawatch.toml", database_url=database_url,
-                          mailboxes=[settings])
+    config = write_config(
+        tmp_path / "slawatch.toml", database_url=database_url, mailboxes=[settings]
+    )
 
     poller = subprocess.Popen(
         [sys.executable, "-m", "app.cli", "--config", str(config), "poll", "--once"],
-        env={**os.environ, "PYTHONPATH": str(ROOT)}, cwd=ROOT,
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     deadline = time.monotonic() + 120
     while counts(session_factory)[0] < 100 and time.monotonic() < deadline:
@@ -175,14 +191,20 @@ def test_sigkill_mid_poll_loses_and_doubles_nothing(
 
 
 def test_one_failing_mailbox_is_reported_and_the_others_still_run(
-    imap_account: ImapAccount, database_url: str, session_factory: sessionmaker[Session],
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    imap_account: ImapAccount,
+    database_url: str,
+    session_factory: sessionmaker[Session],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     imap_account.append("INBOX", [customer("Erin")])
     monkeypatch.setenv("WRONG_PASSWORD", "not-the-password")
     broken = imap_account.settings(name="broken", password_env="WRONG_PASSWORD")
-    config = write_config(tmp_path / "slawatch.toml", database_url=database_url,
-                          mailboxes=[broken, imap_account.settings()])
+    config = write_config(
+        tmp_path / "slawatch.toml",
+        database_url=database_url,
+        mailboxes=[broken, imap_account.settings()],
+    )
 
     result = run_cli("poll", "--once", config=config)
 
@@ -203,7 +225,9 @@ def test_unreachable_server_is_a_clear_error(
     session_factory: sessionmaker[Session], imap_account: ImapAccount
 ) -> None:
     closed_port = imap_account.server.port + 1 if imap_account.server.port < 65535 else 1
-    report = poll_mailbox(session_factory, imap_account.settings(port=closed_port, timeout_seconds=5))
+    report = poll_mailbox(
+        session_factory, imap_account.settings(port=closed_port, timeout_seconds=5)
+    )
     assert report.error is not None
     assert "127.0.0.1" in report.error and ("refused" in report.error or "failed" in report.error)
 
@@ -234,28 +258,39 @@ def test_malformed_messages_are_stored_with_their_problems(
 
 
 def test_a_message_that_fails_to_store_becomes_a_dead_letter_and_replays(
-    imap_account: ImapAccount, session_factory: sessionmaker[Session], engine: Engine,
-    database_url: str, tmp_path: Path, make_token: Callable[..., str],
+    imap_account: ImapAccount,
+    session_factory: sessionmaker[Session],
+    engine: Engine,
+    database_url: str,
+    tmp_path: Path,
+    make_token: Callable[..., str],
 ) -> None:
     poison = customer("Frank", subject="POISON order question")
     imap_account.append("INBOX", [customer("Gina"), poison])
     # A real storage failure, injected in the database rather than by patching our code.
     with engine.begin() as connection:
         if engine.dialect.name == "sqlite":
-            connection.execute(text(
-                "CREATE TRIGGER poison BEFORE INSERT ON messages WHEN NEW.subject LIKE 'POISON%' "
-                "BEGIN SELECT RAISE(ABORT, 'poison message refused'); END"
-            ))
+            connection.execute(
+                text(
+                    "CREATE TRIGGER poison BEFORE INSERT ON messages "
+                    "WHEN NEW.subject LIKE 'POISON%' "
+                    "BEGIN SELECT RAISE(ABORT, 'poison message refused'); END"
+                )
+            )
         else:
-            connection.execute(text(
-                "CREATE OR REPLACE FUNCTION poison() RETURNS trigger AS $$ BEGIN "
-                "IF NEW.subject LIKE 'POISON%' THEN RAISE EXCEPTION 'poison message refused'; "
-                "END IF; RETURN NEW; END $$ LANGUAGE plpgsql"
-            ))
-            connection.execute(text(
-                "CREATE TRIGGER poison BEFORE INSERT ON messages "
-                "FOR EACH ROW EXECUTE FUNCTION poison()"
-            ))
+            connection.execute(
+                text(
+                    "CREATE OR REPLACE FUNCTION poison() RETURNS trigger AS $$ BEGIN "
+                    "IF NEW.subject LIKE 'POISON%' THEN RAISE EXCEPTION 'poison message refused'; "
+                    "END IF; RETURN NEW; END $$ LANGUAGE plpgsql"
+                )
+            )
+            connection.execute(
+                text(
+                    "CREATE TRIGGER poison BEFORE INSERT ON messages "
+                    "FOR EACH ROW EXECUTE FUNCTION poison()"
+                )
+            )
     try:
         report = poll_mailbox(session_factory, imap_account.settings())
         assert report.ok
@@ -271,11 +306,16 @@ def test_a_message_that_fails_to_store_becomes_a_dead_letter_and_replays(
         assert poll_mailbox(session_factory, imap_account.settings()).folders[0].failed == 0
     finally:
         with engine.begin() as connection:
-            connection.execute(text("DROP TRIGGER poison" + (
-                "" if engine.dialect.name == "sqlite" else " ON messages")))
+            connection.execute(
+                text(
+                    "DROP TRIGGER poison"
+                    + ("" if engine.dialect.name == "sqlite" else " ON messages")
+                )
+            )
 
-    config = write_config(tmp_path / "slawatch.toml", database_url=database_url,
-                          mailboxes=[imap_account.settings()])
+    config = write_config(
+        tmp_path / "slawatch.toml", database_url=database_url, mailboxes=[imap_account.settings()]
+    )
     result = run_cli("replay", config=config)
     assert result.returncode == 0, result.stderr
     assert "1 dead letters stored" in result.stdout

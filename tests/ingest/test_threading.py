@@ -1,0 +1,139 @@
+"""Which thread a message joins, as the poller decides it against a real mailbox."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from app.config import Settings
+from app.enums import ThreadSource
+from app.ingest.service import poll_mailbox
+from app.jobs import Jobs, backoff_delay
+from app.models import Mailbox, Message, Thread
+from tests.conftest import ImapAccount, closing_client
+from tests.mailfactory import SELLER_ADDRESS, customer, message, message_id_of, relay_address
+
+
+def threads_by_message(session_factory: sessionmaker[Session]) -> dict[str, int | None]:
+    with session_factory() as db:
+        return {m.message_id_header or "": m.thread_id for m in db.scalars(select(Message))}
+
+
+def test_same_order_joins_even_when_the_relay_address_changes(
+    imap_account: ImapAccount, session_factory: sessionmaker[Session]
+) -> None:
+    first = customer("Hana", order="108829272810783")
+    # Walmart may relay the same buyer from another address, with no reply headers.
+    second = message(
+        sender=relay_address("Hana, second relay"),
+        subject="Still waiting",
+        body="Order #108829272810783 has not arrived.",
+    )
+    other_order = customer("Hana", order="200011419023224", subject="Another order")
+    imap_account.append("INBOX", [first, second, other_order])
+    assert poll_mailbox(session_factory, imap_account.settings()).ok
+    threads = threads_by_message(session_factory)
+    assert threads[message_id_of(first)] == threads[message_id_of(second)]
+    assert threads[message_id_of(other_order)] != threads[message_id_of(first)]
+
+
+def test_subject_and_counterpart_join_within_30_days_only(
+    imap_account: ImapAccount, session_factory: sessionmaker[Session]
+) -> None:
+    now = datetime.now(UTC)
+    buyer = f"Ivan <{relay_address('Ivan')}>"
+    old = message(sender=buyer, subject="Item arrived broken", body="Please help.")
+    recent = message(sender=buyer, subject="Item arrived broken", body="Any news?")
+    follow_up = message(sender=buyer, subject="RE: Item arrived broken", body="Hello?")
+    imap_account.append("INBOX", [old], when=now - timedelta(days=45))
+    imap_account.append("INBOX", [recent], when=now - timedelta(days=2))
+    imap_account.append("INBOX", [follow_up], when=now - timedelta(days=1))
+    # A seller reply sent from another client, without In-Reply-To, to the relay address.
+    reply = message(
+        sender=SELLER_ADDRESS,
+        to=relay_address("Ivan"),
+        subject="Re: Item arrived broken",
+        body="We are sending a replacement.",
+    )
+    imap_account.append("Sent", [reply], when=now)
+    assert poll_mailbox(session_factory, imap_account.settings()).ok
+    threads = threads_by_message(session_factory)
+    assert threads[message_id_of(recent)] == threads[message_id_of(follow_up)]
+    assert threads[message_id_of(reply)] == threads[message_id_of(recent)]
+    assert threads[message_id_of(old)] != threads[message_id_of(recent)]
+
+
+def test_notices_never_join_a_customer_thread_by_guesswork(
+    imap_account: ImapAccount, session_factory: sessionmaker[Session]
+) -> None:
+    buyer_message = customer("Jade", order="108829272810783")
+    notice = message(
+        sender="no-reply@es.relay.walmart.com",
+        subject="Customer message regarding order 108829272810783",
+        body="Order 108829272810783 was refunded.",
+    )
+    imap_account.append("INBOX", [buyer_message, notice])
+    assert poll_mailbox(session_factory, imap_account.settings()).ok
+    threads = threads_by_message(session_factory)
+    assert threads[message_id_of(notice)] != threads[message_id_of(buyer_message)]
+
+
+def test_rescue_spam_copies_walmart_mail_to_inbox_once_and_keeps_it_marked_as_spam(
+    imap_account: ImapAccount, session_factory: sessionmaker[Session]
+) -> None:
+    rescued = customer("Kim")
+    junk = message(sender="deals@spam.example", subject="Cheap watches")
+    imap_account.append("Junk", [rescued, junk])
+    settings = imap_account.settings(rescue_spam=True)
+
+    first = poll_mailbox(session_factory, settings)
+    second = poll_mailbox(session_factory, settings)
+
+    assert first.ok and second.ok
+    inbox_second = next(f for f in second.folders if f.role == "inbox")
+    assert (inbox_second.new, inbox_second.duplicates) == (0, 1)  # the copy, recognised
+    with closing_client(imap_account.client()) as client:
+        client.select_folder("INBOX", readonly=True)
+        assert len(client.search(["ALL"])) == 1  # only the Walmart message was copied
+        client.select_folder("Junk", readonly=True)
+        assert len(client.search(["ALL"])) == 2  # nothing moved or deleted
+    with session_factory() as db:
+        (thread,) = db.scalars(select(Thread)).all()
+        assert thread.source == ThreadSource.SPAM
+
+
+def test_idle_sees_a_new_message_within_seconds(
+    imap_account: ImapAccount, session_factory: sessionmaker[Session], database_url: str
+) -> None:
+    # Polling every 10 minutes: only IDLE can bring the message in during this test.
+    settings = Settings(
+        database_url=database_url, mailboxes=[imap_account.settings(poll_seconds=600)]
+    )
+    jobs = Jobs(settings, session_factory)
+    jobs.start()
+    try:
+        deadline = time.monotonic() + 10
+        while not poll_has_run(session_factory) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.5)  # let the watcher enter IDLE
+        arriving = customer("Leo")
+        began = time.monotonic()
+        imap_account.append("INBOX", [arriving])
+        while message_id_of(arriving) not in threads_by_message(session_factory):
+            assert time.monotonic() - began < 15, "IDLE did not bring the message in"
+            time.sleep(0.05)
+    finally:
+        jobs.shutdown()
+
+
+def poll_has_run(session_factory: sessionmaker[Session]) -> bool:
+    with session_factory() as db:
+        return db.scalar(select(Mailbox.last_success_at)) is not None
+
+
+def test_backoff_doubles_from_the_poll_interval_up_to_15_minutes() -> None:
+    delays = [backoff_delay(poll_seconds=60, failures=n) for n in range(1, 7)]
+    assert delays == [timedelta(seconds=s) for s in (60, 120, 240, 480, 900, 900)]
