@@ -51,7 +51,7 @@ def _cmd_poll(settings: Settings, _: argparse.Namespace) -> int:
     session_factory = make_session_factory(make_engine(settings.database_url))
     failures = 0
     for mailbox in settings.mailboxes:
-        report = poll_mailbox(session_factory, mailbox)
+        report = poll_mailbox(session_factory, mailbox, sla=settings.sla)
         if report.error:
             failures += 1
             print(f"{mailbox.name}: FAILED: {report.error}")
@@ -78,7 +78,7 @@ def _cmd_replay(settings: Settings, _: argparse.Namespace) -> int:
     from app.ingest.service import replay_dead_letters
 
     session_factory = make_session_factory(make_engine(settings.database_url))
-    report = replay_dead_letters(session_factory, settings.mailboxes)
+    report = replay_dead_letters(session_factory, settings)
     print(f"{report.resolved} dead letters stored")
     for failure in report.still_failing:
         print(f"still failing: {failure}")

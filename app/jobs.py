@@ -27,6 +27,7 @@ def backoff_delay(*, poll_seconds: int, failures: int) -> timedelta:
 class Jobs:
     def __init__(self, settings: Settings, session_factory: sessionmaker[Session]) -> None:
         self._session_factory = session_factory
+        self._sla = settings.sla
         self.scheduler = BackgroundScheduler(
             timezone=UTC,
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 60},
@@ -62,7 +63,7 @@ class Jobs:
         self.scheduler.modify_job(_poll_job_id(mailbox_name), next_run_time=now())
 
     def _poll(self, mailbox: MailboxSettings) -> None:
-        report = poll_mailbox(self._session_factory, mailbox)
+        report = poll_mailbox(self._session_factory, mailbox, sla=self._sla)
         if report.ok:
             self._failures.pop(mailbox.name, None)
             new = sum(f.new for f in report.folders)

@@ -90,7 +90,10 @@ class Thread(Base):
     __tablename__ = "threads"
     __table_args__ = (
         Index("ix_threads_mailbox_id_counterpart", "mailbox_id", "counterpart"),
-        Index("ix_threads_due_at", "due_at"),
+        # The waiting states are ranges of due_at / at_risk_at: listing them walks these indexes.
+        Index("ix_threads_due_at_id", "due_at", "id"),
+        Index("ix_threads_mailbox_id_due_at_id", "mailbox_id", "due_at", "id"),
+        Index("ix_threads_next_transition_at", "next_transition_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -102,8 +105,13 @@ class Thread(Base):
     counterpart: Mapped[str | None] = mapped_column(String(320))
     order_number: Mapped[str | None] = mapped_column(String(20), index=True)
     has_customer_messages: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The running clock (all None when nothing waits for an answer, or the thread is closed).
     clock_started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    at_risk_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The last level the sweep recorded for this clock, and when the level next changes.
+    sla_level: Mapped[str | None] = mapped_column(String(30))
+    next_transition_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_customer_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_seller_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_message_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -113,6 +121,39 @@ class Thread(Base):
     closed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now, onupdate=now)
+
+
+class ResponseEpisode(Base):
+    """One wait of a thread and its answer: the ground truth of the response-rate metric."""
+
+    __tablename__ = "response_episodes"
+    __table_args__ = (
+        Index("ix_response_episodes_mailbox_id_started_at", "mailbox_id", "started_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    thread_id: Mapped[int] = mapped_column(ForeignKey("threads.id", ondelete="CASCADE"), index=True)
+    mailbox_id: Mapped[int] = mapped_column(ForeignKey("mailboxes.id", ondelete="CASCADE"))
+    kind: Mapped[ThreadKind] = mapped_column(_enum(ThreadKind, "episode_kind"))
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    response_seconds: Mapped[float | None] = mapped_column(Float)
+
+
+class ThreadTransition(Base):
+    """A level a thread's clock reached (warned, at risk, overdue), recorded once by the sweep."""
+
+    __tablename__ = "thread_transitions"
+    __table_args__ = (UniqueConstraint("thread_id", "clock_started_at", "to_level"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    thread_id: Mapped[int] = mapped_column(ForeignKey("threads.id", ondelete="CASCADE"))
+    clock_started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    from_level: Mapped[str | None] = mapped_column(String(30))
+    to_level: Mapped[str] = mapped_column(String(30))
+    reached_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now, index=True)
 
 
 class Message(Base):

@@ -1,6 +1,34 @@
-"""The SLA clock: pure functions of timestamps and policy, no I/O."""
+"""The SLA clock: pure functions of timestamps and policy, no I/O.
 
-from datetime import datetime
+A thread waits from its first customer (or escalation) message that no seller message has answered
+yet; a seller message answers every earlier customer message; a later customer message starts a new
+wait. Each wait is an *episode* with a deadline in calendar hours: weekends, holidays and DST do not
+bend it, because every time here is aware UTC.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from app.config import KindPolicy
+from app.enums import Classification
+
+CLOCK_STARTERS = frozenset({Classification.CUSTOMER, Classification.ESCALATION})
+
+
+class ThreadState(StrEnum):
+    OVERDUE = "overdue"
+    AT_RISK = "at_risk"
+    WAITING = "waiting"
+    ANSWERED = "answered"
+    CLOSED = "closed"
+    INFORMATIONAL = "informational"
+
+
+WAITING_STATES = (ThreadState.OVERDUE, ThreadState.AT_RISK, ThreadState.WAITING)
 
 
 def arrival_time(
@@ -14,3 +42,111 @@ def arrival_time(
     if date_header is not None and date_header <= stored_at:
         return date_header
     return stored_at
+
+
+@dataclass(frozen=True)
+class ClockMessage:
+    received_at: datetime
+    classification: Classification
+
+
+@dataclass(frozen=True)
+class Episode:
+    """One wait: from the first unanswered customer message to the seller's answer (or not yet)."""
+
+    started_at: datetime
+    due_at: datetime
+    answered_at: datetime | None
+
+    @property
+    def answered_in_time(self) -> bool:
+        return self.answered_at is not None and self.answered_at <= self.due_at
+
+
+def episodes(messages: Sequence[ClockMessage], policy: KindPolicy) -> list[Episode]:
+    """Every wait of a thread, oldest first. Automated messages neither start nor stop a clock."""
+    window = timedelta(hours=policy.response_hours)
+    # At the same instant a customer message counts first: a reply cannot precede its question.
+    ordered = sorted(
+        messages, key=lambda m: (m.received_at, m.classification == Classification.SELLER)
+    )
+    result: list[Episode] = []
+    started: datetime | None = None
+    for message in ordered:
+        if message.classification in CLOCK_STARTERS and started is None:
+            started = message.received_at
+        elif message.classification == Classification.SELLER and started is not None:
+            result.append(Episode(started, started + window, message.received_at))
+            started = None
+    if started is not None:
+        result.append(Episode(started, started + window, None))
+    return result
+
+
+@dataclass(frozen=True)
+class Clock:
+    """The running clock of a waiting thread and the moments its level changes."""
+
+    started_at: datetime
+    due_at: datetime
+    at_risk_at: datetime
+    warn_at: tuple[tuple[float, datetime], ...]  # (hours after start, when)
+
+    def events(self) -> list[tuple[datetime, str]]:
+        """The level changes in time order: warnings, at risk, overdue."""
+        marks = [(at, warn_level(hours)) for hours, at in self.warn_at]
+        marks += [
+            (self.at_risk_at, ThreadState.AT_RISK.value),
+            (self.due_at, ThreadState.OVERDUE.value),
+        ]
+        return sorted(marks)
+
+    def level_at(self, now: datetime) -> str:
+        """``waiting``, ``warn_24h`` …, ``at_risk`` or ``overdue``: the last level reached."""
+        reached = [level for at, level in self.events() if at <= now]
+        return reached[-1] if reached else ThreadState.WAITING.value
+
+    def next_change_after(self, now: datetime) -> datetime | None:
+        return next((at for at, _ in self.events() if at > now), None)
+
+
+def warn_level(hours: float) -> str:
+    return f"warn_{hours:g}h"
+
+
+def running_clock(all_episodes: Sequence[Episode], policy: KindPolicy) -> Clock | None:
+    """The clock of the last, unanswered episode; None when every customer message is answered."""
+    if not all_episodes or all_episodes[-1].answered_at is not None:
+        return None
+    started = all_episodes[-1].started_at
+    due = all_episodes[-1].due_at
+    return Clock(
+        started_at=started,
+        due_at=due,
+        at_risk_at=due - timedelta(hours=policy.at_risk_hours),
+        warn_at=tuple(
+            (hours, started + timedelta(hours=hours)) for hours in sorted(policy.warn_after_hours)
+        ),
+    )
+
+
+def thread_state(
+    *,
+    has_customer_messages: bool,
+    closed: bool,
+    due_at: datetime | None,
+    at_risk_at: datetime | None,
+    now: datetime,
+) -> ThreadState:
+    """The state at ``now`` from stored timestamps (the SQL filters in the repository agree)."""
+    if not has_customer_messages:
+        return ThreadState.INFORMATIONAL
+    if closed:
+        return ThreadState.CLOSED
+    if due_at is None or at_risk_at is None:
+        return ThreadState.ANSWERED
+    if now >= due_at:
+        return ThreadState.OVERDUE
+    if now >= at_risk_at:
+        return ThreadState.AT_RISK
+    return ThreadState.WAITING

@@ -17,7 +17,7 @@ from pathlib import Path
 from imapclient import IMAPClient
 
 from app import migrate
-from app.config import MailboxSettings
+from app.config import MailboxSettings, SlaSettings
 from app.db import make_engine, make_session_factory
 from app.ingest.service import poll_mailbox
 from tests.dovecot import Dovecot
@@ -63,7 +63,7 @@ def no_change_poll_ms(session_factory, settings: MailboxSettings, repeats: int =
     times = []
     for _ in range(repeats):
         began = time.perf_counter()
-        report = poll_mailbox(session_factory, settings)
+        report = poll_mailbox(session_factory, settings, sla=SlaSettings())
         times.append((time.perf_counter() - began) * 1000)
         assert report.ok and not any(f.new for f in report.folders), report
     return statistics.median(times)
@@ -92,7 +92,7 @@ def main() -> None:
         print(f"appended {args.messages} messages in {time.perf_counter() - began:.1f} s")
         fetch_seconds = bare_fetch(server, user)
         began = time.perf_counter()
-        report = poll_mailbox(session_factory, mailbox(server, user))
+        report = poll_mailbox(session_factory, mailbox(server, user), sla=SlaSettings())
         ingest_seconds = time.perf_counter() - began
         assert report.ok and report.folders[0].new == args.messages, report
         print(
@@ -110,7 +110,7 @@ def main() -> None:
             server.add_user(user, "pw")
             append(server, user, size)
             settings = mailbox(server, user)
-            assert poll_mailbox(session_factory, settings).ok
+            assert poll_mailbox(session_factory, settings, sla=SlaSettings()).ok
             print(
                 f"no-change poll at {size} messages: median "
                 f"{no_change_poll_ms(session_factory, settings):.1f} ms over 20 polls"

@@ -66,9 +66,7 @@ def message_ids_by_key(
     return {key: message_id for key, message_id in rows}
 
 
-def known_uids(
-    db: Session, *, cursor_id: int, uidvalidity: int, uids: Sequence[int]
-) -> set[int]:
+def known_uids(db: Session, *, cursor_id: int, uidvalidity: int, uids: Sequence[int]) -> set[int]:
     """Which of ``uids`` are stored already (a batch re-fetched after a crash, a replay)."""
     return set(
         db.scalars(

@@ -19,7 +19,7 @@ from imapclient.exceptions import IMAPClientError
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.clock import now
-from app.config import ConfigError, MailboxSettings
+from app.config import ConfigError, MailboxSettings, Settings, SlaSettings
 from app.db import session_scope
 from app.enums import FolderRole
 from app.ingest import repository
@@ -29,6 +29,7 @@ from app.mail.parse import dedupe_key, parse_message
 from app.models import DeadLetter, FolderCursor, Message, MessageLocation, MessageRaw
 from app.sla import arrival_time
 from app.threads import service as threads
+from app.threads.service import PolicyFor
 
 log = logging.getLogger(__name__)
 
@@ -161,6 +162,7 @@ def _persist(
     known: dict[str, int],
     letters: dict[int, DeadLetter],
     seller_addresses: frozenset[str],
+    policy_for: PolicyFor,
 ) -> Outcome:
     """Add a prepared message (or only its location, when its dedupe key is already stored)."""
     message = prepared.message
@@ -169,7 +171,11 @@ def _persist(
         db.add(message)
         db.flush()
         threads.attach(
-            db, message=message, complaint=prepared.complaint, seller_addresses=seller_addresses
+            db,
+            message=message,
+            complaint=prepared.complaint,
+            seller_addresses=seller_addresses,
+            policy_for=policy_for,
         )
         known[message.dedupe_key] = message.id
     db.add(MessageLocation(message_id=existing_id or message.id, **location))
@@ -186,6 +192,7 @@ def store_batch(
     uidvalidity: int,
     fetched: Sequence[FetchedMessage],
     seller_addresses: frozenset[str],
+    policy_for: PolicyFor,
 ) -> list[Outcome]:
     """Store fetched messages of one folder; one that cannot be stored becomes a dead letter.
 
@@ -213,8 +220,15 @@ def store_batch(
         with db.begin_nested():
             batch_known = dict(known)  # rolled back with the savepoint if the batch fails
             stored = [
-                _persist(db, p, location=location(p.fetched), known=batch_known, letters=letters,
-                         seller_addresses=seller_addresses)
+                _persist(
+                    db,
+                    p,
+                    location=location(p.fetched),
+                    known=batch_known,
+                    letters=letters,
+                    seller_addresses=seller_addresses,
+                    policy_for=policy_for,
+                )
                 for p in prepared
             ]
             db.flush()
@@ -225,28 +239,52 @@ def store_batch(
         try:
             with db.begin_nested():
                 outcome = _persist(
-                    db, _prepare(cursor, f, seller_addresses), location=location(f), known=known,
-                    letters=letters, seller_addresses=seller_addresses,
+                    db,
+                    _prepare(cursor, f, seller_addresses),
+                    location=location(f),
+                    known=known,
+                    letters=letters,
+                    seller_addresses=seller_addresses,
+                    policy_for=policy_for,
                 )
                 db.flush()
         except Exception as e:  # noqa: BLE001 — any failure keeps the raw message for replay
-            log.exception("mailbox %s: %s UID %s could not be stored; kept as a dead letter",
-                          cursor.mailbox_id, cursor.role, f.uid)
-            _dead_letter(db, location=location(f), fetched=f, letters=letters,
-                         error=f"{e.__class__.__name__}: {e}")
+            log.exception(
+                "mailbox %s: %s UID %s could not be stored; kept as a dead letter",
+                cursor.mailbox_id,
+                cursor.role,
+                f.uid,
+            )
+            _dead_letter(
+                db,
+                location=location(f),
+                fetched=f,
+                letters=letters,
+                error=f"{e.__class__.__name__}: {e}",
+            )
             outcome = Outcome.FAILED
         outcomes.append(outcome)
     return outcomes
 
 
 def _dead_letter(
-    db: Session, *, location: dict[str, int], fetched: FetchedMessage,
-    letters: dict[int, DeadLetter], error: str,
+    db: Session,
+    *,
+    location: dict[str, int],
+    fetched: FetchedMessage,
+    letters: dict[int, DeadLetter],
+    error: str,
 ) -> None:
     letter = letters.get(fetched.uid)
     if letter is None:
-        db.add(DeadLetter(**location, internal_date=fetched.internal_date, raw=fetched.raw,
-                          error=_text(error) or ""))
+        db.add(
+            DeadLetter(
+                **location,
+                internal_date=fetched.internal_date,
+                raw=fetched.raw,
+                error=_text(error) or "",
+            )
+        )
     else:
         letter.attempts += 1
         letter.error = _text(error) or ""
@@ -325,6 +363,7 @@ def sync_folder(
     role: FolderRole,
     path: str,
     settings: MailboxSettings,
+    policy_for: PolicyFor,
 ) -> FolderReport:
     report = FolderReport(role=role, path=path)
     state = imap.examine(path)
@@ -347,6 +386,7 @@ def sync_folder(
                 uidvalidity=state.uidvalidity,
                 fetched=fetched,
                 seller_addresses=seller_addresses,
+                policy_for=policy_for,
             )
             for outcome in outcomes:
                 report.count(outcome)
@@ -354,7 +394,31 @@ def sync_folder(
             cursor.skipped_count += len(chunk) - len(wanted)
         if role == FolderRole.SPAM and wanted and settings.rescue_spam:
             imap.copy_to(wanted, "INBOX")
+    _reconcile(session_factory, cursor_id=cursor.id, mailbox=settings.name)
     return report
+
+
+def _reconcile(session_factory: sessionmaker[Session], *, cursor_id: int, mailbox: str) -> None:
+    """Warn when the server holds messages that are neither stored, skipped nor dead-lettered."""
+    with session_scope(session_factory) as db:
+        cursor = db.get(FolderCursor, cursor_id)
+        assert cursor is not None  # noqa: S101
+        accounted = (
+            repository.stored_count(db, cursor)
+            + repository.failed_count(db, cursor)
+            + cursor.skipped_count
+        )
+        if cursor.server_count is not None and accounted < cursor.server_count:
+            log.warning(
+                "mailbox %s: %s folder %r holds %d messages, %d are accounted for (stored, "
+                "skipped or failed): %d missing",
+                mailbox,
+                cursor.role,
+                cursor.path,
+                cursor.server_count,
+                accounted,
+                cursor.server_count - accounted,
+            )
 
 
 def _record_health(
@@ -371,10 +435,13 @@ def _record_health(
             mailbox.consecutive_failures += 1
 
 
-def poll_mailbox(session_factory: sessionmaker[Session], settings: MailboxSettings) -> PollReport:
+def poll_mailbox(
+    session_factory: sessionmaker[Session], settings: MailboxSettings, *, sla: SlaSettings
+) -> PollReport:
     """Poll INBOX, Junk and Sent of one mailbox. Failures are reported, recorded on the mailbox's
     health and logged; they never raise, so one broken mailbox cannot stop the others."""
     report = PollReport(mailbox=settings.name)
+    policy_for = threads.policy_lookup(sla, settings.marketplace)
     with session_scope(session_factory) as db:
         mailbox = repository.get_or_create_mailbox(db, settings.name)
         mailbox.last_poll_at = now()
@@ -408,6 +475,7 @@ def poll_mailbox(session_factory: sessionmaker[Session], settings: MailboxSettin
                         role=role,
                         path=path,
                         settings=settings,
+                        policy_for=policy_for,
                     )
                 )
     except ImapError as e:
@@ -428,11 +496,9 @@ class ReplayReport:
     still_failing: list[str] = field(default_factory=list)
 
 
-def replay_dead_letters(
-    session_factory: sessionmaker[Session], settings: Sequence[MailboxSettings]
-) -> ReplayReport:
+def replay_dead_letters(session_factory: sessionmaker[Session], settings: Settings) -> ReplayReport:
     """Process every unresolved dead letter again, e.g. after a fix; each keeps its raw bytes."""
-    by_name = {m.name: m for m in settings}
+    by_name = {m.name: m for m in settings.mailboxes}
     report = ReplayReport()
     with session_scope(session_factory) as db:
         for letter in repository.unresolved_dead_letters(db):
@@ -441,6 +507,7 @@ def replay_dead_letters(
             seller_addresses = frozenset(
                 mailbox_settings.seller_addresses if mailbox_settings else ()
             )
+            marketplace = mailbox_settings.marketplace if mailbox_settings else "walmart"
             (outcome,) = store_batch(
                 db,
                 cursor=cursor,
@@ -451,6 +518,7 @@ def replay_dead_letters(
                     )
                 ],
                 seller_addresses=seller_addresses,
+                policy_for=threads.policy_lookup(settings.sla, marketplace),
             )
             if outcome == Outcome.FAILED:
                 report.still_failing.append(f"dead letter {letter.id}: {letter.error}")

@@ -211,8 +211,8 @@ def _mentions_complaint(message: ParsedMessage) -> bool:
 _NUMBER = r"(\d{7}-\d{8}|\d{7}-\d{6}|\d{15}|\d{13})(?![0-9A-Za-z]|-\d)"
 _LABELLED = re.compile(
     r"(?<![A-Za-z])(?:p\.?\s?o\.?|purchase\s+order|sales\s+order|customer\s+order|order)"
-    r"(?:\s*(?:#|(?:no|num|number|id)\b\.?))?"
-    r"\s*(?:is\s+)?[:#]?\s*" + _NUMBER,
+    r"(?:\s*+(?:#|(?:no|num|number|id)\b\.?))?"  # possessive \s*+: no backtracking blow-up
+    r"\s*+(?:is\s++)?[:#]?\s*+" + _NUMBER,
     re.IGNORECASE,
 )
 _HYPHENATED = re.compile(r"(?<![\d-])(\d{7}-\d{8}|\d{7}-\d{6})(?![\d-])")

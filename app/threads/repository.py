@@ -3,10 +3,10 @@
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import case, or_, select
+from sqlalchemy import case, delete, or_, select
 from sqlalchemy.orm import Session
 
-from app.models import Message, Thread
+from app.models import Message, ResponseEpisode, Thread
 
 
 def thread_of_message_ids(
@@ -67,3 +67,7 @@ def messages_of(db: Session, thread_id: int) -> list[Message]:
             select(Message).where(Message.thread_id == thread_id).order_by(Message.received_at)
         )
     )
+
+
+def delete_episodes(db: Session, thread_id: int) -> None:
+    db.execute(delete(ResponseEpisode).where(ResponseEpisode.thread_id == thread_id))

@@ -1,17 +1,24 @@
 """Putting each stored message into its conversation, and keeping the thread's summary current."""
 
+from collections.abc import Callable
 from datetime import timedelta
 
 from sqlalchemy.orm import Session
 
+from app import audit, sla
+from app.clock import now
+from app.config import KindPolicy, SlaSettings
 from app.enums import Classification, FolderRole, ThreadKind, ThreadSource
+from app.errors import AppError, Conflict, NotFound
 from app.mail.subjects import normalize_subject
-from app.models import Message, Thread
+from app.models import Message, ResponseEpisode, Thread, User
 from app.threads import repository
+
+PolicyFor = Callable[[ThreadKind], KindPolicy]
+SYSTEM_ACTOR = "slawatch"
 
 # Without headers, a message joins a thread with the same counterpart and subject only this recent.
 THREADING_WINDOW = timedelta(days=30)
-CLOCK_CLASSIFICATIONS = (Classification.CUSTOMER, Classification.ESCALATION)
 
 
 def counterpart_of(message: Message, seller_addresses: frozenset[str]) -> str | None:
@@ -57,10 +64,19 @@ def _find_thread(db: Session, message: Message, counterpart: str | None) -> Thre
     return None
 
 
+def policy_lookup(sla: SlaSettings, marketplace: str) -> PolicyFor:
+    return lambda kind: sla.policy(marketplace, kind.value)
+
+
 def attach(
-    db: Session, *, message: Message, complaint: bool, seller_addresses: frozenset[str]
+    db: Session,
+    *,
+    message: Message,
+    complaint: bool,
+    seller_addresses: frozenset[str],
+    policy_for: PolicyFor,
 ) -> Thread:
-    """Put a flushed message into its thread (a new one if none fits) and refresh the thread."""
+    """Put a flushed message into its thread (a new one if none fits) and update the thread."""
     counterpart = counterpart_of(message, seller_addresses)
     thread = _find_thread(db, message, counterpart)
     is_new = thread is None
@@ -80,16 +96,27 @@ def attach(
     if complaint:
         thread.kind = ThreadKind.COMPLAINT
     if is_new:
-        summarize(thread, [message])
+        messages = [message]
     else:
         db.flush()
-        summarize(thread, repository.messages_of(db, thread.id))
+        messages = repository.messages_of(db, thread.id)
+    _summarize(thread, messages)
+    if thread.closed_at and thread.last_customer_at and thread.last_customer_at > thread.closed_at:
+        thread.closed_at, thread.closed_reason, thread.closed_by_id = None, None, None
+        audit.record(
+            db,
+            actor=SYSTEM_ACTOR,
+            action="thread.reopen",
+            target=thread,
+            detail={"reason": "new customer message"},
+        )
+    _update_clock(db, thread, messages, policy_for(thread.kind), replace_episodes=not is_new)
     return thread
 
 
-def summarize(thread: Thread, messages: list[Message]) -> None:
+def _summarize(thread: Thread, messages: list[Message]) -> None:
     """Set the thread's summary fields from all its messages, oldest first."""
-    waiting_on = [m for m in messages if m.classification in CLOCK_CLASSIFICATIONS]
+    waiting_on = [m for m in messages if m.classification in sla.CLOCK_STARTERS]
     replies = [m for m in messages if m.classification == Classification.SELLER]
     thread.message_count = len(messages)
     thread.last_message_at = messages[-1].received_at if messages else None
@@ -108,4 +135,100 @@ def summarize(thread: Thread, messages: list[Message]) -> None:
         thread.counterpart = waiting_on[0].from_address
     thread.order_number = thread.order_number or next(
         (m.order_number for m in messages if m.order_number), None
+    )
+
+
+def _update_clock(
+    db: Session,
+    thread: Thread,
+    messages: list[Message],
+    policy: KindPolicy,
+    *,
+    replace_episodes: bool,
+) -> None:
+    waits = sla.episodes(
+        [sla.ClockMessage(m.received_at, m.classification) for m in messages], policy
+    )
+    if replace_episodes:
+        repository.delete_episodes(db, thread.id)
+    db.add_all(
+        ResponseEpisode(
+            thread_id=thread.id,
+            mailbox_id=thread.mailbox_id,
+            kind=thread.kind,
+            started_at=wait.started_at,
+            due_at=wait.due_at,
+            answered_at=wait.answered_at,
+            response_seconds=(
+                (wait.answered_at - wait.started_at).total_seconds() if wait.answered_at else None
+            ),
+        )
+        for wait in waits
+    )
+    _set_clock(thread, None if thread.closed_at else sla.running_clock(waits, policy))
+
+
+def _set_clock(thread: Thread, clock: sla.Clock | None) -> None:
+    if clock is None:
+        thread.clock_started_at = thread.due_at = thread.at_risk_at = None
+        thread.sla_level = thread.next_transition_at = None
+        return
+    if clock.started_at != thread.clock_started_at:
+        # A new wait: the sweep looks at it at once and records the level it is at.
+        thread.sla_level = None
+        thread.next_transition_at = clock.started_at
+    thread.clock_started_at = clock.started_at
+    thread.due_at = clock.due_at
+    thread.at_risk_at = clock.at_risk_at
+
+
+def recompute(db: Session, thread: Thread, policy_for: PolicyFor) -> None:
+    """Recompute the clock from the stored messages (after close, reopen or a kind change)."""
+    messages = repository.messages_of(db, thread.id)
+    _summarize(thread, messages)
+    _update_clock(db, thread, messages, policy_for(thread.kind), replace_episodes=True)
+
+
+def get_thread(db: Session, thread_id: int) -> Thread:
+    thread = db.get(Thread, thread_id)
+    if thread is None:
+        raise NotFound(f"no thread with id {thread_id}")
+    return thread
+
+
+def close(db: Session, *, thread: Thread, user: User, reason: str, policy_for: PolicyFor) -> None:
+    """A person decides no response is needed; only with a reason, which the audit log keeps."""
+    reason = reason.strip()
+    if not reason:
+        raise AppError(
+            "closing a thread needs a reason (why no response is needed)", status_code=422
+        )
+    if thread.closed_at is not None:
+        raise Conflict(f"thread {thread.id} is already closed")
+    thread.closed_at, thread.closed_reason, thread.closed_by_id = now(), reason, user.id
+    recompute(db, thread, policy_for)
+    audit.record(db, actor=user, action="thread.close", target=thread, detail={"reason": reason})
+
+
+def reopen(db: Session, *, thread: Thread, user: User, policy_for: PolicyFor) -> None:
+    if thread.closed_at is None:
+        raise Conflict(f"thread {thread.id} is not closed")
+    thread.closed_at, thread.closed_reason, thread.closed_by_id = None, None, None
+    recompute(db, thread, policy_for)
+    audit.record(db, actor=user, action="thread.reopen", target=thread)
+
+
+def mark_complaint(db: Session, *, thread: Thread, user: User, policy_for: PolicyFor) -> None:
+    """A BBB or Attorney General complaint: Walmart allows 1 hour from its arrival."""
+    if thread.kind == ThreadKind.COMPLAINT:
+        raise Conflict(f"thread {thread.id} is already a complaint")
+    previous = thread.kind
+    thread.kind = ThreadKind.COMPLAINT
+    recompute(db, thread, policy_for)
+    audit.record(
+        db,
+        actor=user,
+        action="thread.mark_complaint",
+        target=thread,
+        detail={"previous_kind": previous},
     )

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-23 23:33:30.204232
+Create Date: 2026-11-23 23:40:08.693773
 """
 
 from collections.abc import Sequence
@@ -118,6 +118,9 @@ def upgrade() -> None:
     sa.Column('has_customer_messages', sa.Boolean(), nullable=False),
     sa.Column('clock_started_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('due_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('at_risk_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('sla_level', sa.String(length=30), nullable=True),
+    sa.Column('next_transition_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('last_customer_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('last_seller_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('last_message_at', sa.DateTime(timezone=True), nullable=True),
@@ -132,8 +135,10 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_threads'))
     )
     with op.batch_alter_table('threads', schema=None) as batch_op:
-        batch_op.create_index('ix_threads_due_at', ['due_at'], unique=False)
+        batch_op.create_index('ix_threads_due_at_id', ['due_at', 'id'], unique=False)
         batch_op.create_index('ix_threads_mailbox_id_counterpart', ['mailbox_id', 'counterpart'], unique=False)
+        batch_op.create_index('ix_threads_mailbox_id_due_at_id', ['mailbox_id', 'due_at', 'id'], unique=False)
+        batch_op.create_index('ix_threads_next_transition_at', ['next_transition_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_threads_order_number'), ['order_number'], unique=False)
 
     op.create_table('alerts',
@@ -232,6 +237,38 @@ def upgrade() -> None:
         batch_op.create_index('ix_messages_mailbox_id_message_id_header', ['mailbox_id', 'message_id_header'], unique=False)
         batch_op.create_index('ix_messages_thread_id_received_at', ['thread_id', 'received_at'], unique=False)
 
+    op.create_table('response_episodes',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('thread_id', sa.Integer(), nullable=False),
+    sa.Column('mailbox_id', sa.Integer(), nullable=False),
+    sa.Column('kind', sa.Enum('customer', 'escalation', 'complaint', name='episode_kind', native_enum=False, create_constraint=True, length=20), nullable=False),
+    sa.Column('started_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('due_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('answered_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('response_seconds', sa.Float(), nullable=True),
+    sa.ForeignKeyConstraint(['mailbox_id'], ['mailboxes.id'], name=op.f('fk_response_episodes_mailbox_id_mailboxes'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['thread_id'], ['threads.id'], name=op.f('fk_response_episodes_thread_id_threads'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_response_episodes'))
+    )
+    with op.batch_alter_table('response_episodes', schema=None) as batch_op:
+        batch_op.create_index('ix_response_episodes_mailbox_id_started_at', ['mailbox_id', 'started_at'], unique=False)
+        batch_op.create_index(batch_op.f('ix_response_episodes_thread_id'), ['thread_id'], unique=False)
+
+    op.create_table('thread_transitions',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('thread_id', sa.Integer(), nullable=False),
+    sa.Column('clock_started_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('from_level', sa.String(length=30), nullable=True),
+    sa.Column('to_level', sa.String(length=30), nullable=False),
+    sa.Column('reached_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('recorded_at', sa.DateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['thread_id'], ['threads.id'], name=op.f('fk_thread_transitions_thread_id_threads'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_thread_transitions')),
+    sa.UniqueConstraint('thread_id', 'clock_started_at', 'to_level', name=op.f('uq_thread_transitions_thread_id_clock_started_at_to_level'))
+    )
+    with op.batch_alter_table('thread_transitions', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_thread_transitions_recorded_at'), ['recorded_at'], unique=False)
+
     op.create_table('message_locations',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('message_id', sa.Integer(), nullable=False),
@@ -262,6 +299,15 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_message_locations_message_id'))
 
     op.drop_table('message_locations')
+    with op.batch_alter_table('thread_transitions', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_thread_transitions_recorded_at'))
+
+    op.drop_table('thread_transitions')
+    with op.batch_alter_table('response_episodes', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_response_episodes_thread_id'))
+        batch_op.drop_index('ix_response_episodes_mailbox_id_started_at')
+
+    op.drop_table('response_episodes')
     with op.batch_alter_table('messages', schema=None) as batch_op:
         batch_op.drop_index('ix_messages_thread_id_received_at')
         batch_op.drop_index('ix_messages_mailbox_id_message_id_header')
@@ -275,8 +321,10 @@ def downgrade() -> None:
     op.drop_table('alerts')
     with op.batch_alter_table('threads', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_threads_order_number'))
+        batch_op.drop_index('ix_threads_next_transition_at')
+        batch_op.drop_index('ix_threads_mailbox_id_due_at_id')
         batch_op.drop_index('ix_threads_mailbox_id_counterpart')
-        batch_op.drop_index('ix_threads_due_at')
+        batch_op.drop_index('ix_threads_due_at_id')
 
     op.drop_table('threads')
     op.drop_table('template_versions')

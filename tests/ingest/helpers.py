@@ -12,7 +12,8 @@ from imapclient import IMAPClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from app.config import MailboxSettings
+from app.config import MailboxSettings, SlaSettings
+from app.ingest.service import PollReport, poll_mailbox
 from app.models import Message, MessageLocation
 
 ROOT = Path(__file__).parents[2]
@@ -38,6 +39,11 @@ def run_cli(*args: str, config: Path, timeout: float = 120) -> subprocess.Comple
         timeout=timeout,
         cwd=ROOT,
     )
+
+
+def poll(session_factory: sessionmaker[Session], mailbox: MailboxSettings) -> PollReport:
+    """One poll with the default (Walmart) SLA policy."""
+    return poll_mailbox(session_factory, mailbox, sla=SlaSettings())
 
 
 def stored_message_ids(session_factory: sessionmaker[Session]) -> list[str]:

@@ -9,9 +9,10 @@ from imapclient.exceptions import IMAPClientError
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from app.ingest.service import mailbox_statuses, poll_mailbox
+from app.ingest.service import mailbox_statuses
 from app.models import DeadLetter
 from tests.conftest import ImapAccount, closing_client
+from tests.ingest.helpers import poll
 
 CORPUS = Path(__file__).resolve().parents[3] / "shared" / "corpus"
 
@@ -33,7 +34,7 @@ def test_every_corpus_message_is_stored_without_an_exception(
                 refused.append(f"{path.name}: {e}")
     assert appended > len(files) * 0.95, refused
 
-    report = poll_mailbox(session_factory, imap_account.settings())
+    report = poll(session_factory, imap_account.settings())
 
     assert report.ok, report.error
     inbox = report.folders[0]

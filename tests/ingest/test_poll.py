@@ -17,11 +17,18 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from app.config import Settings
 from app.enums import Classification, FolderRole, Role, ThreadSource
-from app.ingest.service import poll_mailbox
 from app.main import create_app
 from app.models import DeadLetter, Mailbox, Message, Thread
 from tests.conftest import ImapAccount, auth, closing_client
-from tests.ingest.helpers import ROOT, all_flags, counts, run_cli, stored_message_ids, write_config
+from tests.ingest.helpers import (
+    ROOT,
+    all_flags,
+    counts,
+    poll,
+    run_cli,
+    stored_message_ids,
+    write_config,
+)
 from tests.mailfactory import customer, message, message_id_of, relay_address, seller_reply
 
 
@@ -54,7 +61,7 @@ def test_first_poll_stores_inbox_sent_and_only_whitelisted_spam(
     with closing_client(imap_account.client()) as client:
         flags_before = all_flags(client)
 
-    report = poll_mailbox(session_factory, imap_account.settings())
+    report = poll(session_factory, imap_account.settings())
 
     assert report.ok, report.error
     assert {f.role: (f.new, f.skipped) for f in report.folders} == {
@@ -109,10 +116,10 @@ def test_polling_again_and_after_a_restart_stores_nothing_twice(
     tmp_path: Path,
 ) -> None:
     imap_account.append("INBOX", [customer(f"Buyer {i}") for i in range(5)])
-    assert poll_mailbox(session_factory, imap_account.settings()).ok
+    assert poll(session_factory, imap_account.settings()).ok
     assert counts(session_factory) == (5, 5)
 
-    again = poll_mailbox(session_factory, imap_account.settings())
+    again = poll(session_factory, imap_account.settings())
     assert sum(f.new + f.duplicates for f in again.folders) == 0
 
     # A restart: a new process with its own engine, against the same database.
@@ -136,7 +143,7 @@ def test_a_new_uidvalidity_rereads_the_folder_without_duplicates(
     ]
     imap_account.append("INBOX", first)
     imap_account.append("Sent", replies)
-    assert poll_mailbox(session_factory, imap_account.settings()).ok
+    assert poll(session_factory, imap_account.settings()).ok
 
     # Recreating the folder gives it a new UIDVALIDITY; the same messages come back under new UIDs.
     with closing_client(imap_account.client()) as client:
@@ -145,7 +152,7 @@ def test_a_new_uidvalidity_rereads_the_folder_without_duplicates(
     newer = seller_reply("Carol", in_reply_to=message_id_of(first[0]), subject="again")
     imap_account.append("Sent", [*replies, newer])
 
-    report = poll_mailbox(session_factory, imap_account.settings())
+    report = poll(session_factory, imap_account.settings())
     assert report.ok, report.error
     sent = next(f for f in report.folders if f.role == FolderRole.SENT)
     assert (sent.new, sent.duplicates) == (1, 2)
@@ -225,9 +232,7 @@ def test_unreachable_server_is_a_clear_error(
     session_factory: sessionmaker[Session], imap_account: ImapAccount
 ) -> None:
     closed_port = imap_account.server.port + 1 if imap_account.server.port < 65535 else 1
-    report = poll_mailbox(
-        session_factory, imap_account.settings(port=closed_port, timeout_seconds=5)
-    )
+    report = poll(session_factory, imap_account.settings(port=closed_port, timeout_seconds=5))
     assert report.error is not None
     assert "127.0.0.1" in report.error and ("refused" in report.error or "failed" in report.error)
 
@@ -243,7 +248,7 @@ def test_malformed_messages_are_stored_with_their_problems(
     garbage = b"\xff\xfe\x00garbage without any header\r\n"
     imap_account.append("INBOX", [bare_lf, garbage])
 
-    report = poll_mailbox(session_factory, imap_account.settings())
+    report = poll(session_factory, imap_account.settings())
 
     assert report.ok, report.error
     assert report.folders[0].new == 2
@@ -292,7 +297,7 @@ def test_a_message_that_fails_to_store_becomes_a_dead_letter_and_replays(
                 )
             )
     try:
-        report = poll_mailbox(session_factory, imap_account.settings())
+        report = poll(session_factory, imap_account.settings())
         assert report.ok
         assert (report.folders[0].new, report.folders[0].failed) == (1, 1)
         settings = Settings(database_url=database_url, mailboxes=[imap_account.settings()])
@@ -303,7 +308,7 @@ def test_a_message_that_fails_to_store_becomes_a_dead_letter_and_replays(
         assert "poison message refused" in letter["error"]
         assert (inbox["stored_count"], inbox["failed_count"], inbox["server_count"]) == (1, 1, 2)
         # Polling again does not retry it silently, nor lose it.
-        assert poll_mailbox(session_factory, imap_account.settings()).folders[0].failed == 0
+        assert poll(session_factory, imap_account.settings()).folders[0].failed == 0
     finally:
         with engine.begin() as connection:
             connection.execute(

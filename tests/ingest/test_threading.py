@@ -10,10 +10,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from app.config import Settings
 from app.enums import ThreadSource
-from app.ingest.service import poll_mailbox
 from app.jobs import Jobs, backoff_delay
 from app.models import Mailbox, Message, Thread
 from tests.conftest import ImapAccount, closing_client
+from tests.ingest.helpers import poll
 from tests.mailfactory import SELLER_ADDRESS, customer, message, message_id_of, relay_address
 
 
@@ -34,7 +34,7 @@ def test_same_order_joins_even_when_the_relay_address_changes(
     )
     other_order = customer("Hana", order="200011419023224", subject="Another order")
     imap_account.append("INBOX", [first, second, other_order])
-    assert poll_mailbox(session_factory, imap_account.settings()).ok
+    assert poll(session_factory, imap_account.settings()).ok
     threads = threads_by_message(session_factory)
     assert threads[message_id_of(first)] == threads[message_id_of(second)]
     assert threads[message_id_of(other_order)] != threads[message_id_of(first)]
@@ -59,7 +59,7 @@ def test_subject_and_counterpart_join_within_30_days_only(
         body="We are sending a replacement.",
     )
     imap_account.append("Sent", [reply], when=now)
-    assert poll_mailbox(session_factory, imap_account.settings()).ok
+    assert poll(session_factory, imap_account.settings()).ok
     threads = threads_by_message(session_factory)
     assert threads[message_id_of(recent)] == threads[message_id_of(follow_up)]
     assert threads[message_id_of(reply)] == threads[message_id_of(recent)]
@@ -76,7 +76,7 @@ def test_notices_never_join_a_customer_thread_by_guesswork(
         body="Order 108829272810783 was refunded.",
     )
     imap_account.append("INBOX", [buyer_message, notice])
-    assert poll_mailbox(session_factory, imap_account.settings()).ok
+    assert poll(session_factory, imap_account.settings()).ok
     threads = threads_by_message(session_factory)
     assert threads[message_id_of(notice)] != threads[message_id_of(buyer_message)]
 
@@ -89,8 +89,8 @@ def test_rescue_spam_copies_walmart_mail_to_inbox_once_and_keeps_it_marked_as_sp
     imap_account.append("Junk", [rescued, junk])
     settings = imap_account.settings(rescue_spam=True)
 
-    first = poll_mailbox(session_factory, settings)
-    second = poll_mailbox(session_factory, settings)
+    first = poll(session_factory, settings)
+    second = poll(session_factory, settings)
 
     assert first.ok and second.ok
     inbox_second = next(f for f in second.folders if f.role == "inbox")
