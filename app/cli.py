@@ -85,9 +85,16 @@ def _cmd_replay(settings: Settings, _: argparse.Namespace) -> int:
     return EXIT_FAILURE if report.still_failing else EXIT_OK
 
 
-def _cmd_not_implemented(_: Settings, args: argparse.Namespace) -> int:
-    print(f"slawatch {args.command}: not implemented yet", file=sys.stderr)
-    return EXIT_FAILURE
+def _cmd_sweep(settings: Settings, _: argparse.Namespace) -> int:
+    from app.clock import now
+    from app.threads.sweep import run_sweep
+
+    session_factory = make_session_factory(make_engine(settings.database_url))
+    transitions = run_sweep(session_factory, settings, now=now())
+    print(f"{len(transitions)} SLA transitions recorded")
+    for t in transitions:
+        print(f"thread {t.thread_id}: {t.from_level or 'new'} -> {t.to_level}")
+    return EXIT_OK
 
 
 def _cmd_users_add(settings: Settings, args: argparse.Namespace) -> int:
@@ -181,7 +188,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     sweep = commands.add_parser("sweep", help="record SLA transitions and send alerts")
     sweep.add_argument("--once", action="store_true", required=True, help="one round, then exit")
-    sweep.set_defaults(handler=_cmd_not_implemented)
+    sweep.set_defaults(handler=_cmd_sweep)
 
     commands.add_parser(
         "replay", help="process the dead letters (messages that failed) again"

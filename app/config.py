@@ -282,6 +282,11 @@ class Settings(BaseSettings):
     def mailbox(self, name: str) -> MailboxSettings | None:
         return next((m for m in self.mailboxes if m.name == name), None)
 
+    def marketplace_of(self, mailbox_name: str) -> str:
+        """The marketplace whose SLA policies apply to a mailbox (Walmart unless configured)."""
+        configured = self.mailbox(mailbox_name)
+        return configured.marketplace if configured else "walmart"
+
 
 def config_file_path() -> Path:
     return Path(os.environ.get(CONFIG_ENV_VAR) or DEFAULT_CONFIG_FILE)

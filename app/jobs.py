@@ -1,4 +1,5 @@
-"""The scheduled work of `slawatch serve`: a poll job per mailbox, run one at a time per mailbox."""
+"""The scheduled work of `slawatch serve`: a poll job per mailbox (one at a time per mailbox) and
+the SLA sweep every minute."""
 
 from __future__ import annotations
 
@@ -13,10 +14,12 @@ from app.clock import now
 from app.config import MailboxSettings, Settings
 from app.ingest.idle import IdleWatcher
 from app.ingest.service import poll_mailbox
+from app.threads.sweep import run_sweep
 
 log = logging.getLogger(__name__)
 
 MAX_BACKOFF = timedelta(minutes=15)
+SWEEP_SECONDS = 60
 
 
 def backoff_delay(*, poll_seconds: int, failures: int) -> timedelta:
@@ -48,6 +51,16 @@ class Jobs:
                 next_run_time=now(),
             )
 
+        self.scheduler.add_job(
+            self._sweep,
+            "interval",
+            seconds=SWEEP_SECONDS,
+            args=[settings],
+            id="sweep",
+            name="SLA sweep",
+            next_run_time=now(),
+        )
+
     def start(self) -> None:
         self.scheduler.start()
         for watcher in self._watchers:
@@ -74,6 +87,9 @@ class Jobs:
         delay = backoff_delay(poll_seconds=mailbox.poll_seconds, failures=failures)
         log.warning("mailbox %s: next poll in %s after %d failures", mailbox.name, delay, failures)
         self.scheduler.modify_job(_poll_job_id(mailbox.name), next_run_time=now() + delay)
+
+    def _sweep(self, settings: Settings) -> None:
+        run_sweep(self._session_factory, settings, now=now())
 
 
 def _poll_job_id(mailbox_name: str) -> str:

@@ -12,6 +12,7 @@ from app.errors import install_error_handler
 from app.health import router as health_router
 from app.ingest.router import router as ingest_router
 from app.jobs import Jobs
+from app.threads.router import router as threads_router
 from app.users.router import router as users_router
 
 
@@ -59,4 +60,5 @@ def create_app(settings: Settings, *, run_jobs: bool = False) -> FastAPI:
     app.include_router(health_router)
     app.include_router(users_router)
     app.include_router(ingest_router)
+    app.include_router(threads_router)
     return app

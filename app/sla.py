@@ -118,14 +118,18 @@ def running_clock(all_episodes: Sequence[Episode], policy: KindPolicy) -> Clock 
     """The clock of the last, unanswered episode; None when every customer message is answered."""
     if not all_episodes or all_episodes[-1].answered_at is not None:
         return None
-    started = all_episodes[-1].started_at
-    due = all_episodes[-1].due_at
+    return clock_from(all_episodes[-1].started_at, policy)
+
+
+def clock_from(started_at: datetime, policy: KindPolicy) -> Clock:
+    due = started_at + timedelta(hours=policy.response_hours)
     return Clock(
-        started_at=started,
+        started_at=started_at,
         due_at=due,
         at_risk_at=due - timedelta(hours=policy.at_risk_hours),
         warn_at=tuple(
-            (hours, started + timedelta(hours=hours)) for hours in sorted(policy.warn_after_hours)
+            (hours, started_at + timedelta(hours=hours))
+            for hours in sorted(policy.warn_after_hours)
         ),
     )
 

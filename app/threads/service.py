@@ -101,7 +101,12 @@ def attach(
         db.flush()
         messages = repository.messages_of(db, thread.id)
     _summarize(thread, messages)
-    if thread.closed_at and thread.last_customer_at and thread.last_customer_at > thread.closed_at:
+    # A customer message the person closing the thread had not seen reopens it.
+    if (
+        thread.closed_at
+        and message.classification in sla.CLOCK_STARTERS
+        and message.stored_at > thread.closed_at
+    ):
         thread.closed_at, thread.closed_reason, thread.closed_by_id = None, None, None
         audit.record(
             db,
@@ -146,8 +151,16 @@ def _update_clock(
     *,
     replace_episodes: bool,
 ) -> None:
+    dismissed = thread.dismissed_until
     waits = sla.episodes(
-        [sla.ClockMessage(m.received_at, m.classification) for m in messages], policy
+        [
+            sla.ClockMessage(m.received_at, m.classification)
+            for m in messages
+            if not (
+                dismissed and m.classification in sla.CLOCK_STARTERS and m.stored_at <= dismissed
+            )
+        ],
+        policy,
     )
     if replace_episodes:
         repository.delete_episodes(db, thread.id)
@@ -206,6 +219,7 @@ def close(db: Session, *, thread: Thread, user: User, reason: str, policy_for: P
     if thread.closed_at is not None:
         raise Conflict(f"thread {thread.id} is already closed")
     thread.closed_at, thread.closed_reason, thread.closed_by_id = now(), reason, user.id
+    thread.dismissed_until = thread.closed_at
     recompute(db, thread, policy_for)
     audit.record(db, actor=user, action="thread.close", target=thread, detail={"reason": reason})
 
@@ -213,7 +227,9 @@ def close(db: Session, *, thread: Thread, user: User, reason: str, policy_for: P
 def reopen(db: Session, *, thread: Thread, user: User, policy_for: PolicyFor) -> None:
     if thread.closed_at is None:
         raise Conflict(f"thread {thread.id} is not closed")
+    # A person reopening means the dismissed messages do need an answer after all.
     thread.closed_at, thread.closed_reason, thread.closed_by_id = None, None, None
+    thread.dismissed_until = None
     recompute(db, thread, policy_for)
     audit.record(db, actor=user, action="thread.reopen", target=thread)
 

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-23 23:40:08.693773
+Create Date: 2026-11-23 23:45:56.120766
 """
 
 from collections.abc import Sequence
@@ -128,6 +128,7 @@ def upgrade() -> None:
     sa.Column('closed_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('closed_reason', sa.Text(), nullable=True),
     sa.Column('closed_by_id', sa.Integer(), nullable=True),
+    sa.Column('dismissed_until', sa.DateTime(timezone=True), nullable=True),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['closed_by_id'], ['users.id'], name=op.f('fk_threads_closed_by_id_users'), ondelete='SET NULL'),

@@ -1,0 +1,148 @@
+"""Read models of threads for the API and pages: pages of threads, the summary."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy.orm import Session
+
+from app.enums import ThreadKind
+from app.errors import AppError
+from app.ingest import repository as mailboxes
+from app.models import Thread
+from app.sla import WAITING_STATES, ThreadState, thread_state
+from app.threads import repository
+from app.threads.repository import ThreadFilter
+
+MAX_PAGE = 100
+
+
+class InvalidCursor(AppError):
+    status_code = 422
+
+
+@dataclass(frozen=True)
+class _Position:
+    due_at: datetime | None
+    thread_id: int
+
+
+def _encode(thread: Thread) -> str:
+    position = {"d": thread.due_at.isoformat() if thread.due_at else None, "i": thread.id}
+    return base64.urlsafe_b64encode(json.dumps(position).encode()).decode().rstrip("=")
+
+
+def _decode(cursor: str) -> _Position:
+    try:
+        data = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        due = datetime.fromisoformat(data["d"]) if data["d"] is not None else None
+        if due is not None and due.tzinfo is None:
+            raise ValueError("naive time")
+        return _Position(due, int(data["i"]))
+    except (ValueError, KeyError, TypeError, binascii.Error, json.JSONDecodeError):
+        raise InvalidCursor(
+            "invalid cursor: pass the next_cursor of a previous page unchanged"
+        ) from None
+
+
+@dataclass(frozen=True)
+class ThreadPage:
+    threads: list[Thread]
+    next_cursor: str | None
+
+
+def page_of_threads(
+    db: Session, f: ThreadFilter, *, limit: int, cursor: str | None, now: datetime
+) -> ThreadPage:
+    """Waiting threads by deadline, soonest first; then the others (no deadline), newest first."""
+    position = _decode(cursor) if cursor else None
+    threads: list[Thread] = []
+    if position is None or position.due_at is not None:
+        after = (position.due_at, position.thread_id) if position and position.due_at else None
+        threads = repository.threads_with_deadline(db, f, now=now, after=after, limit=limit + 1)
+    if len(threads) <= limit:
+        before = position.thread_id if position and position.due_at is None else None
+        threads += repository.threads_without_deadline(
+            db, f, now=now, before_id=before, limit=limit + 1 - len(threads)
+        )
+    more = len(threads) > limit
+    threads = threads[:limit]
+    return ThreadPage(threads, _encode(threads[-1]) if more and threads else None)
+
+
+def state_of(thread: Thread, now: datetime) -> ThreadState:
+    return thread_state(
+        has_customer_messages=thread.has_customer_messages,
+        closed=thread.closed_at is not None,
+        due_at=thread.due_at,
+        at_risk_at=thread.at_risk_at,
+        now=now,
+    )
+
+
+@dataclass
+class ResponseRate:
+    days: int
+    decided: int
+    in_time: int
+
+    @property
+    def rate(self) -> float | None:
+        return self.in_time / self.decided if self.decided else None
+
+
+@dataclass
+class MailboxSummary:
+    name: str
+    by_state: dict[ThreadState, int] = field(default_factory=lambda: dict.fromkeys(ThreadState, 0))
+    waiting_by_kind: dict[ThreadKind, int] = field(
+        default_factory=lambda: dict.fromkeys(ThreadKind, 0)
+    )
+    oldest_waiting_seconds: float | None = None
+    response_rates: list[ResponseRate] = field(default_factory=list)
+    median_first_response_seconds: float | None = None
+    p90_first_response_seconds: float | None = None
+    last_poll_at: datetime | None = None
+    last_success_at: datetime | None = None
+    last_error_at: datetime | None = None
+    last_error: str | None = None
+
+
+RATE_WINDOWS_DAYS = (30, 60)
+
+
+def summary(db: Session, *, now: datetime) -> list[MailboxSummary]:
+    """Counts per state and kind, oldest wait, response rates and poll health, per mailbox."""
+    known = mailboxes.list_mailboxes(db)
+    result = {m.id: MailboxSummary(name=m.name) for m in known}
+    for mailbox_id, state, kind, count in repository.state_counts(db, now=now):
+        entry = result[mailbox_id]
+        entry.by_state[state] += count
+        if state in WAITING_STATES:
+            entry.waiting_by_kind[kind] += count
+    oldest = repository.oldest_waiting(db)
+    for mailbox in known:
+        entry = result[mailbox.id]
+        if mailbox.id in oldest:
+            entry.oldest_waiting_seconds = (now - oldest[mailbox.id]).total_seconds()
+        for days in RATE_WINDOWS_DAYS:
+            decided, in_time = repository.response_rate(
+                db, mailbox_id=mailbox.id, since=now - timedelta(days=days), now=now
+            )
+            entry.response_rates.append(ResponseRate(days, decided, in_time))
+        since = now - timedelta(days=RATE_WINDOWS_DAYS[0])
+        entry.median_first_response_seconds = repository.response_time_quantile(
+            db, mailbox_id=mailbox.id, since=since, quantile=0.5
+        )
+        entry.p90_first_response_seconds = repository.response_time_quantile(
+            db, mailbox_id=mailbox.id, since=since, quantile=0.9
+        )
+        entry.last_poll_at = mailbox.last_poll_at
+        entry.last_success_at = mailbox.last_success_at
+        entry.last_error_at = mailbox.last_error_at
+        entry.last_error = mailbox.last_error
+    return [result[m.id] for m in known]

@@ -1,0 +1,264 @@
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel, Field
+
+from app.clock import now
+from app.deps import AgentUser, SessionDep, SettingsDep, ViewerUser
+from app.enums import Classification, FolderRole, ThreadKind, ThreadSource
+from app.errors import AppError
+from app.ingest import repository as mailboxes
+from app.mail.parse import trim_quoted_history
+from app.models import Thread
+from app.sla import WAITING_STATES, ThreadState
+from app.threads import queries, repository, service
+from app.threads.repository import ThreadFilter
+
+router = APIRouter(prefix="/api/v1", tags=["threads"])
+
+
+class ThreadOut(BaseModel):
+    id: int
+    mailbox: str
+    subject: str
+    counterpart: str | None
+    order_number: str | None
+    kind: ThreadKind
+    state: ThreadState
+    source: ThreadSource
+    clock_started_at: datetime | None
+    due_at: datetime | None
+    time_left_seconds: int | None = Field(description="negative when overdue")
+    last_customer_at: datetime | None
+    last_seller_at: datetime | None
+    message_count: int
+    closed_at: datetime | None
+    closed_reason: str | None
+
+
+class ThreadPageOut(BaseModel):
+    items: list[ThreadOut]
+    next_cursor: str | None
+
+
+class MessageOut(BaseModel):
+    id: int
+    direction: str = Field(description="'in' from the customer or Walmart, 'out' from the seller")
+    from_address: str | None
+    from_name: str | None
+    to: list[str]
+    subject: str
+    received_at: datetime
+    folder: FolderRole
+    classification: Classification
+    classification_reason: str
+    text: str = Field(description="plain text with quoted history trimmed; never HTML")
+    full_text: str
+    attachment_names: list[str]
+    parse_problems: list[str]
+
+
+class ThreadDetailOut(ThreadOut):
+    messages: list[MessageOut]
+
+
+class CloseIn(BaseModel):
+    reason: str = Field(min_length=1, max_length=2000, description="why no response is needed")
+
+
+def _thread_out(thread: Thread, mailbox_name: str, at: datetime) -> ThreadOut:
+    return ThreadOut(
+        id=thread.id,
+        mailbox=mailbox_name,
+        subject=thread.subject,
+        counterpart=thread.counterpart,
+        order_number=thread.order_number,
+        kind=thread.kind,
+        state=queries.state_of(thread, at),
+        source=thread.source,
+        clock_started_at=thread.clock_started_at,
+        due_at=thread.due_at,
+        time_left_seconds=int((thread.due_at - at).total_seconds()) if thread.due_at else None,
+        last_customer_at=thread.last_customer_at,
+        last_seller_at=thread.last_seller_at,
+        message_count=thread.message_count,
+        closed_at=thread.closed_at,
+        closed_reason=thread.closed_reason,
+    )
+
+
+def _names(db: SessionDep) -> dict[int, str]:
+    return {m.id: m.name for m in mailboxes.list_mailboxes(db)}
+
+
+@router.get("/threads")
+def list_threads(
+    db: SessionDep,
+    _: ViewerUser,
+    state: Annotated[list[ThreadState] | None, Query()] = None,
+    kind: Annotated[list[ThreadKind] | None, Query()] = None,
+    mailbox: Annotated[str | None, Query(max_length=100)] = None,
+    q: Annotated[str | None, Query(max_length=200, description="subject, address or order")] = None,
+    limit: Annotated[int, Query(ge=1, le=queries.MAX_PAGE)] = 50,
+    cursor: Annotated[str | None, Query(max_length=500)] = None,
+) -> ThreadPageOut:
+    """Threads by deadline, soonest first (then those without one, newest first). Without
+    `state`, the three waiting states: overdue, at_risk, waiting."""
+    names = _names(db)
+    mailbox_id = None
+    if mailbox is not None:
+        mailbox_id = next((i for i, n in names.items() if n == mailbox), None)
+        if mailbox_id is None:
+            raise AppError(f"unknown mailbox {mailbox!r}", status_code=422)
+    at = now()
+    page = queries.page_of_threads(
+        db,
+        ThreadFilter(
+            states=frozenset(state or WAITING_STATES),
+            kinds=frozenset(kind or ()),
+            mailbox_id=mailbox_id,
+            text=q.strip() or None if q else None,
+        ),
+        limit=limit,
+        cursor=cursor,
+        now=at,
+    )
+    return ThreadPageOut(
+        items=[_thread_out(t, names[t.mailbox_id], at) for t in page.threads],
+        next_cursor=page.next_cursor,
+    )
+
+
+@router.get("/threads/{thread_id}")
+def get_thread(thread_id: int, db: SessionDep, _: ViewerUser) -> ThreadDetailOut:
+    """A thread and its messages, oldest first. Message text is plain text, never HTML."""
+    thread = service.get_thread(db, thread_id)
+    at = now()
+    messages = [
+        MessageOut(
+            id=m.id,
+            direction="out" if m.classification == Classification.SELLER else "in",
+            from_address=m.from_address,
+            from_name=m.from_name,
+            to=m.to_addresses,
+            subject=m.subject,
+            received_at=m.received_at,
+            folder=m.folder,
+            classification=m.classification,
+            classification_reason=m.classification_reason,
+            text=trim_quoted_history(m.body_text),
+            full_text=m.body_text,
+            attachment_names=m.attachment_names,
+            parse_problems=m.parse_problems,
+        )
+        for m in repository.messages_of(db, thread.id)
+    ]
+    summary = _thread_out(thread, _names(db)[thread.mailbox_id], at)
+    return ThreadDetailOut(**summary.model_dump(), messages=messages)
+
+
+def _policy_for(settings: SettingsDep, db: SessionDep, thread: Thread) -> service.PolicyFor:
+    return service.policy_lookup(
+        settings.sla, settings.marketplace_of(_names(db)[thread.mailbox_id])
+    )
+
+
+@router.post("/threads/{thread_id}/close")
+def close_thread(
+    thread_id: int, body: CloseIn, db: SessionDep, settings: SettingsDep, user: AgentUser
+) -> ThreadOut:
+    """Close as "no response needed" (agent); the reason is kept in the audit log. A new customer
+    message reopens the thread."""
+    thread = service.get_thread(db, thread_id)
+    service.close(
+        db,
+        thread=thread,
+        user=user,
+        reason=body.reason,
+        policy_for=_policy_for(settings, db, thread),
+    )
+    return _thread_out(thread, _names(db)[thread.mailbox_id], now())
+
+
+@router.post("/threads/{thread_id}/reopen")
+def reopen_thread(
+    thread_id: int, db: SessionDep, settings: SettingsDep, user: AgentUser
+) -> ThreadOut:
+    thread = service.get_thread(db, thread_id)
+    service.reopen(db, thread=thread, user=user, policy_for=_policy_for(settings, db, thread))
+    return _thread_out(thread, _names(db)[thread.mailbox_id], now())
+
+
+@router.post("/threads/{thread_id}/complaint")
+def mark_complaint(
+    thread_id: int, db: SessionDep, settings: SettingsDep, user: AgentUser
+) -> ThreadOut:
+    """Mark a Better Business Bureau or Attorney General complaint (agent): 1 hour to respond."""
+    thread = service.get_thread(db, thread_id)
+    service.mark_complaint(
+        db, thread=thread, user=user, policy_for=_policy_for(settings, db, thread)
+    )
+    return _thread_out(thread, _names(db)[thread.mailbox_id], now())
+
+
+class ResponseRateOut(BaseModel):
+    days: int
+    decided: int = Field(description="waits answered, or past their deadline unanswered")
+    answered_in_time: int
+    rate: float | None = Field(description="answered_in_time / decided; Walmart wants > 0.95")
+
+
+class MailboxSummaryOut(BaseModel):
+    name: str
+    by_state: dict[ThreadState, int]
+    waiting_by_kind: dict[ThreadKind, int]
+    oldest_waiting_seconds: float | None
+    response_rates: list[ResponseRateOut]
+    median_first_response_seconds: float | None
+    p90_first_response_seconds: float | None
+    last_poll_at: datetime | None
+    last_success_at: datetime | None
+    last_error_at: datetime | None
+    last_error: str | None
+
+
+class SummaryOut(BaseModel):
+    generated_at: datetime
+    by_state: dict[ThreadState, int]
+    waiting_by_kind: dict[ThreadKind, int]
+    mailboxes: list[MailboxSummaryOut]
+
+
+@router.get("/summary")
+def get_summary(db: SessionDep, _: ViewerUser) -> SummaryOut:
+    """Counts per state and kind, the longest wait, response rates (30 and 60 days) and the
+    median and 90th-percentile first response, per mailbox and in total."""
+    at = now()
+    per_mailbox = queries.summary(db, now=at)
+    return SummaryOut(
+        generated_at=at,
+        by_state={s: sum(m.by_state[s] for m in per_mailbox) for s in ThreadState},
+        waiting_by_kind={k: sum(m.waiting_by_kind[k] for m in per_mailbox) for k in ThreadKind},
+        mailboxes=[
+            MailboxSummaryOut(
+                name=m.name,
+                by_state=m.by_state,
+                waiting_by_kind=m.waiting_by_kind,
+                oldest_waiting_seconds=m.oldest_waiting_seconds,
+                response_rates=[
+                    ResponseRateOut(
+                        days=r.days, decided=r.decided, answered_in_time=r.in_time, rate=r.rate
+                    )
+                    for r in m.response_rates
+                ],
+                median_first_response_seconds=m.median_first_response_seconds,
+                p90_first_response_seconds=m.p90_first_response_seconds,
+                last_poll_at=m.last_poll_at,
+                last_success_at=m.last_success_at,
+                last_error_at=m.last_error_at,
+                last_error=m.last_error,
+            )
+            for m in per_mailbox
+        ],
+    )

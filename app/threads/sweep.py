@@ -1,0 +1,89 @@
+"""The sweep: record each level a thread's clock reaches (warned, at risk, overdue), once."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from app import sla
+from app.config import KindPolicy, Settings
+from app.db import session_scope
+from app.enums import ThreadKind
+from app.ingest import repository as mailboxes
+from app.models import Thread, ThreadTransition
+from app.threads import repository
+
+log = logging.getLogger(__name__)
+
+SWEEP_BATCH = 1000
+# (mailbox id, kind) -> policy; the mailbox decides the marketplace.
+PolicyOf = Callable[[int, ThreadKind], KindPolicy]
+
+
+def record_transitions(
+    db: Session, *, now: datetime, policy_of: PolicyOf
+) -> list[ThreadTransition]:
+    """Record the levels reached by threads due for a look; the work grows with the transitions,
+    not with the table, because only threads whose next_transition_at has come are read."""
+    recorded: list[ThreadTransition] = []
+    while True:
+        threads = repository.due_for_sweep(db, now=now, limit=SWEEP_BATCH)
+        for thread in threads:
+            transition = _advance(thread, now=now, policy=policy_of(thread.mailbox_id, thread.kind))
+            # A thread closed and reopened resumes its old clock: a level it reached before is
+            # not reached again.
+            if transition is not None and not repository.transition_exists(
+                db,
+                thread_id=thread.id,
+                clock_started_at=transition.clock_started_at,
+                to_level=transition.to_level,
+            ):
+                db.add(transition)
+                recorded.append(transition)
+        db.flush()
+        if len(threads) < SWEEP_BATCH:
+            return recorded
+
+
+def _advance(thread: Thread, *, now: datetime, policy: KindPolicy) -> ThreadTransition | None:
+    if thread.clock_started_at is None:
+        thread.next_transition_at = None
+        return None
+    clock = sla.clock_from(thread.clock_started_at, policy)
+    level = clock.level_at(now)
+    thread.next_transition_at = clock.next_change_after(now)
+    if level == thread.sla_level:
+        return None
+    reached = max((at for at, name in clock.events() if name == level), default=clock.started_at)
+    transition = ThreadTransition(
+        thread_id=thread.id,
+        clock_started_at=thread.clock_started_at,
+        from_level=thread.sla_level,
+        to_level=level,
+        reached_at=reached,
+        recorded_at=now,
+    )
+    thread.sla_level = level
+    return transition
+
+
+def run_sweep(
+    session_factory: sessionmaker[Session], settings: Settings, *, now: datetime
+) -> list[ThreadTransition]:
+    """One sweep in its own transaction, with each mailbox's marketplace policies."""
+    with session_scope(session_factory) as db:
+        marketplaces = {
+            mailbox.id: settings.marketplace_of(mailbox.name)
+            for mailbox in mailboxes.list_mailboxes(db)
+        }
+
+        def policy_of(mailbox_id: int, kind: ThreadKind) -> KindPolicy:
+            return settings.sla.policy(marketplaces.get(mailbox_id, "walmart"), kind.value)
+
+        transitions = record_transitions(db, now=now, policy_of=policy_of)
+    for t in transitions:
+        log.info("thread %s: %s -> %s", t.thread_id, t.from_level or "new", t.to_level)
+    return transitions
