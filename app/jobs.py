@@ -1,5 +1,5 @@
 """The scheduled work of `slawatch serve`: a poll job per mailbox (one at a time per mailbox) and
-the SLA sweep every minute."""
+the SLA sweep every minute, the response-rate figures every five."""
 
 from __future__ import annotations
 
@@ -12,14 +12,18 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from app.clock import now
 from app.config import MailboxSettings, Settings
+from app.db import session_scope
+from app.ingest import repository as mailboxes
 from app.ingest.idle import IdleWatcher
 from app.ingest.service import poll_mailbox
+from app.threads import stats
 from app.threads.sweep import run_sweep
 
 log = logging.getLogger(__name__)
 
 MAX_BACKOFF = timedelta(minutes=15)
 SWEEP_SECONDS = 60
+STATS_SECONDS = 300
 
 
 def backoff_delay(*, poll_seconds: int, failures: int) -> timedelta:
@@ -61,6 +65,14 @@ class Jobs:
             next_run_time=now(),
         )
 
+        self.scheduler.add_job(
+            self._refresh_stats,
+            "interval",
+            seconds=STATS_SECONDS,
+            id="stats",
+            name="response-rate figures",
+        )
+
     def start(self) -> None:
         self.scheduler.start()
         for watcher in self._watchers:
@@ -90,6 +102,11 @@ class Jobs:
 
     def _sweep(self, settings: Settings) -> None:
         run_sweep(self._session_factory, settings, now=now())
+
+    def _refresh_stats(self) -> None:
+        with session_scope(self._session_factory) as db:
+            for mailbox in mailboxes.list_mailboxes(db):
+                stats.refresh(db, mailbox_id=mailbox.id, now=now())
 
 
 def _poll_job_id(mailbox_name: str) -> str:

@@ -121,16 +121,58 @@ class Thread(Base):
     closed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     # Customer messages stored up to this moment need no response: a person closed the thread.
     dismissed_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The thread_tallies row this thread is counted in (kept in step by the threads service).
+    tally_kind: Mapped[ThreadKind | None] = mapped_column(_enum(ThreadKind, "tally_kind"))
+    tally_bucket: Mapped[str | None] = mapped_column(String(20))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now, onupdate=now)
+
+
+class ThreadTally(Base):
+    """How many threads of a mailbox and kind are in each bucket (open, answered, closed,
+    informational): the summary reads these instead of counting a million rows."""
+
+    __tablename__ = "thread_tallies"
+
+    mailbox_id: Mapped[int] = mapped_column(
+        ForeignKey("mailboxes.id", ondelete="CASCADE"), primary_key=True
+    )
+    kind: Mapped[ThreadKind] = mapped_column(_enum(ThreadKind, "tally_kind"), primary_key=True)
+    bucket: Mapped[str] = mapped_column(String(20), primary_key=True)
+    count: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class MailboxStats(Base):
+    """Response-rate figures of a mailbox, refreshed by a job (they move slowly)."""
+
+    __tablename__ = "mailbox_stats"
+
+    mailbox_id: Mapped[int] = mapped_column(
+        ForeignKey("mailboxes.id", ondelete="CASCADE"), primary_key=True
+    )
+    computed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    decided_30d: Mapped[int] = mapped_column(Integer)
+    in_time_30d: Mapped[int] = mapped_column(Integer)
+    decided_60d: Mapped[int] = mapped_column(Integer)
+    in_time_60d: Mapped[int] = mapped_column(Integer)
+    median_first_response_seconds: Mapped[float | None] = mapped_column(Float)
+    p90_first_response_seconds: Mapped[float | None] = mapped_column(Float)
 
 
 class ResponseEpisode(Base):
     """One wait of a thread and its answer: the ground truth of the response-rate metric."""
 
     __tablename__ = "response_episodes"
+    # Covers the response-rate query: no table lookups for a mailbox's last 60 days.
     __table_args__ = (
-        Index("ix_response_episodes_mailbox_id_started_at", "mailbox_id", "started_at"),
+        Index(
+            "ix_response_episodes_rate",
+            "mailbox_id",
+            "started_at",
+            "answered_at",
+            "due_at",
+            "response_seconds",
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -22,6 +22,7 @@ import binascii
 import contextlib
 import email
 import hashlib
+import html
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -47,6 +48,7 @@ CLASSIFICATION_HEADERS = (
 
 MAX_PROBLEMS = 50
 MAX_MIME_DEPTH = 30
+MAX_ATTACHMENT_NAMES = 100
 _SHOWN_VALUE_CHARS = 80
 
 
@@ -229,6 +231,9 @@ def _parse(raw: bytes, problems: _Problems) -> ParsedMessage:
         problems.add("empty message")
     _note_line_endings(raw, problems)
     data = raw
+    if data.startswith(b"\xef\xbb\xbf"):
+        problems.add("byte order mark before the headers; ignored")
+        data = data[3:]
     leading = _LEADING_BLANK_LINES.match(data)
     if leading and data[leading.end() :].strip():
         problems.add("blank line(s) before the headers; ignored")
@@ -255,30 +260,37 @@ def _parse(raw: bytes, problems: _Problems) -> ParsedMessage:
 
     sender = headers.addresses("sender")
     walker = _BodyWalker(problems)
-    body_text = walker.body(msg)
-
+    body_text = _clean(walker.body(msg))
+    attachment_names = walker.attachment_names()
+    # Everything that may add a problem runs before ParsedMessage takes the list.
+    message_id = headers.message_id()
+    in_reply_to = headers.in_reply_to()
+    references = headers.references()
+    reply_to = _unique(address for _, address in headers.addresses("reply-to"))
+    to = _unique(address for _, address in headers.addresses("to"))
+    cc = _unique(address for _, address in headers.addresses("cc"))
+    subject = headers.text("subject") or ""
+    date = headers.date()
+    content_type = _content_type(msg, problems)
+    classification_headers = {
+        name: value for name in CLASSIFICATION_HEADERS if (value := headers.text(name)) is not None
+    }
     return ParsedMessage(
-        message_id=headers.message_id(),
-        in_reply_to=headers.in_reply_to(),
-        references=headers.references(),
+        message_id=message_id,
+        in_reply_to=in_reply_to,
+        references=references,
         from_address=from_address,
         from_name=from_name or None,
         sender_address=sender[0][1] if sender else None,
-        reply_to=_unique(address for _, address in headers.addresses("reply-to")),
-        to=_unique(address for _, address in headers.addresses("to")),
-        cc=_unique(address for _, address in headers.addresses("cc")),
-        subject=headers.text("subject") or "",
-        date=headers.date(),
-        body_text=_clean(body_text),
-        attachment_names=tuple(_clean(name) for name in walker.attachments),
-        content_type=_content_type(msg, problems),
-        headers=MappingProxyType(
-            {
-                name: value
-                for name in CLASSIFICATION_HEADERS
-                if (value := headers.text(name)) is not None
-            }
-        ),
+        reply_to=reply_to,
+        to=to,
+        cc=cc,
+        subject=subject,
+        date=date,
+        body_text=body_text,
+        attachment_names=attachment_names,
+        content_type=content_type,
+        headers=MappingProxyType(classification_headers),
         problems=problems.as_tuple(),
         size=len(raw),
     )
@@ -690,6 +702,14 @@ class _BodyWalker:
             return ""
         return "\n\n".join(segment.text.strip("\n") for segment in segments if segment.text.strip())
 
+    def attachment_names(self) -> tuple[str, ...]:
+        names = self.attachments
+        if len(names) > MAX_ATTACHMENT_NAMES:
+            limit = MAX_ATTACHMENT_NAMES
+            self.problems.add(f"{len(names)} attachments; only the first {limit} are named")
+            names = names[:MAX_ATTACHMENT_NAMES]
+        return tuple(_clean(name) for name in names)
+
     def _walk(self, part: Message, *, depth: int, top: bool = False) -> list[_Segment]:
         if depth > MAX_MIME_DEPTH:
             self.problems.add(f"MIME nesting deeper than {MAX_MIME_DEPTH} levels; rest ignored")
@@ -764,9 +784,13 @@ class _BodyWalker:
         converter = _HTMLToText()
         try:
             converter.feed(markup)
-            converter.close()
-        except Exception as exc:
-            self.problems.add(f"HTML in {where} partly unreadable ({type(exc).__name__})")
+        except Exception as exc:  # html.parser gives up on some garbage (AssertionError)
+            name = type(exc).__name__
+            self.problems.add(f"HTML in {where} unparseable ({name}); tags stripped instead")
+            return _tidy(re.sub(r"[^\S\n]+", " ", _strip_tags(markup)))
+        if "<" in converter.rawdata:
+            self.problems.add(f"unterminated HTML markup at the end of {where}")
+        converter.finish()
         return converter.text()
 
     def _filename(self, part: Message, where: str) -> str | None:
@@ -906,7 +930,25 @@ class _HTMLToText(HTMLParser):
         else:
             self._chunks.append(re.sub(r"\s+", " ", data))
 
+    def finish(self) -> None:
+        """Ends the text, instead of close(): what feed() left unparsed is an unterminated
+        construct (a tag without ">", a comment without "-->"), and close() would rescan the
+        rest once per "<" in it, which takes minutes on a hostile message of a few 100 KB."""
+        rest, self.rawdata = self.rawdata, ""
+        if self._skipping or rest.lstrip().startswith("<!--"):
+            return  # inside a script or style, or a comment: hidden to the end, as in browsers
+        self.handle_data(_strip_tags(rest))
+
     def text(self) -> str:
-        text = "".join(self._chunks).replace("\xa0", " ")
-        lines = [line.strip() for line in text.split("\n")]
-        return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
+        return _tidy("".join(self._chunks))
+
+
+def _tidy(text: str) -> str:
+    """Lines stripped, no more than one blank line in a row, no-break spaces made plain."""
+    lines = [line.strip() for line in text.replace("\xa0", " ").split("\n")]
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
+
+
+def _strip_tags(markup: str) -> str:
+    """A crude, linear-time fallback: tags removed, entities decoded."""
+    return html.unescape(re.sub(r"<[^<>]*>", " ", markup))

@@ -6,7 +6,7 @@ import base64
 import binascii
 import json
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sqlalchemy.orm import Session
 
@@ -14,9 +14,10 @@ from app.enums import ThreadKind
 from app.errors import AppError
 from app.ingest import repository as mailboxes
 from app.models import Thread
-from app.sla import WAITING_STATES, ThreadState, thread_state
-from app.threads import repository
+from app.sla import ThreadState, thread_state
+from app.threads import repository, stats
 from app.threads.repository import ThreadFilter
+from app.threads.service import OPEN_BUCKET
 
 MAX_PAGE = 100
 
@@ -106,41 +107,39 @@ class MailboxSummary:
     response_rates: list[ResponseRate] = field(default_factory=list)
     median_first_response_seconds: float | None = None
     p90_first_response_seconds: float | None = None
+    stats_computed_at: datetime | None = None
     last_poll_at: datetime | None = None
     last_success_at: datetime | None = None
     last_error_at: datetime | None = None
     last_error: str | None = None
 
 
-RATE_WINDOWS_DAYS = (30, 60)
-
-
 def summary(db: Session, *, now: datetime) -> list[MailboxSummary]:
-    """Counts per state and kind, oldest wait, response rates and poll health, per mailbox."""
+    """Counts per state and kind, the longest wait, response rates and poll health, per mailbox.
+
+    Running clocks are counted live (right to the minute); answered, closed and informational
+    threads come from the tallies kept with every change; rates from the stats job."""
     known = mailboxes.list_mailboxes(db)
     result = {m.id: MailboxSummary(name=m.name) for m in known}
-    for mailbox_id, state, kind, count in repository.state_counts(db, now=now):
+    for mailbox_id, kind, state, count, started in repository.open_clock_counts(db, now=now):
         entry = result[mailbox_id]
         entry.by_state[state] += count
-        if state in WAITING_STATES:
-            entry.waiting_by_kind[kind] += count
-    oldest = repository.oldest_waiting(db)
+        entry.waiting_by_kind[kind] += count
+        waited = (now - started).total_seconds()
+        entry.oldest_waiting_seconds = max(entry.oldest_waiting_seconds or 0, waited)
+    for tally in repository.tallies(db):
+        if tally.bucket != OPEN_BUCKET:
+            result[tally.mailbox_id].by_state[ThreadState(tally.bucket)] += tally.count
     for mailbox in known:
         entry = result[mailbox.id]
-        if mailbox.id in oldest:
-            entry.oldest_waiting_seconds = (now - oldest[mailbox.id]).total_seconds()
-        for days in RATE_WINDOWS_DAYS:
-            decided, in_time = repository.response_rate(
-                db, mailbox_id=mailbox.id, since=now - timedelta(days=days), now=now
-            )
-            entry.response_rates.append(ResponseRate(days, decided, in_time))
-        since = now - timedelta(days=RATE_WINDOWS_DAYS[0])
-        entry.median_first_response_seconds = repository.response_time_quantile(
-            db, mailbox_id=mailbox.id, since=since, quantile=0.5
-        )
-        entry.p90_first_response_seconds = repository.response_time_quantile(
-            db, mailbox_id=mailbox.id, since=since, quantile=0.9
-        )
+        figures = stats.current(db, mailbox_id=mailbox.id, now=now)
+        entry.response_rates = [
+            ResponseRate(30, figures.decided_30d, figures.in_time_30d),
+            ResponseRate(60, figures.decided_60d, figures.in_time_60d),
+        ]
+        entry.median_first_response_seconds = figures.median_first_response_seconds
+        entry.p90_first_response_seconds = figures.p90_first_response_seconds
+        entry.stats_computed_at = figures.computed_at
         entry.last_poll_at = mailbox.last_poll_at
         entry.last_success_at = mailbox.last_success_at
         entry.last_error_at = mailbox.last_error_at

@@ -1,16 +1,34 @@
 """All queries that find threads and the messages they hold."""
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, Select, and_, case, delete, func, or_, select
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    and_,
+    case,
+    delete,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.orm import Session
 
+from app.db import dialect_insert
 from app.enums import ThreadKind
-from app.models import Message, ResponseEpisode, Thread, ThreadTransition
+from app.models import (
+    MailboxStats,
+    Message,
+    ResponseEpisode,
+    Thread,
+    ThreadTally,
+    ThreadTransition,
+)
 from app.sla import WAITING_STATES, ThreadState
 
 SelectT = TypeVar("SelectT", bound=Select[Any])
@@ -154,72 +172,91 @@ def threads_without_deadline(
     return list(db.scalars(query))
 
 
-def state_counts(db: Session, *, now: datetime) -> list[tuple[int, ThreadState, ThreadKind, int]]:
-    """(mailbox_id, state, kind, count) for every thread."""
+def open_clock_counts(
+    db: Session, *, now: datetime
+) -> list[tuple[int, ThreadKind, ThreadState, int, datetime]]:
+    """(mailbox_id, kind, state, count, oldest clock start) over threads with a running clock:
+    a range of the due_at index, small however many threads are answered."""
     state = case(
-        (Thread.has_customer_messages.is_(False), ThreadState.INFORMATIONAL.value),
-        (Thread.closed_at.is_not(None), ThreadState.CLOSED.value),
-        (Thread.due_at.is_(None), ThreadState.ANSWERED.value),
         (Thread.due_at <= now, ThreadState.OVERDUE.value),
         (Thread.at_risk_at <= now, ThreadState.AT_RISK.value),
         else_=ThreadState.WAITING.value,
     )
     rows = db.execute(
-        select(Thread.mailbox_id, state, Thread.kind, func.count()).group_by(
-            Thread.mailbox_id, state, Thread.kind
+        select(
+            Thread.mailbox_id, Thread.kind, state, func.count(), func.min(Thread.clock_started_at)
+        )
+        .where(Thread.due_at.is_not(None), Thread.closed_at.is_(None))
+        .group_by(Thread.mailbox_id, Thread.kind, state)
+    )
+    return [(m, kind, ThreadState(st), n, oldest) for m, kind, st, n, oldest in rows]
+
+
+def tallies(db: Session) -> list[ThreadTally]:
+    return list(db.scalars(select(ThreadTally)))
+
+
+def bump_tally(db: Session, *, mailbox_id: int, kind: ThreadKind, bucket: str, delta: int) -> None:
+    """Add ``delta`` to a tally in one statement (an upsert: safe with concurrent writers)."""
+    statement = dialect_insert(db)(ThreadTally).values(
+        mailbox_id=mailbox_id, kind=kind, bucket=bucket, count=delta
+    )
+    db.execute(
+        statement.on_conflict_do_update(
+            index_elements=["mailbox_id", "kind", "bucket"],
+            set_={"count": ThreadTally.count + delta},
         )
     )
-    return [(mailbox_id, ThreadState(s), kind, n) for mailbox_id, s, kind, n in rows]
 
 
-def oldest_waiting(db: Session) -> dict[int, datetime]:
-    """Per mailbox, when the longest-waiting customer's clock started."""
+def rebuild_tallies(db: Session) -> None:
+    """Recount every tally from the threads themselves (after a bulk load or a manual edit)."""
+    bucket = case(
+        (Thread.has_customer_messages.is_(False), ThreadState.INFORMATIONAL.value),
+        (Thread.closed_at.is_not(None), ThreadState.CLOSED.value),
+        (Thread.due_at.is_(None), ThreadState.ANSWERED.value),
+        else_="open",
+    )
+    db.execute(update(Thread).values(tally_kind=Thread.kind, tally_bucket=bucket))
+    db.execute(delete(ThreadTally))
+    db.execute(
+        insert(ThreadTally).from_select(
+            ["mailbox_id", "kind", "bucket", "count"],
+            select(Thread.mailbox_id, Thread.kind, Thread.tally_bucket, func.count()).group_by(
+                Thread.mailbox_id, Thread.kind, Thread.tally_bucket
+            ),
+        )
+    )
+
+
+def episodes_since(
+    db: Session, *, mailbox_id: int, since: datetime
+) -> list[tuple[datetime, datetime | None, datetime, float | None]]:
+    """(started_at, answered_at, due_at, response_seconds) of a mailbox's waits since ``since``,
+    read from the covering index alone."""
     rows = db.execute(
-        select(Thread.mailbox_id, func.min(Thread.clock_started_at))
-        .where(Thread.due_at.is_not(None))
-        .group_by(Thread.mailbox_id)
+        select(
+            ResponseEpisode.started_at,
+            ResponseEpisode.answered_at,
+            ResponseEpisode.due_at,
+            ResponseEpisode.response_seconds,
+        ).where(ResponseEpisode.mailbox_id == mailbox_id, ResponseEpisode.started_at >= since)
     )
-    return {mailbox_id: started for mailbox_id, started in rows if started is not None}
+    return [tuple(row) for row in rows]  # type: ignore[misc]
 
 
-def response_rate(
-    db: Session, *, mailbox_id: int, since: datetime, now: datetime
-) -> tuple[int, int]:
-    """(decided waits, answered in time) among waits started since ``since``; a wait is decided
-    once answered or once its deadline has passed."""
-    in_time = and_(
-        ResponseEpisode.answered_at.is_not(None),
-        ResponseEpisode.answered_at <= ResponseEpisode.due_at,
-    )
-    total, good = db.execute(
-        select(func.count(), func.coalesce(func.sum(case((in_time, 1), else_=0)), 0)).where(
-            ResponseEpisode.mailbox_id == mailbox_id,
-            ResponseEpisode.started_at >= since,
-            or_(ResponseEpisode.answered_at.is_not(None), ResponseEpisode.due_at <= now),
+def get_stats(db: Session, mailbox_id: int) -> MailboxStats | None:
+    return db.get(MailboxStats, mailbox_id, populate_existing=True)
+
+
+def save_stats(db: Session, values: dict[str, Any]) -> None:
+    """Insert or replace a mailbox's stats row (two API processes may refresh it at once)."""
+    statement = dialect_insert(db)(MailboxStats).values(**values)
+    db.execute(
+        statement.on_conflict_do_update(
+            index_elements=["mailbox_id"],
+            set_={k: v for k, v in values.items() if k != "mailbox_id"},
         )
-    ).one()
-    return int(total), int(good)
-
-
-def response_time_quantile(
-    db: Session, *, mailbox_id: int, since: datetime, quantile: float
-) -> float | None:
-    """The ``quantile`` of first-response seconds of waits answered since ``since``."""
-    answered = (
-        ResponseEpisode.mailbox_id == mailbox_id,
-        ResponseEpisode.started_at >= since,
-        ResponseEpisode.response_seconds.is_not(None),
-    )
-    count = db.scalar(select(func.count()).where(*answered)) or 0
-    if not count:
-        return None
-    rank = max(math.ceil(quantile * count) - 1, 0)
-    return db.scalar(
-        select(ResponseEpisode.response_seconds)
-        .where(*answered)
-        .order_by(ResponseEpisode.response_seconds)
-        .offset(rank)
-        .limit(1)
     )
 
 

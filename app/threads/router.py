@@ -217,6 +217,7 @@ class MailboxSummaryOut(BaseModel):
     response_rates: list[ResponseRateOut]
     median_first_response_seconds: float | None
     p90_first_response_seconds: float | None
+    stats_computed_at: datetime | None = Field(description="rates and response times as of")
     last_poll_at: datetime | None
     last_success_at: datetime | None
     last_error_at: datetime | None
@@ -254,6 +255,7 @@ def get_summary(db: SessionDep, _: ViewerUser) -> SummaryOut:
                 ],
                 median_first_response_seconds=m.median_first_response_seconds,
                 p90_first_response_seconds=m.p90_first_response_seconds,
+                stats_computed_at=m.stats_computed_at,
                 last_poll_at=m.last_poll_at,
                 last_success_at=m.last_success_at,
                 last_error_at=m.last_error_at,

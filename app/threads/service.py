@@ -12,10 +12,12 @@ from app.enums import Classification, FolderRole, ThreadKind, ThreadSource
 from app.errors import AppError, Conflict, NotFound
 from app.mail.subjects import normalize_subject
 from app.models import Message, ResponseEpisode, Thread, User
+from app.sla import ThreadState
 from app.threads import repository
 
 PolicyFor = Callable[[ThreadKind], KindPolicy]
 SYSTEM_ACTOR = "slawatch"
+OPEN_BUCKET = "open"  # a running clock: split live into waiting, at risk and overdue
 
 # Without headers, a message joins a thread with the same counterpart and subject only this recent.
 THREADING_WINDOW = timedelta(days=30)
@@ -179,6 +181,36 @@ def _update_clock(
         for wait in waits
     )
     _set_clock(thread, None if thread.closed_at else sla.running_clock(waits, policy))
+    _retally(db, thread)
+
+
+def tally_bucket(thread: Thread) -> str:
+    if not thread.has_customer_messages:
+        return ThreadState.INFORMATIONAL.value
+    if thread.closed_at is not None:
+        return ThreadState.CLOSED.value
+    if thread.due_at is None:
+        return ThreadState.ANSWERED.value
+    return OPEN_BUCKET
+
+
+def _retally(db: Session, thread: Thread) -> None:
+    """Move the thread's count to the tally it belongs in now, in the same transaction."""
+    bucket = tally_bucket(thread)
+    if (thread.tally_kind, thread.tally_bucket) == (thread.kind, bucket):
+        return
+    if thread.tally_kind is not None and thread.tally_bucket is not None:
+        repository.bump_tally(
+            db,
+            mailbox_id=thread.mailbox_id,
+            kind=thread.tally_kind,
+            bucket=thread.tally_bucket,
+            delta=-1,
+        )
+    repository.bump_tally(
+        db, mailbox_id=thread.mailbox_id, kind=thread.kind, bucket=bucket, delta=1
+    )
+    thread.tally_kind, thread.tally_bucket = thread.kind, bucket
 
 
 def _set_clock(thread: Thread, clock: sla.Clock | None) -> None:

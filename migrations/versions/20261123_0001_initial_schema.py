@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-23 23:45:56.120766
+Create Date: 2026-11-23 23:53:58.189559
 """
 
 from collections.abc import Sequence
@@ -94,6 +94,18 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_folder_cursors')),
     sa.UniqueConstraint('mailbox_id', 'role', name=op.f('uq_folder_cursors_mailbox_id_role'))
     )
+    op.create_table('mailbox_stats',
+    sa.Column('mailbox_id', sa.Integer(), nullable=False),
+    sa.Column('computed_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('decided_30d', sa.Integer(), nullable=False),
+    sa.Column('in_time_30d', sa.Integer(), nullable=False),
+    sa.Column('decided_60d', sa.Integer(), nullable=False),
+    sa.Column('in_time_60d', sa.Integer(), nullable=False),
+    sa.Column('median_first_response_seconds', sa.Float(), nullable=True),
+    sa.Column('p90_first_response_seconds', sa.Float(), nullable=True),
+    sa.ForeignKeyConstraint(['mailbox_id'], ['mailboxes.id'], name=op.f('fk_mailbox_stats_mailbox_id_mailboxes'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('mailbox_id', name=op.f('pk_mailbox_stats'))
+    )
     op.create_table('template_versions',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('template_id', sa.Integer(), nullable=False),
@@ -105,6 +117,14 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['template_id'], ['reply_templates.id'], name=op.f('fk_template_versions_template_id_reply_templates'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_template_versions')),
     sa.UniqueConstraint('template_id', 'version', name=op.f('uq_template_versions_template_id_version'))
+    )
+    op.create_table('thread_tallies',
+    sa.Column('mailbox_id', sa.Integer(), nullable=False),
+    sa.Column('kind', sa.Enum('customer', 'escalation', 'complaint', name='tally_kind', native_enum=False, create_constraint=True, length=20), nullable=False),
+    sa.Column('bucket', sa.String(length=20), nullable=False),
+    sa.Column('count', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['mailbox_id'], ['mailboxes.id'], name=op.f('fk_thread_tallies_mailbox_id_mailboxes'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('mailbox_id', 'kind', 'bucket', name=op.f('pk_thread_tallies'))
     )
     op.create_table('threads',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -129,6 +149,8 @@ def upgrade() -> None:
     sa.Column('closed_reason', sa.Text(), nullable=True),
     sa.Column('closed_by_id', sa.Integer(), nullable=True),
     sa.Column('dismissed_until', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('tally_kind', sa.Enum('customer', 'escalation', 'complaint', name='tally_kind', native_enum=False, create_constraint=True, length=20), nullable=True),
+    sa.Column('tally_bucket', sa.String(length=20), nullable=True),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['closed_by_id'], ['users.id'], name=op.f('fk_threads_closed_by_id_users'), ondelete='SET NULL'),
@@ -252,7 +274,7 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_response_episodes'))
     )
     with op.batch_alter_table('response_episodes', schema=None) as batch_op:
-        batch_op.create_index('ix_response_episodes_mailbox_id_started_at', ['mailbox_id', 'started_at'], unique=False)
+        batch_op.create_index('ix_response_episodes_rate', ['mailbox_id', 'started_at', 'answered_at', 'due_at', 'response_seconds'], unique=False)
         batch_op.create_index(batch_op.f('ix_response_episodes_thread_id'), ['thread_id'], unique=False)
 
     op.create_table('thread_transitions',
@@ -306,7 +328,7 @@ def downgrade() -> None:
     op.drop_table('thread_transitions')
     with op.batch_alter_table('response_episodes', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_response_episodes_thread_id'))
-        batch_op.drop_index('ix_response_episodes_mailbox_id_started_at')
+        batch_op.drop_index('ix_response_episodes_rate')
 
     op.drop_table('response_episodes')
     with op.batch_alter_table('messages', schema=None) as batch_op:
@@ -328,7 +350,9 @@ def downgrade() -> None:
         batch_op.drop_index('ix_threads_due_at_id')
 
     op.drop_table('threads')
+    op.drop_table('thread_tallies')
     op.drop_table('template_versions')
+    op.drop_table('mailbox_stats')
     op.drop_table('folder_cursors')
     with op.batch_alter_table('audit_log', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_audit_log_at'))

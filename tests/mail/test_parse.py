@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import time
 from datetime import UTC, datetime
 from email.message import EmailMessage
 
@@ -292,6 +293,12 @@ def test_blank_lines_before_the_headers_are_skipped() -> None:
     assert has_problem(parsed, "blank line(s) before the headers")
 
 
+def test_byte_order_mark_before_the_headers_is_skipped() -> None:
+    parsed = parse_message(b"\xef\xbb\xbf" + eml(*BASIC))
+    assert parsed.from_address == "jane.buyer@example.com"
+    assert has_problem(parsed, "byte order mark")
+
+
 # --- bodies ----------------------------------------------------------------------------------
 
 
@@ -368,6 +375,32 @@ def test_html_only_body_becomes_text() -> None:
     assert "one\n" in text and "two" in text
     assert "Sales Order ID: 5921679250664" in text
     assert parsed.content_type == "text/html"
+
+
+@pytest.mark.parametrize(
+    ("markup", "expected", "problem"),
+    [
+        ("<p>ok</p><!-- an unterminated comment <b>x</b>", "ok", "unterminated HTML markup"),
+        ("<p>ok</p><script>var x = 1;", "ok", None),
+        ("<p>ok</p><b unterminated", "ok\n<b unterminated", "unterminated HTML markup"),
+        ("<p>a &amp; b</p> tail &amp", "a & b\ntail &", None),
+        ("<p>ok</p><![<![ junk", "ok", "tags stripped instead"),  # html.parser raises
+    ],
+)
+def test_broken_html(markup: str, expected: str, problem: str | None) -> None:
+    parsed = parse_message(eml(*BASIC, "Content-Type: text/html", body=markup))
+    assert parsed.body_text.startswith(expected)
+    assert has_problem(parsed, problem) if problem else parsed.problems == ()
+
+
+@pytest.mark.parametrize("unit", ["<a ", '<a b="', "<a\n", "<a /", "<![CDATA["])
+def test_hostile_html_is_converted_in_linear_time(unit: str) -> None:
+    # html.parser's close() rescans the rest once per "<" of an unterminated tag: minutes here.
+    raw = eml(*BASIC, "Content-Type: text/html", body=unit * 50_000)
+    started = time.perf_counter()
+    parsed = parse_message(raw)
+    assert time.perf_counter() - started < 5
+    assert has_problem(parsed, "HTML")
 
 
 def test_multipart_alternative_prefers_plain_text() -> None:
@@ -454,6 +487,16 @@ def test_encoded_attachment_names() -> None:
     )
     assert parsed.body_text == "Body"
     assert set(parsed.problems) == {"missing Message-ID", "missing Date"}
+
+
+def test_attachment_names_are_capped() -> None:
+    part = '--b\nContent-Type: application/pdf; name="f{}.pdf"\n\nx\n'
+    body = "".join(part.format(i) for i in range(150)) + "--b--\n"
+    raw = eml("From: a@example.com", 'Content-Type: multipart/mixed; boundary="b"', body=body)
+    parsed = parse_message(raw)
+    assert parsed.attachment_names[:2] == ("f0.pdf", "f1.pdf")
+    assert len(parsed.attachment_names) == 100
+    assert has_problem(parsed, "150 attachments; only the first 100 are named")
 
 
 def test_only_an_attached_message_shows_its_text() -> None:

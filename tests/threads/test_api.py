@@ -19,6 +19,7 @@ from app.ingest import repository as mailboxes
 from app.main import create_app
 from app.models import AuditEntry, Thread, ThreadTransition
 from app.sla import ThreadState, thread_state
+from app.threads import repository
 from app.threads.sweep import run_sweep
 from tests.conftest import ImapAccount, auth
 from tests.ingest.helpers import poll
@@ -331,3 +332,37 @@ def test_sql_states_agree_with_the_clock_for_random_threads(
             if not cursor:
                 break
         assert sorted(ids) == sorted(i for i, s in expected.items() if s == state), state
+
+
+def test_tallies_kept_with_each_change_equal_a_full_recount(
+    scenario: Scenario, imap_account: ImapAccount, session_factory: sessionmaker[Session]
+) -> None:
+    def listed(state: str) -> list[dict]:
+        return scenario.api.get(
+            f"/api/v1/threads?state={state}", headers=auth(scenario.viewer)
+        ).json()["items"]
+
+    overdue, waiting = listed("overdue")[0], listed("waiting")[0]
+    scenario.api.post(
+        f"/api/v1/threads/{overdue['id']}/close",
+        json={"reason": "duplicate"},
+        headers=auth(scenario.agent),
+    )
+    scenario.api.post(f"/api/v1/threads/{waiting['id']}/complaint", headers=auth(scenario.agent))
+    answered = listed("answered")[0]
+    imap_account.append(
+        "INBOX", [message(sender=answered["counterpart"], subject=f"Re: {answered['subject']}")]
+    )
+    assert poll(session_factory, imap_account.settings()).ok
+
+    def snapshot() -> set[tuple[int, str, str, int]]:
+        with session_factory() as db:
+            return {
+                (t.mailbox_id, t.kind, t.bucket, t.count) for t in repository.tallies(db) if t.count
+            }
+
+    kept = snapshot()
+    with session_factory.begin() as db:
+        repository.rebuild_tallies(db)
+    assert kept == snapshot()
+    assert "closed" in {bucket for _, _, bucket, _ in kept}

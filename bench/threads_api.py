@@ -1,0 +1,222 @@
+"""Threads API benchmark: 1,000,000 threads, the overdue list and the summary, under load.
+
+Run: .venv/bin/python -m bench.threads_api [--threads 1000000] [--database-url postgresql://...]
+Starts `slawatch serve` on the filled database, measures the median and p99 latency of
+`GET /api/v1/threads?state=overdue&limit=50` and `GET /api/v1/summary` one request at a time, then
+requests/second with concurrent clients in a second process. Goal: p99 under 50 ms for the list.
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing
+import os
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+from sqlalchemy import create_engine, insert, text
+
+from app import migrate
+from app.db import make_engine, make_session_factory, normalise_url, session_scope
+from app.enums import Role, ThreadKind, ThreadSource
+from app.models import Mailbox, ResponseEpisode, Thread
+from app.threads.repository import rebuild_tallies
+from app.users.service import create_user
+from tests.dovecot import free_port
+
+ROOT = Path(__file__).parents[1]
+MAILBOXES = 5
+CHUNK = 20_000
+
+
+def fill(url: str, count: int) -> None:
+    """``count`` threads over 60 days: most answered, ~3% waiting, a few hundred overdue."""
+    rng = random.Random(1)
+    at = datetime.now(UTC)
+    engine = make_engine(url)
+    with engine.begin() as connection:
+        connection.execute(
+            insert(Mailbox), [{"name": f"store-{i}", "created_at": at} for i in range(MAILBOXES)]
+        )
+        mailbox_ids = [row[0] for row in connection.execute(text("SELECT id FROM mailboxes"))]
+    next_id = 1
+    for start in range(0, count, CHUNK):
+        threads, episodes = [], []
+        for _ in range(min(CHUNK, count - start)):
+            started = at - timedelta(hours=rng.uniform(0, 60 * 24))
+            roll = rng.random()
+            waiting = roll < 0.03
+            answered_at = None if waiting else started + timedelta(hours=rng.uniform(0.1, 60))
+            if waiting:  # 1 in 100 waiting threads is overdue (0 to 24 h past its deadline)
+                hours = rng.uniform(48, 72) if roll < 0.0003 else rng.uniform(0, 47.9)
+                started = at - timedelta(hours=hours)
+            due = started + timedelta(hours=48)
+            mailbox_id = rng.choice(mailbox_ids)
+            threads.append(
+                {
+                    "id": next_id,
+                    "mailbox_id": mailbox_id,
+                    "kind": ThreadKind.CUSTOMER,
+                    "source": ThreadSource.INBOX,
+                    "subject": f"Order question {next_id}",
+                    "normalized_subject": f"order question {next_id}",
+                    "counterpart": f"{uuid.UUID(int=next_id).hex.upper()}@relay.walmart.com",
+                    "order_number": f"{108829272810000 + next_id}",
+                    "has_customer_messages": True,
+                    "clock_started_at": started if waiting else None,
+                    "due_at": due if waiting else None,
+                    "at_risk_at": due - timedelta(hours=12) if waiting else None,
+                    "last_customer_at": started,
+                    "last_seller_at": answered_at,
+                    "last_message_at": answered_at or started,
+                    "message_count": 2,
+                    "created_at": started,
+                    "updated_at": answered_at or started,
+                }
+            )
+            episodes.append(
+                {
+                    "thread_id": next_id,
+                    "mailbox_id": mailbox_id,
+                    "kind": ThreadKind.CUSTOMER,
+                    "started_at": started,
+                    "due_at": due,
+                    "answered_at": answered_at,
+                    "response_seconds": (answered_at - started).total_seconds()
+                    if answered_at
+                    else None,
+                }
+            )
+            next_id += 1
+        with engine.begin() as connection:
+            connection.execute(insert(Thread), threads)
+            connection.execute(insert(ResponseEpisode), episodes)
+    with session_scope(make_session_factory(engine)) as db:
+        rebuild_tallies(db)
+    if engine.dialect.name == "postgresql":
+        with engine.connect() as connection:
+            connection.execution_options(isolation_level="AUTOCOMMIT").execute(text("ANALYZE"))
+    else:
+        with engine.begin() as connection:
+            connection.execute(text("ANALYZE"))
+    engine.dispose()
+
+
+def latencies(base: str, token: str, path: str, n: int) -> list[float]:
+    with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"}) as client:
+        client.get(path).raise_for_status()  # warm up
+        result = []
+        for _ in range(n):
+            began = time.perf_counter()
+            client.get(path).raise_for_status()
+            result.append((time.perf_counter() - began) * 1000)
+    return result
+
+
+def _load_worker(
+    base: str, token: str, path: str, seconds: float, clients: int, out: multiprocessing.Queue
+) -> None:  # type: ignore[type-arg]
+    done = [0] * clients
+    stop = time.monotonic() + seconds
+
+    def run(i: int) -> None:
+        with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"}) as client:
+            while time.monotonic() < stop:
+                client.get(path).raise_for_status()
+                done[i] += 1
+
+    workers = [threading.Thread(target=run, args=(i,)) for i in range(clients)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    out.put(sum(done) / seconds)
+
+
+def throughput(base: str, token: str, path: str, seconds: float = 10, clients: int = 8) -> float:
+    """Requests per second from a second process holding ``clients`` keep-alive connections."""
+    queue: multiprocessing.Queue = multiprocessing.Queue()  # type: ignore[type-arg]
+    process = multiprocessing.Process(
+        target=_load_worker, args=(base, token, path, seconds, clients, queue)
+    )
+    process.start()
+    process.join()
+    return float(queue.get())
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(int(q * len(ordered)), len(ordered) - 1)]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--threads", type=int, default=1_000_000)
+    parser.add_argument("--database-url", help="default: a new SQLite file")
+    parser.add_argument("--requests", type=int, default=300)
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="slawatch-bench-"))
+    url = args.database_url or f"sqlite:///{work / 'bench.db'}"
+    if url.startswith("postgresql"):  # a fresh database beside the one named
+        admin = create_engine(normalise_url(url), isolation_level="AUTOCOMMIT")
+        name = f"slawatch_bench_{uuid.uuid4().hex[:8]}"
+        with admin.connect() as connection:
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
+        url = normalise_url(url).set(database=name).render_as_string(hide_password=False)
+    migrate.upgrade(url)
+    began = time.perf_counter()
+    fill(url, args.threads)
+    print(
+        f"filled {args.threads} threads in {time.perf_counter() - began:.0f} s "
+        f"({make_engine(url).dialect.name})"
+    )
+    with session_scope(make_session_factory(make_engine(url))) as db:
+        token = create_user(db, name="bench", role=Role.VIEWER, actor="bench").token
+
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "app.cli", "serve", "--port", str(port)],
+        env={
+            **os.environ,
+            "SLAWATCH_DATABASE_URL": url,
+            "SLAWATCH_LOG_LEVEL": "WARNING",
+            "PYTHONPATH": str(ROOT),
+        },
+        cwd=work,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(300):
+            try:
+                httpx.get(base + "/healthz").raise_for_status()
+                break
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        for path in ("/api/v1/threads?state=overdue&limit=50", "/api/v1/summary"):
+            values = latencies(base, token, path, args.requests)
+            print(
+                f"GET {path}: median {statistics.median(values):.1f} ms, "
+                f"p99 {pct(values, 0.99):.1f} ms over {len(values)} requests"
+            )
+            print(
+                f"    under load (8 clients, second process): "
+                f"{throughput(base, token, path):.0f} requests/s"
+            )
+    finally:
+        server.terminate()
+        server.wait()
+
+
+if __name__ == "__main__":
+    main()
