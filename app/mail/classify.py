@@ -53,7 +53,7 @@ _CASE_WORDS = re.compile(
 # "[Customer Care] ...", "(Customer Care)", or "Customer Care: ..." / "Customer Care - ..." at
 # the start of the subject (after any reply prefixes).
 _CUSTOMER_CARE_TAG = re.compile(
-    r"[\[(]\s*(?:walmart\s+)?customer\s+care\b[^\])]*[\])]"
+    r"[\[(]\s*(?:walmart\s+)?customer\s+care\b[^\])]{0,60}[\])]"
     r"|^\s*(?:(?:re|fw|fwd|aw|tr)\s*:\s*)*(?:walmart\s+)?customer\s+care\s*(?::|\||-\s|–)",
     re.IGNORECASE,
 )

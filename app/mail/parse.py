@@ -97,10 +97,12 @@ def dedupe_key(parsed: ParsedMessage, raw: bytes) -> str:
 
 # --- quoted history --------------------------------------------------------------------------
 
+# "On <date>, <someone> wrote:", and the same in German, French and Spanish.
 _REPLY_HEADER_LINE = re.compile(
-    r"^\s*(?:on\b.*\bwrote|am\b.*\bschrieb|le\b.*\ba\s+écrit|el\b.*\bescribió)\s*:\s*$",
+    r"^\s*(?:on|am|le|el)\b.*\b(?:wrote|schrieb|a\s+écrit|escribió)\b[^:]*:\s*$",
     re.IGNORECASE,
 )
+_REPLY_HEADER_MAX_CHARS = 400  # real ones are short; the bound keeps the regex linear
 _REPLY_HEADER_START = re.compile(r"^\s*(?:on|am|le|el)\s", re.IGNORECASE)
 _ORIGINAL_MESSAGE = re.compile(r"^\s*-{2,}\s*original\s+message\s*-{2,}\s*$", re.IGNORECASE)
 _SEPARATOR = re.compile(r"^\s*_{10,}\s*$")
@@ -146,6 +148,8 @@ def _starts_history(lines: list[str], index: int) -> bool:
 
 def _is_history_marker(lines: list[str], index: int) -> bool:
     line = lines[index]
+    if len(line) > _REPLY_HEADER_MAX_CHARS:
+        return False
     if _REPLY_HEADER_LINE.match(line) or _ORIGINAL_MESSAGE.match(line):
         return True
     if _REPLY_HEADER_START.match(line) and index + 1 < len(lines):
@@ -260,7 +264,7 @@ def _parse(raw: bytes, problems: _Problems) -> ParsedMessage:
 
     sender = headers.addresses("sender")
     walker = _BodyWalker(problems)
-    body_text = _clean(walker.body(msg))
+    body_text = _clean(walker.body(msg, raw=data))
     attachment_names = walker.attachment_names()
     # Everything that may add a problem runs before ParsedMessage takes the list.
     message_id = headers.message_id()
@@ -335,9 +339,7 @@ def _message_from_bytes(data: bytes, problems: _Problems) -> Message:
         problems.add(
             f"MIME structure unreadable ({type(exc).__name__}); headers kept, body kept as text"
         )
-    header_end = re.search(rb"\r?\n\r?\n|\r\r", data)
-    head = data[: header_end.end()] if header_end else data
-    body = data[header_end.end() :] if header_end else b""
+    head, body = _split_head(data)
     try:
         msg = email.message_from_bytes(head, policy=compat32)
     except Exception:
@@ -347,6 +349,14 @@ def _message_from_bytes(data: bytes, problems: _Problems) -> Message:
         del msg[name]
     msg.set_payload(body.decode("ascii", "surrogateescape"))
     return msg
+
+
+def _split_head(data: bytes) -> tuple[bytes, bytes]:
+    """The header block (with its blank line) and the body, split at the first blank line."""
+    header_end = re.search(rb"\r?\n\r?\n|\r\r", data)
+    if header_end is None:
+        return data, b""
+    return data[: header_end.end()], data[header_end.end() :]
 
 
 def _unique(values: Iterable[str]) -> tuple[str, ...]:
@@ -419,8 +429,12 @@ class _HeaderReader:
         ids = _msg_ids(value)
         if ids:
             return ids[0]
+        token = value.split()[0].strip("<>")
+        if not token:
+            self._problems.add(f"empty Message-ID {_shown(value)}")
+            return None
         self._problems.add(f"Message-ID without angle brackets {_shown(value)}")
-        return f"<{value.split()[0]}>"
+        return f"<{token}>"
 
     def in_reply_to(self) -> str | None:
         values = self.values("in-reply-to")
@@ -691,15 +705,16 @@ class _BodyWalker:
         self.attachments: list[str] = []
         self._embedded: list[Message] = []
 
-    def body(self, msg: Message) -> str:
+    def body(self, msg: Message, *, raw: bytes) -> str:
         try:
             segments = self._walk(msg, depth=0, top=True)
             if not _has_text(segments) and self._embedded:
                 # Nothing but an attached message (a bare forward): show that message's text.
                 segments = _BodyWalker(_Problems())._walk(self._embedded[0], depth=1, top=True)
         except Exception as exc:
-            self.problems.add(f"body unreadable ({type(exc).__name__}: {exc})")
-            return ""
+            self.problems.add(f"body unreadable ({type(exc).__name__}); kept as raw text")
+            _, body = _split_head(raw)
+            return _normalise_newlines(_guess_decode(body)[0])
         return "\n\n".join(segment.text.strip("\n") for segment in segments if segment.text.strip())
 
     def attachment_names(self) -> tuple[str, ...]:

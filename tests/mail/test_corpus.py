@@ -2,7 +2,7 @@
 
 The corpus (``/work/shared/corpus``, next to the checkout) holds 1,000+ public test messages:
 bounces, auto-replies, broken MIME, odd charsets. Counts are not asserted (the corpus may
-grow); the summary test prints how many messages had parse problems and which were most common.
+grow); the summary test prints how many messages had parse problems and the most common ones.
 """
 
 from __future__ import annotations
@@ -24,6 +24,8 @@ FILES = sorted(CORPUS.rglob("*.eml")) if CORPUS.is_dir() else []  # .mbox files 
 SKIP_NO_CORPUS = pytest.mark.skipif(
     not FILES, reason=f"no .eml files in {CORPUS}: the shared test corpus is not available"
 )
+LINE_ENDING_PROBLEMS = {"bare LF line endings", "CR-only line endings"}
+VARYING = re.compile(r"'[^']*'|(?<![\w-])\d+(?![\w-])")  # quoted values, counts
 
 
 @cache
@@ -69,22 +71,24 @@ def test_corpus_message(path: Path) -> None:
 
 
 @SKIP_NO_CORPUS
-def test_corpus_summary() -> None:
+def test_corpus_summary(capsys: pytest.CaptureFixture[str]) -> None:
     problems: Counter[str] = Counter()
     verdicts: Counter[Classification] = Counter()
-    with_problems = 0
+    with_problems = beyond_line_endings = 0
     for path in FILES:
         message = parsed(path)
         verdict = classify(message, folder=FolderRole.INBOX, seller_addresses=())
         verdicts[verdict.classification] += 1
-        if message.problems:
-            with_problems += 1
-        # Group problems by kind: quoted values and numbers vary from message to message.
-        problems.update({re.sub(r"'[^']*'|\d+", "…", p) for p in message.problems})
+        with_problems += bool(message.problems)
+        beyond_line_endings += bool(set(message.problems) - LINE_ENDING_PROBLEMS)
+        # Group problems by kind: quoted values and counts vary from message to message.
+        problems.update({VARYING.sub("…", problem) for problem in message.problems})
     lines = [
-        f"corpus: {len(FILES)} messages, {with_problems} with parse problems",
+        f"corpus: {len(FILES)} messages, {with_problems} with parse problems, "
+        f"{beyond_line_endings} with problems other than LF/CR line endings",
         "classified (inbox): " + ", ".join(f"{c.value} {n}" for c, n in verdicts.most_common()),
         *(f"  {count:5d}  {problem}" for problem, count in problems.most_common(12)),
     ]
-    print("\n" + "\n".join(lines))
+    with capsys.disabled():  # shown even under -q: the corpus's health at a glance
+        print("\n" + "\n".join(lines))
     assert sum(verdicts.values()) == len(FILES)

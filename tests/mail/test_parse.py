@@ -9,6 +9,7 @@ from email.message import EmailMessage
 
 import pytest
 
+from app.mail import parse as parse_module
 from app.mail.parse import ParsedMessage, dedupe_key, parse_message, trim_quoted_history
 
 
@@ -208,6 +209,7 @@ def test_missing_message_id_uses_the_raw_hash() -> None:
         ("Message-ID:\r\n <abc@x>", "<abc@x>"),
         ("Message-ID: abc@x", "<abc@x>"),  # brackets missing: added, and a problem noted
         ("Message-ID:   ", None),
+        ("Message-ID: <>", None),
     ],
 )
 def test_message_id_forms(header: str, expected: str | None) -> None:
@@ -589,6 +591,31 @@ def test_empty_message() -> None:
     assert dedupe_key(parsed, b"").startswith("sha256:")
 
 
+def test_a_bug_in_the_body_walk_keeps_the_body_as_raw_text(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(parse_module._BodyWalker, "_walk", broken)
+    parsed = parse_message(eml(*BASIC, body="Customer words"))
+    assert parsed.body_text == "Customer words"
+    assert parsed.subject == "Where is my order?"
+    assert has_problem(parsed, "body unreadable (RuntimeError); kept as raw text")
+
+
+def test_a_bug_anywhere_still_returns_a_message(monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(parse_module, "_HeaderReader", broken)
+    raw = eml(*BASIC, body="Customer words")
+    parsed = parse_message(raw)
+    assert "Customer words" in parsed.body_text
+    assert has_problem(parsed, "internal parser error (RuntimeError: boom)")
+    assert dedupe_key(parsed, raw).startswith("sha256:")
+
+
 def test_truncated_and_mutated_messages_never_raise() -> None:
     message = EmailMessage()
     message["From"] = "=?utf-8?q?J=C3=B6rg?= <j@example.com>"
@@ -632,6 +659,12 @@ def test_truncated_and_mutated_messages_never_raise() -> None:
             "Reply here",
         ),
         ("Answer\n\n________________________________\nFrom: Shop\nold", "Answer"),
+        ("Ja.\n\nAm 03.06.2024 um 10:00 schrieb Shop <s@x>:\n> Frage", "Ja."),
+        ("Oui.\n\nLe lun. 3 juin 2024 à 10:00, Shop <s@x> a écrit :\n> Question", "Oui."),
+        (
+            "On Monday I wrote to you twice.\nNo answer.",
+            "On Monday I wrote to you twice.\nNo answer.",
+        ),
         ("> quoted line\nmy answer\n> more quoted\nmore answer", "my answer\nmore answer"),
         # Bottom-posting: the new text comes after the history marker.
         ("On Mon, Jan 1, 2024, Shop wrote:\n> old question\n\nMy answer below", "My answer below"),
