@@ -8,6 +8,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
 from app.config import Settings
+from app.db import session_scope
 from app.enums import Role
 from app.errors import Forbidden, Unauthenticated
 from app.models import User
@@ -18,15 +19,8 @@ _bearer = HTTPBearer(auto_error=False, description="An API token from `slawatch 
 
 def get_db(request: Request) -> Iterator[Session]:
     """The request is the unit of work: commit when the endpoint returns, roll back on error."""
-    session: Session = request.app.state.session_factory()
-    try:
+    with session_scope(request.app.state.session_factory) as session:
         yield session
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
-    finally:
-        session.close()
 
 
 def get_settings(request: Request) -> Settings:

@@ -48,14 +48,7 @@ class IdleWatcher(threading.Thread):
     def _watch(self) -> bool:
         """IDLE until stopped; False when the server has no IDLE (nothing to watch with)."""
         s = self._settings
-        with ImapMailbox(
-            host=s.host,
-            port=s.imap_port,
-            security=s.security,
-            username=s.username,
-            password=s.password(),
-            timeout=s.timeout_seconds + IDLE_SLICE_SECONDS,
-        ) as imap:
+        with ImapMailbox.for_settings(s, extra_timeout=IDLE_SLICE_SECONDS) as imap:
             if not imap.supports_idle():
                 log.info(
                     "mailbox %s: server has no IDLE; polling every %s s", s.name, s.poll_seconds

@@ -9,28 +9,6 @@ from app.ingest import repository, service
 router = APIRouter(prefix="/api/v1", tags=["mailboxes"])
 
 
-class FolderOut(BaseModel):
-    path: str
-    uidvalidity: int | None
-    last_uid: int
-    server_count: int | None
-    stored_count: int
-    skipped_count: int
-    failed_count: int
-    last_synced_at: datetime | None
-
-
-class MailboxOut(BaseModel):
-    name: str
-    configured: bool
-    last_poll_at: datetime | None
-    last_success_at: datetime | None
-    last_error_at: datetime | None
-    last_error: str | None
-    consecutive_failures: int
-    folders: dict[str, FolderOut]
-
-
 class DeadLetterOut(BaseModel):
     id: int
     mailbox: str
@@ -44,11 +22,12 @@ class DeadLetterOut(BaseModel):
 
 
 @router.get("/mailboxes")
-def list_mailboxes(db: SessionDep, settings: SettingsDep, _: AdminUser) -> list[MailboxOut]:
+def list_mailboxes(
+    db: SessionDep, settings: SettingsDep, _: AdminUser
+) -> list[service.MailboxStatus]:
     """Each mailbox's poll health and, per folder (inbox, sent, spam), the server's count beside
     what is stored, skipped (spam not whitelisted) and failed (dead letters)."""
-    statuses = service.mailbox_statuses(db, configured=[m.name for m in settings.mailboxes])
-    return [MailboxOut.model_validate(s, from_attributes=True) for s in statuses]
+    return service.mailbox_statuses(db, configured=[m.name for m in settings.mailboxes])
 
 
 @router.get("/dead-letters")

@@ -447,14 +447,7 @@ def poll_mailbox(
         mailbox.last_poll_at = now()
         mailbox_id = mailbox.id
     try:
-        with ImapMailbox(
-            host=settings.host,
-            port=settings.imap_port,
-            security=settings.security,
-            username=settings.username,
-            password=settings.password(),
-            timeout=settings.timeout_seconds,
-        ) as imap:
+        with ImapMailbox.for_settings(settings) as imap:
             paths = imap.find_folders(
                 {
                     FolderRole.INBOX: settings.folders.inbox,

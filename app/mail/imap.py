@@ -17,6 +17,7 @@ from imapclient import IMAPClient
 from imapclient.exceptions import IMAPClientError, LoginError
 from pydantic import SecretStr
 
+from app.config import MailboxSettings
 from app.enums import FolderRole
 
 ErrorKind = Literal["auth", "network", "tls", "folder", "protocol"]
@@ -75,6 +76,17 @@ def _describe_os_error(host: str, port: int, error: OSError) -> ImapError:
 
 class ImapMailbox:
     """One logged-in IMAP session. Use as a context manager; every call has ``timeout``."""
+
+    @classmethod
+    def for_settings(cls, settings: MailboxSettings, *, extra_timeout: float = 0) -> ImapMailbox:
+        return cls(
+            host=settings.host,
+            port=settings.imap_port,
+            security=settings.security,
+            username=settings.username,
+            password=settings.password(),
+            timeout=settings.timeout_seconds + extra_timeout,
+        )
 
     def __init__(
         self,
