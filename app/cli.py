@@ -24,9 +24,14 @@ CLI_ACTOR = "cli"
 
 def _cmd_migrate(settings: Settings, _: argparse.Namespace) -> int:
     from app import migrate
+    from app.replies.templates import seed_on_first_run
 
     migrate.upgrade(settings.database_url)
     print(f"database at revision {migrate.head_revision()}")
+    with _session(settings) as db:
+        added = seed_on_first_run(db)
+    if added:
+        print(f"{added} starting reply templates loaded")
     return EXIT_OK
 
 
@@ -97,14 +102,39 @@ def _cmd_sweep(settings: Settings, _: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _cmd_users_add(settings: Settings, args: argparse.Namespace) -> int:
-    from app.users.service import create_user
+def _read_password(args: argparse.Namespace) -> str:
+    """From standard input with --password-stdin (scripts), else asked twice on the terminal."""
+    import getpass
 
+    if args.password_stdin:
+        return sys.stdin.readline().rstrip("\n")
+    password = getpass.getpass("Password for the agent page: ")
+    if getpass.getpass("Again: ") != password:
+        raise AppError("the two passwords differ")
+    return password
+
+
+def _cmd_users_add(settings: Settings, args: argparse.Namespace) -> int:
+    from app.users.service import create_user, set_password
+
+    password = _read_password(args) if args.password or args.password_stdin else None
     with _session(settings) as db:
         issued = create_user(db, name=args.name, role=Role(args.role), actor=CLI_ACTOR)
+        if password is not None:
+            set_password(db, name=args.name, password=password, actor=CLI_ACTOR)
     print(f"user {issued.user.name!r} created with role {issued.user.role}.")
     print("API token (shown only now; keep it secret):")
     print(issued.token)
+    return EXIT_OK
+
+
+def _cmd_users_password(settings: Settings, args: argparse.Namespace) -> int:
+    from app.users.service import set_password
+
+    password = _read_password(args)
+    with _session(settings) as db:
+        set_password(db, name=args.name, password=password, actor=CLI_ACTOR)
+    print(f"password set for {args.name!r}")
     return EXIT_OK
 
 
@@ -199,7 +229,13 @@ def build_parser() -> argparse.ArgumentParser:
     add = user_commands.add_parser("add", help="create a user; prints its API token last")
     add.add_argument("name")
     add.add_argument("--role", choices=[r.value for r in Role], required=True)
+    add.add_argument("--password", action="store_true", help="also set a password (asked)")
+    add.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
     add.set_defaults(handler=_cmd_users_add)
+    password = user_commands.add_parser("password", help="set a user's agent-page password")
+    password.add_argument("name")
+    password.add_argument("--password-stdin", action="store_true", help="read it from stdin")
+    password.set_defaults(handler=_cmd_users_password)
     token = user_commands.add_parser("token", help="issue another API token for a user")
     token.add_argument("name")
     token.set_defaults(handler=_cmd_users_token)

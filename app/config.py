@@ -98,6 +98,9 @@ class MailboxSettings(_Section):
     folders: FolderOverrides = FolderOverrides()
     spam_whitelist: list[str] = Field(default_factory=lambda: list(DEFAULT_SPAM_WHITELIST))
     rescue_spam: bool = False
+    # Put a copy of each reply slawatch sends into Sent; turn off where the SMTP server saves one
+    # itself (Gmail, Microsoft 365), or the Sent folder shows every reply twice.
+    append_sent_copy: bool = True
     poll_seconds: int = Field(default=60, ge=5)
     timeout_seconds: float = Field(default=60, gt=0)
     batch_size: int = Field(default=500, ge=1, le=5000)
@@ -147,6 +150,17 @@ class SmtpSettings(_Section):
         if not self.password_env:
             return None
         return read_secret_env(self.password_env, owner="smtp")
+
+
+class ReplySettings(_Section):
+    """What replies may contain: the seller's signature and contact details (a draft naming other
+    links, addresses or phone numbers is flagged), and words the spelling check accepts."""
+
+    signature: str = "Customer Care Team"
+    contact_emails: list[EmailAddress] = Field(default_factory=list)
+    contact_phones: list[str] = Field(default_factory=list)
+    link_domains: list[str] = Field(default_factory=lambda: ["walmart.com"])
+    allowed_words: list[str] = Field(default_factory=list)
 
 
 class AlertSettings(_Section):
@@ -246,6 +260,7 @@ class Settings(BaseSettings):
     mailboxes: list[MailboxSettings] = Field(default_factory=list)
     smtp: SmtpSettings = SmtpSettings()
     alerts: AlertSettings = AlertSettings()
+    replies: ReplySettings = ReplySettings()
 
     @model_validator(mode="after")
     def _known_marketplaces(self) -> Settings:

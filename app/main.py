@@ -3,17 +3,22 @@
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
+from fastapi.responses import RedirectResponse
 
 from app import __version__, migrate
+from app.audit_router import router as audit_router
 from app.config import ConfigError, Settings
 from app.db import make_engine, make_session_factory
 from app.errors import install_error_handler
 from app.health import router as health_router
 from app.ingest.router import router as ingest_router
 from app.jobs import Jobs
+from app.replies.router import router as replies_router
 from app.threads.router import router as threads_router
 from app.users.router import router as users_router
+from app.web.router import LoginRequired
+from app.web.router import router as web_router
 
 
 def check_schema_current(database_url: str) -> None:
@@ -61,4 +66,12 @@ def create_app(settings: Settings, *, run_jobs: bool = False) -> FastAPI:
     app.include_router(users_router)
     app.include_router(ingest_router)
     app.include_router(threads_router)
+    app.include_router(replies_router)
+    app.include_router(audit_router)
+    app.include_router(web_router)
+
+    @app.exception_handler(LoginRequired)
+    def _to_login(_: Request, __: LoginRequired) -> RedirectResponse:
+        return RedirectResponse("/login", status_code=303)
+
     return app

@@ -315,6 +315,21 @@ class ApiToken(Base):
     user: Mapped[User] = relationship(back_populates="tokens")
 
 
+class WebSession(Base):
+    """A signed-in browser: the cookie holds a random token, only its digest is stored."""
+
+    __tablename__ = "web_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    user: Mapped[User] = relationship()
+
+
 class ReplyTemplate(Base):
     __tablename__ = "reply_templates"
 
@@ -350,6 +365,8 @@ class Draft(Base):
         ForeignKey("template_versions.id", ondelete="SET NULL")
     )
     body: Mapped[str] = mapped_column(Text)
+    # The template's text as first rendered: a draft still equal to it is not personalised.
+    rendered_body: Mapped[str | None] = mapped_column(Text)
     state: Mapped[DraftState] = mapped_column(_enum(DraftState, "draft_state"))
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
@@ -358,9 +375,13 @@ class Draft(Base):
     approved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     approved_body_sha256: Mapped[str | None] = mapped_column(String(64))
     lint_overridden: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Fixed before the SMTP call, so a retried send can never produce a second message.
     outgoing_message_id: Mapped[str | None] = mapped_column(String(998), unique=True)
+    sending_started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    sent_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     failure_reason: Mapped[str | None] = mapped_column(Text)
+    sent_copy_error: Mapped[str | None] = mapped_column(Text)
 
 
 class Alert(Base):

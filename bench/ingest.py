@@ -108,7 +108,9 @@ def main() -> None:
         for size in (args.small, args.large):
             user = f"nochange{size}@bench.example"
             server.add_user(user, "pw")
-            append(server, user, size)
+            server.deliver(
+                user, (customer(f"Buyer {i}", order=f"20001141{i:07d}") for i in range(size))
+            )
             settings = mailbox(server, user)
             assert poll_mailbox(session_factory, settings, sla=SlaSettings()).ok
             print(

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from aiosmtpd.controller import Controller
 from fastapi.testclient import TestClient
 from imapclient import IMAPClient
 from sqlalchemy import Engine, create_engine, text
@@ -19,12 +20,12 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from app import migrate
-from app.config import MailboxSettings, Settings
+from app.config import MailboxSettings, Settings, SmtpSettings
 from app.db import Base, make_engine, make_session_factory, normalise_url, session_scope
 from app.enums import Role
 from app.main import create_app
 from app.users.service import create_user
-from tests.dovecot import DOVECOT, Dovecot
+from tests.dovecot import DOVECOT, Dovecot, free_port
 from tests.mailfactory import SELLER_ADDRESS
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
@@ -213,3 +214,39 @@ def imap_account(dovecot: Dovecot, monkeypatch: pytest.MonkeyPatch) -> ImapAccou
     env = f"SLAWATCH_TEST_PW_{name.upper()}"
     monkeypatch.setenv(env, password)
     return ImapAccount(dovecot, f"{name}@test.example", password, env)
+
+
+# --- SMTP: a real server (aiosmtpd) on 127.0.0.1 that records what it accepts ---------------------
+
+
+class SmtpRecorder:
+    """Accepts mail and keeps it; set ``refuse_with`` to an SMTP reply to refuse instead."""
+
+    def __init__(self) -> None:
+        self.messages: list[tuple[list[str], bytes]] = []
+        self.refuse_with: str | None = None
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+        if self.refuse_with:
+            return self.refuse_with
+        self.messages.append((list(envelope.rcpt_tos), bytes(envelope.original_content)))
+        return "250 OK"
+
+
+@dataclass
+class SmtpServer:
+    host: str
+    port: int
+    recorder: SmtpRecorder
+
+    def settings(self) -> SmtpSettings:
+        return SmtpSettings(host=self.host, port=self.port, security="plain", timeout_seconds=10)
+
+
+@pytest.fixture
+def smtp_server() -> Iterator[SmtpServer]:
+    recorder = SmtpRecorder()
+    controller = Controller(recorder, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    yield SmtpServer("127.0.0.1", controller.port, recorder)
+    controller.stop()

@@ -11,6 +11,7 @@ import subprocess
 import tempfile
 import time
 import uuid
+from collections.abc import Iterable
 from pathlib import Path
 
 DOVECOT = "/usr/sbin/dovecot"
@@ -126,6 +127,19 @@ class Dovecot:
         path = self.base / "users" / username
         path.write_text(f"{username}:{{PLAIN}}{password}\n")
         path.chmod(0o644)
+
+    def deliver(self, username: str, messages: Iterable[bytes]) -> None:
+        """Drop messages straight into the user's INBOX (Maildir/new), as a local delivery agent
+        does: far faster than APPEND for the big mailboxes of benchmarks."""
+        local, _, domain = username.partition("@")
+        maildir = self.base / "mail" / domain / local / "Maildir"
+        for sub in ("cur", "new", "tmp"):
+            (maildir / sub).mkdir(parents=True, exist_ok=True)
+        for i, raw in enumerate(messages):
+            (maildir / "new" / f"{time.time_ns()}.{i}.bench").write_bytes(raw)
+        if os.geteuid() == 0:
+            for path in [self.base / "mail" / domain, maildir.parent, *maildir.parent.rglob("*")]:
+                os.chown(path, NOBODY, NOBODY)
 
     @property
     def pid_file(self) -> Path:

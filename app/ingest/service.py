@@ -26,7 +26,14 @@ from app.ingest import repository
 from app.mail.classify import classify, extract_order_number, is_whitelisted
 from app.mail.imap import FetchedMessage, FolderState, ImapError, ImapMailbox
 from app.mail.parse import dedupe_key, parse_message
-from app.models import DeadLetter, FolderCursor, Message, MessageLocation, MessageRaw
+from app.models import (
+    DeadLetter,
+    FolderCursor,
+    Message,
+    MessageLocation,
+    MessageRaw,
+    Thread,
+)
 from app.sla import arrival_time
 from app.threads import service as threads
 from app.threads.service import PolicyFor
@@ -132,6 +139,36 @@ def _new_message(
     )
     message.raw = MessageRaw(raw=fetched.raw)
     return message, verdict.complaint
+
+
+def store_outgoing(
+    db: Session, *, thread: Thread, raw: bytes, mailbox: MailboxSettings, sla: SlaSettings
+) -> None:
+    """Store a reply slawatch itself sent, so its thread is answered at once; the copy that later
+    shows up in Sent is recognised by its Message-ID and not stored again."""
+    seller_addresses = frozenset(mailbox.seller_addresses)
+    sent_at = now()
+    message, _ = _new_message(
+        mailbox_id=thread.mailbox_id,
+        role=FolderRole.SENT,
+        fetched=FetchedMessage(uid=0, internal_date=sent_at, raw=raw),
+        seller_addresses=seller_addresses,
+        stored_at=sent_at,
+    )
+    known = repository.message_ids_by_key(
+        db, mailbox_id=thread.mailbox_id, dedupe_keys=[message.dedupe_key]
+    )
+    if known:
+        return
+    db.add(message)
+    db.flush()
+    threads.attach(
+        db,
+        message=message,
+        complaint=False,
+        seller_addresses=seller_addresses,
+        policy_for=threads.policy_lookup(sla, mailbox.marketplace),
+    )
 
 
 @dataclass

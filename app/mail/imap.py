@@ -216,6 +216,17 @@ class ImapMailbox:
                 uid=uid, internal_date=_utc(data.get(b"INTERNALDATE")), raw=bytes(raw)
             )
 
+    def append_sent(self, raw: bytes, *, overrides: str | None) -> str:
+        """Store a message the seller sent in the Sent folder, marked read; returns the path."""
+        path = self.find_folders({FolderRole.SENT: overrides})[FolderRole.SENT]
+        if path is None:
+            raise ImapError("folder", "no Sent folder found; set folders.sent for this mailbox")
+        try:
+            self.client.append(path, raw, flags=[b"\\Seen"])
+        except IMAPClientError as e:
+            raise ImapError("folder", f"cannot append to {path!r}: {_text(e)}") from e
+        return path
+
     def copy_to(self, uids: Iterable[int], path: str) -> None:
         self.client.copy(list(uids), path)
 

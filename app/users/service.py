@@ -11,6 +11,7 @@ from app.enums import Role
 from app.errors import AppError, Conflict, NotFound
 from app.models import ApiToken, User
 from app.users import repository
+from app.users.passwords import hash_password
 from app.users.tokens import display_prefix, hash_token, new_token
 
 # Recording every request's use would turn each read into a write; once a minute is enough.
@@ -63,3 +64,16 @@ def user_for_token(db: Session, token: str) -> User | None:
     if row.last_used_at is None or current - row.last_used_at > LAST_USED_RESOLUTION:
         row.last_used_at = current
     return row.user
+
+
+def set_password(db: Session, *, name: str, password: str, actor: str) -> User:
+    """Set the password the user signs in to the agent page with."""
+    user = repository.get_by_name(db, name)
+    if user is None:
+        raise NotFound(f"no user named {name!r}")
+    try:
+        user.password_hash = hash_password(password)
+    except ValueError as e:
+        raise AppError(str(e)) from None
+    audit.record(db, actor=actor, action="user.set_password", target=user)
+    return user

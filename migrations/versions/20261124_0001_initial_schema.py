@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-23 23:53:58.189559
+Create Date: 2026-11-24 00:07:49.143790
 """
 
 from collections.abc import Sequence
@@ -164,6 +164,20 @@ def upgrade() -> None:
         batch_op.create_index('ix_threads_next_transition_at', ['next_transition_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_threads_order_number'), ['order_number'], unique=False)
 
+    op.create_table('web_sessions',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('token_hash', sa.String(length=64), nullable=False),
+    sa.Column('user_id', sa.Integer(), nullable=False),
+    sa.Column('csrf_token', sa.String(length=64), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('expires_at', sa.DateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_web_sessions_user_id_users'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_web_sessions')),
+    sa.UniqueConstraint('token_hash', name=op.f('uq_web_sessions_token_hash'))
+    )
+    with op.batch_alter_table('web_sessions', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_web_sessions_user_id'), ['user_id'], unique=False)
+
     op.create_table('alerts',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('kind', sa.String(length=30), nullable=False),
@@ -203,6 +217,7 @@ def upgrade() -> None:
     sa.Column('thread_id', sa.Integer(), nullable=False),
     sa.Column('template_version_id', sa.Integer(), nullable=True),
     sa.Column('body', sa.Text(), nullable=False),
+    sa.Column('rendered_body', sa.Text(), nullable=True),
     sa.Column('state', sa.Enum('draft', 'approved', 'sending', 'sent', 'failed', name='draft_state', native_enum=False, create_constraint=True, length=20), nullable=False),
     sa.Column('created_by_id', sa.Integer(), nullable=True),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
@@ -212,10 +227,14 @@ def upgrade() -> None:
     sa.Column('approved_body_sha256', sa.String(length=64), nullable=True),
     sa.Column('lint_overridden', sa.Boolean(), nullable=False),
     sa.Column('outgoing_message_id', sa.String(length=998), nullable=True),
+    sa.Column('sending_started_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('sent_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('sent_by_id', sa.Integer(), nullable=True),
     sa.Column('failure_reason', sa.Text(), nullable=True),
+    sa.Column('sent_copy_error', sa.Text(), nullable=True),
     sa.ForeignKeyConstraint(['approved_by_id'], ['users.id'], name=op.f('fk_drafts_approved_by_id_users'), ondelete='SET NULL'),
     sa.ForeignKeyConstraint(['created_by_id'], ['users.id'], name=op.f('fk_drafts_created_by_id_users'), ondelete='SET NULL'),
+    sa.ForeignKeyConstraint(['sent_by_id'], ['users.id'], name=op.f('fk_drafts_sent_by_id_users'), ondelete='SET NULL'),
     sa.ForeignKeyConstraint(['template_version_id'], ['template_versions.id'], name=op.f('fk_drafts_template_version_id_template_versions'), ondelete='SET NULL'),
     sa.ForeignKeyConstraint(['thread_id'], ['threads.id'], name=op.f('fk_drafts_thread_id_threads'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_drafts')),
@@ -342,6 +361,10 @@ def downgrade() -> None:
     op.drop_table('drafts')
     op.drop_table('dead_letters')
     op.drop_table('alerts')
+    with op.batch_alter_table('web_sessions', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_web_sessions_user_id'))
+
+    op.drop_table('web_sessions')
     with op.batch_alter_table('threads', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_threads_order_number'))
         batch_op.drop_index('ix_threads_next_transition_at')

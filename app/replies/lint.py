@@ -1,0 +1,406 @@
+"""Checks a person sees beside a draft reply, after Walmart's guide: acknowledge and empathise,
+don't overpromise, check spelling, keep contact information accurate, and write to this customer
+rather than send a template as it is.
+
+Errors block approval unless the approver overrides them (recorded elsewhere); warnings inform.
+
+| code               | severity | flags                                                           |
+|--------------------|----------|-----------------------------------------------------------------|
+| empty              | error    | a blank reply (no other check runs)                             |
+| not_personalised   | error    | the reply is the bare template (whitespace aside)               |
+| no_greeting        | warning  | the first line does not greet ("Hello", "Hi", "Dear" ...)       |
+| no_acknowledgement | warning  | nothing thanks, apologises or shows understanding               |
+| placeholder        | error    | text left to fill in: [[name]], {{ }}, [Customer Name], XXX ... |
+| overpromise        | error    | "guarantee", "100%", "immediately", "always", "promise" ...     |
+| foreign_contact    | error    | a link, address or phone number that is not the seller's        |
+| spelling           | warning  | a word missing from the English dictionary                      |
+
+Whole-text findings come first, then the others in order of their position in the text.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from functools import cache
+from typing import Literal
+from urllib.parse import urlsplit
+
+from spellchecker import SpellChecker
+
+from app.config import ReplySettings
+
+Severity = Literal["error", "warning"]
+
+
+@dataclass(frozen=True)
+class Finding:
+    code: str
+    severity: Severity
+    message: str
+    excerpt: str | None = None
+
+
+def lint(body: str, *, bare_template: str | None, settings: ReplySettings) -> list[Finding]:
+    """Every finding for the reply ``body``. ``bare_template`` is the template text the reply
+    started from, as rendered; a reply still equal to it is not personalised (None: no template)."""
+    if not body.strip():
+        return [Finding("empty", "error", "the reply is empty")]
+    whole = [
+        *_not_personalised(body, bare_template),
+        *_no_greeting(body),
+        *_no_acknowledgement(body),
+    ]
+    contacts = list(_contacts(body))
+    placed = sorted(
+        [
+            *_placeholders(body),
+            *_overpromises(body),
+            *_foreign_contacts(body, contacts, settings),
+            *_misspellings(body, contacts, settings),
+        ],
+        key=lambda item: item[0],
+    )
+    return whole + [finding for _, finding in placed]
+
+
+# ---- tables -------------------------------------------------------------------------------------
+
+# Text a template or a colleague left to be filled in.
+PLACEHOLDERS: list[tuple[str, str]] = [
+    (r"\[\[[^\[\]\n]*\]\]", "a value the template could not fill"),
+    (r"\{\{.*?\}\}|\{%.*?%\}|\{#.*?#\}", "template code"),
+    (r"\[[A-Za-z][A-Za-z0-9 _#./'-]{0,40}\]", "a placeholder in brackets"),
+    (r"<[A-Za-z][A-Za-z0-9 _#'-]{0,40}>", "a placeholder in angle brackets"),
+    (r"\b[Xx]{3,}\b", "a placeholder"),
+    (r"\b(?:TODO|FIXME)\b", "a note to self"),
+    (r"_{3,}", "a blank to fill in"),
+]
+
+GREETINGS = re.compile(
+    r"^\W*(?:hello|hi|hey|dear|greetings|good\s+(?:morning|afternoon|evening|day)"
+    r"|thank\s+you|thanks)\b",
+    re.IGNORECASE,
+)
+
+ACKNOWLEDGEMENTS = re.compile(
+    r"\bthank(?:s| you)(?: (?:so|very) much)? for\b"
+    r"|\b(?:i|we) (?:completely |fully |can |do )?understand\b"
+    r"|\bsorry\b|\bapolog|\bappreciate|\bfrustrat|\bregret\b",
+    re.IGNORECASE,
+)
+
+# Words that promise what a seller may not control (carriers, Walmart, stock).
+OVERPROMISES = re.compile(
+    r"\bguarantee[sd]?\b|\bguaranteeing\b|(?<![\w.])100\s?(?:%|percent\b)|\bimmediately\b"
+    r"|\balways\b|\bnever\s+again\b|\bpromise[sd]?\b",
+    re.IGNORECASE,
+)
+
+_EMAIL = re.compile(r"(?<![\w.+%-])[\w.+%-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
+_URL = re.compile(r"\b(?:https?://|ftp://)[^\s<>\"']+|(?<![\w@.-])www\.[^\s<>\"']+", re.IGNORECASE)
+_TLDS = (
+    "com|net|org|info|biz|io|co|us|ca|uk|de|fr|eu|au|shop|store|online|site|app|me|ly|gl|"
+    "link|xyz|ai|tv|page|website|help"
+)
+_BARE_DOMAIN = re.compile(
+    rf"(?<![\w@.-])(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\.)+(?:{_TLDS})(?![\w-])(?:/[^\s<>\"']*)?",
+    re.IGNORECASE,
+)
+_TRAILING_PUNCTUATION = ".,;:!?)]}'\""
+_RELAY_DOMAIN = "relay.walmart.com"
+
+# Phone numbers: 7 to 15 digits with optional +, spaces, dots, dashes and parentheses.
+_PHONE = re.compile(r"(?<![\w+])(?:\+\s?)?\(?\d(?:[ .()-]{0,2}\d){6,29}\)?(?!\w)")
+# Numbers that look like phones but are not: order numbers, dates, labelled identifiers.
+_ORDER_NUMBER = re.compile(r"\d{13}|\d{15}|\d{7}-\d{6}|\d{7}-\d{8}")
+_DATE = re.compile(r"\d{4}[-./]\d{1,2}[-./]\d{1,2}|\d{1,2}[-./]\d{1,2}[-./]\d{2,4}")
+_ID_LABEL = re.compile(
+    r"\b(?:order|po|purchase order|sales order|item|tracking|case|ref(?:erence)?|id|sku|upc|"
+    r"invoice|return)\s*(?:number|no\.?|id|#)?\s*(?:is\b)?\s*[:#]?\s*$|#\s*$",
+    re.IGNORECASE,
+)
+_LONGEST_BARE_PHONE = 11  # a longer run of digits alone is an order, item or tracking number
+
+_WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)*")
+_SENTENCE_END = ".!?"
+_CONTRACTION_SUFFIXES = ("'s", "'ll", "'re", "'ve", "'d", "'m")
+
+
+# ---- whole-text checks --------------------------------------------------------------------------
+
+
+def _normalise(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _not_personalised(body: str, bare_template: str | None) -> Iterator[Finding]:
+    if bare_template is not None and _normalise(body) == _normalise(bare_template):
+        yield Finding(
+            "not_personalised",
+            "error",
+            "the reply is the template as it is; write to this customer about their message",
+        )
+
+
+def _no_greeting(body: str) -> Iterator[Finding]:
+    first_line = next(line for line in body.splitlines() if line.strip()).strip()
+    if not GREETINGS.match(first_line):
+        yield Finding(
+            "no_greeting",
+            "warning",
+            f"the reply does not open with a greeting such as 'Hello', 'Hi' or 'Dear' "
+            f"(it opens with '{_shorten(first_line)}')",
+            excerpt=first_line,
+        )
+
+
+def _no_acknowledgement(body: str) -> Iterator[Finding]:
+    if not ACKNOWLEDGEMENTS.search(body):
+        yield Finding(
+            "no_acknowledgement",
+            "warning",
+            "the reply does not acknowledge the customer: thank them, apologise where it fits, "
+            "or say that you understand",
+        )
+
+
+# ---- positioned checks: (position, finding) -----------------------------------------------------
+
+_Placed = tuple[int, Finding]
+
+
+def _placeholders(body: str) -> Iterator[_Placed]:
+    taken: list[tuple[int, int]] = []
+    matches = [
+        (m, what) for pattern, what in PLACEHOLDERS for m in re.finditer(pattern, body, re.DOTALL)
+    ]
+    for m, what in sorted(matches, key=lambda item: item[0].start()):
+        if _overlaps(m.span(), taken):
+            continue
+        taken.append(m.span())
+        yield (
+            m.start(),
+            Finding(
+                "placeholder",
+                "error",
+                f"'{_shorten(m.group())}' is {what}; replace it with the real text",
+                excerpt=_excerpt(body, m.start(), m.end()),
+            ),
+        )
+
+
+def _overpromises(body: str) -> Iterator[_Placed]:
+    for m in OVERPROMISES.finditer(body):
+        yield (
+            m.start(),
+            Finding(
+                "overpromise",
+                "error",
+                f"'{m.group()}' promises more than the seller may be able to keep; "
+                f"say what you will do next instead",
+                excerpt=_excerpt(body, m.start(), m.end()),
+            ),
+        )
+
+
+_ContactKind = Literal["email", "url", "domain", "phone"]
+_LINK_PATTERNS: tuple[tuple[_ContactKind, re.Pattern[str]], ...] = (
+    ("url", _URL),  # first: "https://walmart.com@evil.example" is a link, not an address
+    ("email", _EMAIL),
+    ("domain", _BARE_DOMAIN),
+)
+
+
+@dataclass(frozen=True)
+class _Contact:
+    kind: _ContactKind
+    text: str
+    start: int
+    end: int
+
+
+def _contacts(body: str) -> Iterator[_Contact]:
+    """Addresses, links and phone-like numbers, each span claimed once (an address's domain is
+    not also a link; a number inside a link is not a phone)."""
+    taken: list[tuple[int, int]] = []
+    for kind, pattern in _LINK_PATTERNS:
+        for m in pattern.finditer(body):
+            text = m.group().rstrip(_TRAILING_PUNCTUATION)
+            span = (m.start(), m.start() + len(text))
+            if text and not _overlaps(span, taken):
+                taken.append(span)
+                yield _Contact(kind, text, *span)
+    for m in _PHONE.finditer(body):
+        text = m.group()
+        if text.endswith(")") and text.count(")") > text.count("("):
+            text = text[:-1]
+        span = (m.start(), m.start() + len(text))
+        before = body[max(0, m.start() - 30) : m.start()]
+        if not _overlaps(span, taken) and _is_phone(text, before=before):
+            taken.append(span)
+            yield _Contact("phone", text, *span)
+
+
+def _is_phone(text: str, *, before: str) -> bool:
+    digits = re.sub(r"\D", "", text)
+    if not 7 <= len(digits) <= 15:
+        return False
+    if text.isdigit() and len(digits) > _LONGEST_BARE_PHONE:
+        return False
+    if _ORDER_NUMBER.fullmatch(text) or _DATE.fullmatch(text):
+        return False
+    return not _ID_LABEL.search(before)
+
+
+def _foreign_contacts(
+    body: str, contacts: Iterable[_Contact], settings: ReplySettings
+) -> Iterator[_Placed]:
+    domains = [d.lower().lstrip("*").lstrip(".") for d in settings.link_domains]
+    emails = {e.lower() for e in settings.contact_emails}
+    phones = [re.sub(r"\D", "", p) for p in settings.contact_phones]
+    for contact in contacts:
+        message = None
+        if contact.kind == "email":
+            domain = contact.text.rpartition("@")[2].lower()
+            if _within(domain, [_RELAY_DOMAIN]):
+                message = (
+                    f"'{contact.text}' is a Walmart relay address (a buyer's masked address); "
+                    f"never put it in a reply"
+                )
+            elif contact.text.lower() not in emails:
+                message = f"the address '{contact.text}' is not one of the seller's contact emails"
+        elif contact.kind in ("url", "domain"):
+            host = _host(contact.text)
+            if host is None or not _within(host, domains):
+                message = (
+                    f"the link '{contact.text}' is not to an allowed site "
+                    f"({', '.join(domains) or 'none configured'})"
+                )
+        elif not _same_phone(re.sub(r"\D", "", contact.text), phones):
+            message = f"the phone number '{contact.text}' is not one of the seller's numbers"
+        if message:
+            yield (
+                contact.start,
+                Finding(
+                    "foreign_contact",
+                    "error",
+                    message,
+                    excerpt=_excerpt(body, contact.start, contact.end),
+                ),
+            )
+
+
+def _host(link: str) -> str | None:
+    has_scheme = re.match(r"[a-z][a-z0-9+.-]*://", link, re.IGNORECASE)
+    try:
+        host = urlsplit(link if has_scheme else f"http://{link}").hostname
+    except ValueError:
+        return None
+    return host.rstrip(".") if host else None
+
+
+def _within(host: str, domains: Iterable[str]) -> bool:
+    return any(host == d or host.endswith(f".{d}") for d in domains if d)
+
+
+def _same_phone(digits: str, allowed: Iterable[str]) -> bool:
+    """Equal digits, or equal but for a country code ("+1 800 555 0100" and "800-555-0100")."""
+    for other in allowed:
+        shorter, longer = sorted((digits, other), key=len)
+        if shorter == longer or (len(shorter) >= 10 and longer.endswith(shorter)):
+            return True
+    return False
+
+
+@cache
+def _spellchecker() -> SpellChecker:
+    # Edit distance 1 keeps suggestions instant; distance 2 takes a second for a long unknown word.
+    return SpellChecker(language="en", distance=1)
+
+
+def _misspellings(
+    body: str, contacts: Iterable[_Contact], settings: ReplySettings
+) -> Iterator[_Placed]:
+    # Links, addresses, numbers and placeholders are not words: blank them out first.
+    chars = list(body)
+    spans = [(c.start, c.end) for c in contacts]
+    spans += [m.span() for pattern, _ in PLACEHOLDERS for m in re.finditer(pattern, body)]
+    for start, end in spans:
+        chars[start:end] = " " * (end - start)
+    masked = "".join(chars)
+
+    ignored = {w.casefold() for w in settings.allowed_words}
+    ignored |= {m.group().casefold() for m in _WORD.finditer(settings.signature)}
+    candidates: dict[str, tuple[int, str]] = {}
+    for m in _WORD.finditer(masked):
+        word = m.group().replace("’", "'")
+        key = word.casefold()
+        if key in candidates or key in ignored or not _checkable(word, masked, m.start()):
+            continue
+        candidates[key] = (m.start(), word)
+
+    spell = _spellchecker()
+    unknown = spell.unknown(list(candidates))
+    for key, (start, word) in candidates.items():
+        if key not in unknown or _known_contraction(key, spell):
+            continue
+        suggestion = spell.correction(key)
+        hint = f"; did you mean '{suggestion}'?" if suggestion and suggestion != key else ""
+        yield (
+            start,
+            Finding(
+                "spelling",
+                "warning",
+                f"'{word}' is not in the dictionary{hint}",
+                excerpt=_excerpt(body, start, start + len(word)),
+            ),
+        )
+
+
+def _checkable(word: str, text: str, start: int) -> bool:
+    """Whether the spelling check looks at a word: not short, not an acronym, not a code with
+    digits, and not a capitalised word inside a sentence (a name)."""
+    letters = sum(ch.isalpha() for ch in word)
+    if letters < 3 or any(ch.isdigit() for ch in word) or word.isupper():
+        return False
+    return not (word[0].isupper() and not _starts_sentence(text, start))
+
+
+def _starts_sentence(text: str, start: int) -> bool:
+    before = text[:start].rstrip(" \t\"'“‘(")
+    return not before or before[-1] in _SENTENCE_END or before[-1] == "\n"
+
+
+def _known_contraction(word: str, spell: SpellChecker) -> bool:
+    """A known word with a contraction or possessive ending ("the seller's", "Alice'll")."""
+    for suffix in _CONTRACTION_SUFFIXES:
+        if word.endswith(suffix) and not spell.unknown([word.removesuffix(suffix)]):
+            return True
+    return word.endswith("n't") and not spell.unknown([word.removesuffix("n't")])
+
+
+# ---- helpers ------------------------------------------------------------------------------------
+
+
+def _overlaps(span: tuple[int, int], taken: Iterable[tuple[int, int]]) -> bool:
+    return any(span[0] < end and start < span[1] for start, end in taken)
+
+
+def _shorten(text: str, limit: int = 60) -> str:
+    text = _normalise(text)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _excerpt(text: str, start: int, end: int, *, context: int = 30) -> str:
+    """The match with some words either side, on one line."""
+    left = max(0, start - context)
+    right = min(len(text), end + context)
+    if left > 0 and " " in text[left:start]:
+        left = text.index(" ", left, start) + 1
+    if right < len(text) and " " in text[end:right]:
+        right = text.rindex(" ", end, right)
+    prefix = "…" if left > 0 else ""
+    suffix = "…" if right < len(text) else ""
+    return prefix + _normalise(text[left:right]) + suffix

@@ -1,0 +1,60 @@
+"""Signed-in browsers: server-side sessions behind an HttpOnly cookie, each with a CSRF token."""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+from datetime import timedelta
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from app import audit
+from app.clock import now
+from app.models import WebSession
+from app.users import repository as users
+from app.users.passwords import verify_password
+from app.users.tokens import hash_token
+
+COOKIE = "slawatch_session"
+LOGIN_CSRF_COOKIE = "slawatch_login_csrf"
+LIFETIME = timedelta(hours=12)
+
+
+def sign_in(db: Session, *, name: str, password: str) -> str | None:
+    """A new session's cookie value for the right password, else None (and an audit entry)."""
+    user = users.get_by_name(db, name)
+    if not verify_password(user.password_hash if user else None, password) or (
+        user is None or user.disabled_at is not None
+    ):
+        audit.record(db, actor=name[:100] or "?", action="user.sign_in_failed")
+        return None
+    token = secrets.token_urlsafe(32)
+    db.add(
+        WebSession(
+            token_hash=hash_token(token),
+            user_id=user.id,
+            csrf_token=secrets.token_urlsafe(32),
+            expires_at=now() + LIFETIME,
+        )
+    )
+    audit.record(db, actor=user, action="user.sign_in")
+    return token
+
+
+def session_for(db: Session, token: str | None) -> WebSession | None:
+    if not token:
+        return None
+    session = db.scalar(select(WebSession).where(WebSession.token_hash == hash_token(token)))
+    if session is None or session.expires_at <= now() or session.user.disabled_at is not None:
+        return None
+    return session
+
+
+def sign_out(db: Session, token: str | None) -> None:
+    if token:
+        db.execute(delete(WebSession).where(WebSession.token_hash == hash_token(token)))
+
+
+def csrf_ok(expected: str | None, given: str | None) -> bool:
+    return bool(expected and given) and hmac.compare_digest(str(expected), str(given))

@@ -1,0 +1,146 @@
+"""The agent's whole job in a real browser (headless Chromium): sign in, open the most urgent
+thread, draft from a template, approve, send, and see the customer answered."""
+
+from __future__ import annotations
+
+import shutil
+import threading
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+import uvicorn
+from sqlalchemy.orm import Session, sessionmaker
+
+from app.config import Settings
+from app.db import session_scope
+from app.enums import Role
+from app.main import create_app
+from app.replies.templates import seed_on_first_run
+from app.users.service import create_user, set_password
+from tests.conftest import ImapAccount, SmtpServer, unavailable
+from tests.dovecot import free_port
+from tests.ingest.helpers import poll
+from tests.mailfactory import customer, relay_address
+
+CHROMIUM = "/usr/bin/chromium"
+PASSWORD = "correct horse battery"
+# Without these, Chromium tries to reach Google's services at start; this machine has no network.
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture
+def server(
+    imap_account: ImapAccount,
+    smtp_server: SmtpServer,
+    session_factory: sessionmaker[Session],
+    database_url: str,
+) -> Iterator[str]:
+    if shutil.which("chromium") is None and not Path(CHROMIUM).exists():
+        unavailable(f"Chromium is not installed ({CHROMIUM}; apt-get install chromium)")
+    arrived = datetime.now(UTC)
+    imap_account.append(
+        "INBOX",
+        [customer("Dora", order="108829272810783", subject="Where is my order?")],
+        when=arrived - timedelta(hours=40),
+    )
+    imap_account.append(
+        "INBOX",
+        [customer("Eve", order="200011419023224", subject="Question about sizes")],
+        when=arrived - timedelta(hours=2),
+    )
+    assert poll(session_factory, imap_account.settings()).ok
+    with session_scope(session_factory) as db:
+        seed_on_first_run(db)
+        create_user(db, name="agnes", role=Role.AGENT, actor="test")
+        set_password(db, name="agnes", password=PASSWORD, actor="test")
+    settings = Settings(
+        database_url=database_url, mailboxes=[imap_account.settings()], smtp=smtp_server.settings()
+    )
+    port = free_port()
+    uv = uvicorn.Server(
+        uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
+    )
+    thread = threading.Thread(target=uv.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not uv.started:
+        assert time.monotonic() < deadline, "the server did not start"
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    uv.should_exit = True
+    thread.join(timeout=10)
+
+
+def test_an_agent_answers_the_most_urgent_customer(
+    server: str, smtp_server: SmtpServer, tmp_path: Path
+) -> None:
+    from playwright.sync_api import sync_playwright
+
+    console_errors: list[str] = []
+    outside: list[str] = []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page()
+        page.on("console", lambda m: console_errors.append(m.text) if m.type == "error" else None)
+        page.on("dialog", lambda d: pytest.fail(f"a dialog opened: {d.message}"))
+        page.on(
+            "request",
+            lambda r: (
+                outside.append(r.url)
+                if r.url.startswith(("http:", "https:", "ws:", "wss:"))
+                and not r.url.startswith(server)
+                else None
+            ),
+        )
+
+        page.goto(f"{server}/")
+        page.fill("input[name=username]", "agnes")
+        page.fill("input[name=password]", PASSWORD)
+        with page.expect_navigation():
+            page.click("button[type=submit]")
+        page.wait_for_selector("text=Waiting customers")
+
+        # The first row is the most urgent: Dora, 40 hours into her 48.
+        first = page.locator("tbody tr").first
+        assert "at risk" in first.inner_text()
+        first.locator("a").click()
+        page.wait_for_selector("text=Where is my order?")
+
+        page.select_option("select[name=template_id]", label="shipping · Where is my order")
+        with page.expect_navigation():
+            page.click("text=Start a reply from this template")
+        draft = page.locator("[data-draft-state=draft]").first
+        text = draft.locator("textarea").input_value()
+        assert "Dora" in text
+        # A person personalises the template before approving it.
+        draft.locator("textarea").fill(
+            text.replace("Hello Dora,", "Hello Dora,\n\nI checked your order myself this morning.")
+        )
+        # Each button posts a form; wait for the page it leads to before the next step.
+        with page.expect_navigation():
+            draft.locator("text=Save changes").click()
+        with page.expect_navigation():
+            page.locator("[data-draft-state=draft] button", has_text="Approve").click()
+        with page.expect_navigation():
+            page.locator("text=Send to customer").click()
+        page.wait_for_selector("[data-draft-state=sent]")
+        assert page.locator("[data-state]").first.get_attribute("data-state") == "answered"
+        page.screenshot(path=str(tmp_path / "answered.png"), full_page=True)
+        browser.close()
+
+    ((recipients, raw),) = smtp_server.recorder.messages
+    assert recipients == [relay_address("Dora")]
+    assert b"I checked your order myself this morning." in raw
+    assert console_errors == []
+    assert outside == []
