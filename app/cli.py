@@ -39,8 +39,16 @@ def _cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     import uvicorn
 
     from app.main import check_schema_current, create_app
+    from app.users.repository import list_users
 
     check_schema_current(settings.database_url)
+    with _session(settings) as db:
+        if not list_users(db):
+            print(
+                "No users yet. Create one to sign in at /:\n"
+                "  slawatch users add admin --role admin --password",
+                file=sys.stderr,
+            )
     uvicorn.run(
         create_app(settings, run_jobs=True), host=args.host, port=args.port, log_config=None
     )

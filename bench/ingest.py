@@ -69,6 +69,21 @@ def no_change_poll_ms(session_factory, settings: MailboxSettings, repeats: int =
     return statistics.median(times)
 
 
+def bare_no_change_ms(server: Dovecot, user: str, repeats: int = 20) -> float:
+    """The IMAP work of a poll that finds nothing, done with bare imapclient: the server's share."""
+    times = []
+    for _ in range(repeats):
+        began = time.perf_counter()
+        client = IMAPClient(server.host, port=server.port, ssl=False, timeout=60)
+        client.login(user, "pw")
+        client.list_folders()
+        for folder in ("INBOX", "Junk", "Sent"):
+            client.select_folder(folder, readonly=True)
+        client.logout()
+        times.append((time.perf_counter() - began) * 1000)
+    return statistics.median(times)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--messages", type=int, default=10_000)
