@@ -10,16 +10,14 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import tempfile
 import time
-from pathlib import Path
 
 from imapclient import IMAPClient
 
-from app import migrate
 from app.config import MailboxSettings, SlaSettings
 from app.db import make_engine, make_session_factory
 from app.ingest.service import poll_mailbox
+from bench.common import fresh_database
 from tests.dovecot import Dovecot
 from tests.mailfactory import customer
 
@@ -95,9 +93,7 @@ def main() -> None:
 
     server = Dovecot()
     server.start()
-    work = Path(tempfile.mkdtemp(prefix="slawatch-bench-"))
-    url = args.database_url or f"sqlite:///{work / 'bench.db'}"
-    migrate.upgrade(url)
+    url = fresh_database(args.database_url)
     session_factory = make_session_factory(make_engine(url))
     try:
         user = "ingest@bench.example"

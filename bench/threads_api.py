@@ -23,14 +23,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
-from sqlalchemy import create_engine, insert, text
+from sqlalchemy import insert, text
 
-from app import migrate
-from app.db import make_engine, make_session_factory, normalise_url, session_scope
+from app.db import make_engine, make_session_factory, session_scope
 from app.enums import Role, ThreadKind, ThreadSource
 from app.models import Mailbox, ResponseEpisode, Thread
 from app.threads.repository import rebuild_tallies
 from app.users.service import create_user
+from bench.common import fresh_database
 from tests.dovecot import free_port
 
 ROOT = Path(__file__).parents[1]
@@ -164,15 +164,8 @@ def main() -> None:
     parser.add_argument("--database-url", help="default: a new SQLite file")
     parser.add_argument("--requests", type=int, default=300)
     args = parser.parse_args()
-    work = Path(tempfile.mkdtemp(prefix="slawatch-bench-"))
-    url = args.database_url or f"sqlite:///{work / 'bench.db'}"
-    if url.startswith("postgresql"):  # a fresh database beside the one named
-        admin = create_engine(normalise_url(url), isolation_level="AUTOCOMMIT")
-        name = f"slawatch_bench_{uuid.uuid4().hex[:8]}"
-        with admin.connect() as connection:
-            connection.execute(text(f'CREATE DATABASE "{name}"'))
-        url = normalise_url(url).set(database=name).render_as_string(hide_password=False)
-    migrate.upgrade(url)
+    url = fresh_database(args.database_url)
+    work = Path(tempfile.mkdtemp(prefix="slawatch-serve-"))
     began = time.perf_counter()
     fill(url, args.threads)
     print(
