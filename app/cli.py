@@ -99,15 +99,17 @@ def _cmd_replay(settings: Settings, _: argparse.Namespace) -> int:
 
 
 def _cmd_sweep(settings: Settings, _: argparse.Namespace) -> int:
+    from app.alerts.service import sweep
     from app.clock import now
-    from app.threads.sweep import run_sweep
 
     session_factory = make_session_factory(make_engine(settings.database_url))
-    transitions = run_sweep(session_factory, settings, now=now())
-    print(f"{len(transitions)} SLA transitions recorded")
-    for t in transitions:
+    report = sweep(session_factory, settings, now=now())
+    print(f"{len(report.transitions)} SLA transitions recorded, {len(report.alerts)} alerts raised")
+    for t in report.transitions:
         print(f"thread {t.thread_id}: {t.from_level or 'new'} -> {t.to_level}")
-    return EXIT_OK
+    d = report.delivery
+    print(f"alerts sent: {d.sent}, to retry: {d.retrying}, failed: {d.failed}")
+    return EXIT_FAILURE if d.failed else EXIT_OK
 
 
 def _read_password(args: argparse.Namespace) -> str:

@@ -11,9 +11,11 @@ from __future__ import annotations
 import ipaddress
 import os
 import tomllib
+from datetime import time
 from email.utils import parseaddr
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
     AfterValidator,
@@ -108,6 +110,16 @@ class MailboxSettings(_Section):
     alert_recipients: list[EmailAddress] = Field(default_factory=list)
 
     @model_validator(mode="after")
+    def _team_only_alerts(self) -> MailboxSettings:
+        for address in self.alert_recipients:
+            if is_marketplace_relay(address):
+                raise ValueError(
+                    f"{address} is a marketplace relay (customer) address; alerts "
+                    "go only to the seller's team"
+                )
+        return self
+
+    @model_validator(mode="after")
     def _refuse_plaintext_over_network(self) -> MailboxSettings:
         if self.security == "plain" and not is_loopback(self.host):
             raise ValueError(
@@ -163,8 +175,56 @@ class ReplySettings(_Section):
     allowed_words: list[str] = Field(default_factory=list)
 
 
+class QuietHours(_Section):
+    """Hours in the team's time zone when non-urgent alerts wait; customers' clocks keep running."""
+
+    start: time
+    end: time
+    timezone: str = "UTC"
+
+    @model_validator(mode="after")
+    def _known_zone(self) -> QuietHours:
+        try:
+            ZoneInfo(self.timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"unknown time zone {self.timezone!r} (e.g. 'America/Chicago')"
+            ) from None
+        if self.start == self.end:
+            raise ValueError("quiet hours need a start different from their end")
+        return self
+
+
 class AlertSettings(_Section):
+    """Internal alert emails: only ever to these configured addresses, never to a customer."""
+
     recipients: list[EmailAddress] = Field(default_factory=list)
+    manager_recipients: list[EmailAddress] = Field(default_factory=list)
+    from_address: EmailAddress | None = None
+    digest_minutes: int = Field(default=0, ge=0, le=24 * 60)
+    quiet_hours: QuietHours | None = None
+    poll_failure_minutes: int = Field(default=15, ge=1)
+    max_attempts: int = Field(default=8, ge=1)
+
+    @model_validator(mode="after")
+    def _no_customer_addresses(self) -> AlertSettings:
+        for address in [*self.recipients, *self.manager_recipients]:
+            if is_marketplace_relay(address):
+                raise ValueError(
+                    f"{address} is a marketplace relay (customer) address; alerts "
+                    "go only to the seller's team"
+                )
+        return self
+
+
+def is_marketplace_relay(address: str) -> bool:
+    """An address that reaches a buyer through a marketplace relay: never an alert recipient."""
+    domain = address.rpartition("@")[2].lower()
+    return (
+        domain == "relay.walmart.com"
+        or domain.endswith(".relay.walmart.com")
+        or domain.endswith("marketplace.amazon.com")
+    )
 
 
 class KindPolicy(_Section):

@@ -73,8 +73,16 @@ def dialect_insert(session: Session) -> Any:
     return sqlite.insert
 
 
+WRITER = "slawatch_writer"
+
+
 def _begin_sqlite(connection: Any) -> None:
-    connection.exec_driver_sql("BEGIN")
+    # A unit of work that may write takes SQLite's write lock up front (IMMEDIATE), waiting
+    # (busy_timeout) for its turn: a deferred transaction that reads and then writes fails at once
+    # ("database is locked") when another connection wrote in between. Reads stay deferred, so
+    # they never wait for a writer (WAL).
+    immediate = connection.get_execution_options().get(WRITER, False)
+    connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
 def make_engine(database_url: str, **kwargs: Any) -> Engine:
@@ -88,6 +96,12 @@ def make_engine(database_url: str, **kwargs: Any) -> Engine:
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
+    """Sessions for units of work that may write (jobs, commands, requests that change state)."""
+    return sessionmaker(bind=engine.execution_options(**{WRITER: True}), expire_on_commit=False)
+
+
+def make_read_session_factory(engine: Engine) -> sessionmaker[Session]:
+    """Sessions that only read (GET requests, heavy reports): they never take a write lock."""
     return sessionmaker(bind=engine, expire_on_commit=False)
 
 

@@ -12,15 +12,25 @@ from app.db import session_scope
 from app.enums import Role
 from app.errors import Forbidden, Unauthenticated
 from app.models import User
-from app.users.service import user_for_token
+from app.users.service import note_token_use, token_holder
 
 _bearer = HTTPBearer(auto_error=False, description="An API token from `slawatch users add`.")
 
 
 def get_db(request: Request) -> Iterator[Session]:
-    """The request is the unit of work: commit when the endpoint returns, roll back on error."""
-    with session_scope(request.app.state.session_factory) as session:
-        yield session
+    """The request is the unit of work: commit when the endpoint returns, roll back on error.
+    GET requests only read, so they never wait for a writer."""
+    reads_only = request.method in ("GET", "HEAD")
+    state = request.app.state
+    with session_scope(state.read_session_factory if reads_only else state.session_factory) as db:
+        yield db
+
+
+def get_read_db(request: Request) -> Iterator[Session]:
+    """A session that only reads, whatever the request's method (authentication uses it, so it
+    never holds the write lock a state-changing request needs)."""
+    with request.app.state.read_session_factory() as db:
+        yield db
 
 
 def get_settings(request: Request) -> Settings:
@@ -29,18 +39,23 @@ def get_settings(request: Request) -> Settings:
 
 
 SessionDep = Annotated[Session, Depends(get_db)]
+ReadSessionDep = Annotated[Session, Depends(get_read_db)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 
 
 def current_user(
-    db: SessionDep,
+    request: Request,
+    db: ReadSessionDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> User:
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise Unauthenticated("missing bearer token: send 'Authorization: Bearer <token>'")
-    user = user_for_token(db, credentials.credentials)
-    if user is None:
+    found = token_holder(db, credentials.credentials)
+    if found is None:
         raise Unauthenticated("invalid or revoked token")
+    user, token_id, stale = found
+    if stale:
+        note_token_use(request.app.state.session_factory, token_id)
     return user
 
 

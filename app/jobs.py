@@ -8,16 +8,15 @@ from datetime import UTC, timedelta
 from functools import partial
 
 from apscheduler.schedulers.background import BackgroundScheduler
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy import Engine
 
+from app.alerts.service import sweep
 from app.clock import now
 from app.config import MailboxSettings, Settings
-from app.db import session_scope
-from app.ingest import repository as mailboxes
+from app.db import make_read_session_factory, make_session_factory
 from app.ingest.idle import IdleWatcher
 from app.ingest.service import poll_mailbox
 from app.threads import stats
-from app.threads.sweep import run_sweep
 
 log = logging.getLogger(__name__)
 
@@ -32,8 +31,9 @@ def backoff_delay(*, poll_seconds: int, failures: int) -> timedelta:
 
 
 class Jobs:
-    def __init__(self, settings: Settings, session_factory: sessionmaker[Session]) -> None:
-        self._session_factory = session_factory
+    def __init__(self, settings: Settings, engine: Engine) -> None:
+        self._session_factory = make_session_factory(engine)
+        self._read_factory = make_read_session_factory(engine)
         self._sla = settings.sla
         self.scheduler = BackgroundScheduler(
             timezone=UTC,
@@ -101,12 +101,12 @@ class Jobs:
         self.scheduler.modify_job(_poll_job_id(mailbox.name), next_run_time=now() + delay)
 
     def _sweep(self, settings: Settings) -> None:
-        run_sweep(self._session_factory, settings, now=now())
+        sweep(self._session_factory, settings, now=now())
 
     def _refresh_stats(self) -> None:
-        with session_scope(self._session_factory) as db:
-            for mailbox in mailboxes.list_mailboxes(db):
-                stats.refresh(db, mailbox_id=mailbox.id, now=now())
+        stats.refresh_all(
+            read_factory=self._read_factory, write_factory=self._session_factory, now=now()
+        )
 
 
 def _poll_job_id(mailbox_name: str) -> str:

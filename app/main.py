@@ -7,9 +7,10 @@ from fastapi import FastAPI, Request
 from fastapi.responses import RedirectResponse
 
 from app import __version__, migrate
+from app.alerts.router import router as alerts_router
 from app.audit_router import router as audit_router
 from app.config import ConfigError, Settings
-from app.db import make_engine, make_session_factory
+from app.db import make_engine, make_read_session_factory, make_session_factory
 from app.errors import install_error_handler
 from app.health import router as health_router
 from app.ingest.router import router as ingest_router
@@ -44,7 +45,8 @@ def create_app(settings: Settings, *, run_jobs: bool = False) -> FastAPI:
         engine = make_engine(settings.database_url)
         app.state.engine = engine
         app.state.session_factory = make_session_factory(engine)
-        jobs = Jobs(settings, app.state.session_factory) if run_jobs else None
+        app.state.read_session_factory = make_read_session_factory(engine)
+        jobs = Jobs(settings, engine) if run_jobs else None
         if jobs:
             jobs.start()
         try:
@@ -68,6 +70,7 @@ def create_app(settings: Settings, *, run_jobs: bool = False) -> FastAPI:
     app.include_router(threads_router)
     app.include_router(replies_router)
     app.include_router(audit_router)
+    app.include_router(alerts_router)
     app.include_router(web_router)
 
     @app.exception_handler(LoginRequired)

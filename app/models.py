@@ -60,7 +60,10 @@ class Mailbox(Base):
     last_success_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_error_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_error: Mapped[str | None] = mapped_column(Text)
+    last_error_kind: Mapped[str | None] = mapped_column(String(20))
     consecutive_failures: Mapped[int] = mapped_column(Integer, default=0)
+    # The start of the outage a "mailbox down" alert was raised for, until its recovery alert.
+    down_alerted_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     folders: Mapped[list[FolderCursor]] = relationship(back_populates="mailbox")
 
@@ -385,9 +388,13 @@ class Draft(Base):
 
 
 class Alert(Base):
-    """An internal alert email, recorded before it is sent so it goes out exactly once."""
+    """An internal alert, recorded before it is sent so it goes out exactly once.
+
+    ``dedupe_key`` names the event (a thread's clock reaching a level, a mailbox's outage), so the
+    same event can never produce a second alert, however many sweeps run."""
 
     __tablename__ = "alerts"
+    __table_args__ = (Index("ix_alerts_state_deliver_after", "state", "deliver_after"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     kind: Mapped[str] = mapped_column(String(30))
@@ -396,10 +403,14 @@ class Alert(Base):
     mailbox_id: Mapped[int | None] = mapped_column(ForeignKey("mailboxes.id", ondelete="CASCADE"))
     recipients: Mapped[list[str]] = mapped_column(JSON, default=list)
     subject: Mapped[str] = mapped_column(Text, default="")
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    urgent: Mapped[bool] = mapped_column(Boolean, default=False)
     state: Mapped[AlertState] = mapped_column(_enum(AlertState, "alert_state"))
+    # Not before this moment: quiet hours, a digest period, or the back-off after a failure.
+    deliver_after: Mapped[datetime] = mapped_column(UTCDateTime)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
-    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_error: Mapped[str | None] = mapped_column(Text)
+    message_id: Mapped[str | None] = mapped_column(String(998))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 

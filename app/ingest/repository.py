@@ -2,7 +2,7 @@
 
 from collections.abc import Sequence
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.enums import FolderRole
@@ -43,14 +43,9 @@ def get_or_create_cursor(
 
 
 def lock_cursor(db: Session, cursor_id: int) -> FolderCursor:
-    """Start the batch's transaction with a write, so SQLite takes its write lock up front (a read
-    first could not be upgraded after another writer committed) and PostgreSQL locks the row."""
-    db.execute(
-        update(FolderCursor)
-        .where(FolderCursor.id == cursor_id)
-        .values(last_uid=FolderCursor.last_uid)
-    )
-    cursor = db.get(FolderCursor, cursor_id, populate_existing=True)
+    """The folder's cursor, locked for the batch (PostgreSQL; SQLite transactions already hold the
+    database's write lock)."""
+    cursor = db.get(FolderCursor, cursor_id, populate_existing=True, with_for_update=True)
     assert cursor is not None  # noqa: S101 (it was created before the batch)
     return cursor
 

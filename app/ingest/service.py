@@ -74,6 +74,7 @@ class PollReport:
     mailbox: str
     folders: list[FolderReport] = field(default_factory=list)
     error: str | None = None
+    error_kind: str | None = None  # auth, network, tls, folder, protocol, config
 
     @property
     def ok(self) -> bool:
@@ -459,16 +460,16 @@ def _reconcile(session_factory: sessionmaker[Session], *, cursor_id: int, mailbo
 
 
 def _record_health(
-    session_factory: sessionmaker[Session], *, mailbox_id: int, error: str | None
+    session_factory: sessionmaker[Session], *, mailbox_id: int, report: PollReport
 ) -> None:
     with session_scope(session_factory) as db:
         mailbox = repository.get_mailbox(db, mailbox_id)
-        if error is None:
+        if report.error is None:
             mailbox.last_success_at = now()
             mailbox.consecutive_failures = 0
         else:
             mailbox.last_error_at = now()
-            mailbox.last_error = error
+            mailbox.last_error, mailbox.last_error_kind = report.error, report.error_kind
             mailbox.consecutive_failures += 1
 
 
@@ -509,14 +510,15 @@ def poll_mailbox(
                     )
                 )
     except ImapError as e:
-        report.error = e.reason
+        report.error, report.error_kind = e.reason, e.kind
     except ConfigError as e:
-        report.error = str(e)
+        report.error, report.error_kind = str(e), "config"
     except (IMAPClientError, OSError) as e:
         report.error = f"{settings.host}: connection lost during the poll: {e}"
+        report.error_kind = "network"
     if report.error:
         log.error("mailbox %s: poll failed: %s", settings.name, report.error)
-    _record_health(session_factory, mailbox_id=mailbox_id, error=report.error)
+    _record_health(session_factory, mailbox_id=mailbox_id, report=report)
     return report
 
 

@@ -132,14 +132,15 @@ def summary(db: Session, *, now: datetime) -> list[MailboxSummary]:
             result[tally.mailbox_id].by_state[ThreadState(tally.bucket)] += tally.count
     for mailbox in known:
         entry = result[mailbox.id]
-        figures = stats.current(db, mailbox_id=mailbox.id, now=now)
-        entry.response_rates = [
-            ResponseRate(30, figures.decided_30d, figures.in_time_30d),
-            ResponseRate(60, figures.decided_60d, figures.in_time_60d),
-        ]
-        entry.median_first_response_seconds = figures.median_first_response_seconds
-        entry.p90_first_response_seconds = figures.p90_first_response_seconds
-        entry.stats_computed_at = figures.computed_at
+        figures = stats.latest(db, mailbox_id=mailbox.id)
+        if figures is not None:
+            entry.response_rates = [
+                ResponseRate(30, figures.decided_30d, figures.in_time_30d),
+                ResponseRate(60, figures.decided_60d, figures.in_time_60d),
+            ]
+            entry.median_first_response_seconds = figures.median_first_response_seconds
+            entry.p90_first_response_seconds = figures.p90_first_response_seconds
+            entry.stats_computed_at = figures.computed_at
         entry.last_poll_at = mailbox.last_poll_at
         entry.last_success_at = mailbox.last_success_at
         entry.last_error_at = mailbox.last_error_at

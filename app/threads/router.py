@@ -158,12 +158,6 @@ def get_thread(thread_id: int, db: SessionDep, _: ViewerUser) -> ThreadDetailOut
     return ThreadDetailOut(**summary.model_dump(), messages=messages)
 
 
-def _policy_for(settings: SettingsDep, db: SessionDep, thread: Thread) -> service.PolicyFor:
-    return service.policy_lookup(
-        settings.sla, settings.marketplace_of(_names(db)[thread.mailbox_id])
-    )
-
-
 @router.post("/threads/{thread_id}/close")
 def close_thread(
     thread_id: int, body: CloseIn, db: SessionDep, settings: SettingsDep, user: AgentUser
@@ -176,7 +170,7 @@ def close_thread(
         thread=thread,
         user=user,
         reason=body.reason,
-        policy_for=_policy_for(settings, db, thread),
+        policy_for=service.policy_for_thread(db, settings, thread),
     )
     return _thread_out(thread, _names(db)[thread.mailbox_id], now())
 
@@ -186,7 +180,9 @@ def reopen_thread(
     thread_id: int, db: SessionDep, settings: SettingsDep, user: AgentUser
 ) -> ThreadOut:
     thread = service.get_thread(db, thread_id)
-    service.reopen(db, thread=thread, user=user, policy_for=_policy_for(settings, db, thread))
+    service.reopen(
+        db, thread=thread, user=user, policy_for=service.policy_for_thread(db, settings, thread)
+    )
     return _thread_out(thread, _names(db)[thread.mailbox_id], now())
 
 
@@ -197,7 +193,7 @@ def mark_complaint(
     """Mark a Better Business Bureau or Attorney General complaint (agent): 1 hour to respond."""
     thread = service.get_thread(db, thread_id)
     service.mark_complaint(
-        db, thread=thread, user=user, policy_for=_policy_for(settings, db, thread)
+        db, thread=thread, user=user, policy_for=service.policy_for_thread(db, settings, thread)
     )
     return _thread_out(thread, _names(db)[thread.mailbox_id], now())
 

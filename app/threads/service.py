@@ -7,9 +7,10 @@ from sqlalchemy.orm import Session
 
 from app import audit, sla
 from app.clock import now
-from app.config import KindPolicy, SlaSettings
+from app.config import KindPolicy, Settings, SlaSettings
 from app.enums import Classification, FolderRole, ThreadKind, ThreadSource
 from app.errors import AppError, Conflict, NotFound
+from app.ingest import repository as mailboxes
 from app.mail.subjects import normalize_subject
 from app.models import Message, ResponseEpisode, Thread, User
 from app.sla import ThreadState
@@ -68,6 +69,12 @@ def _find_thread(db: Session, message: Message, counterpart: str | None) -> Thre
 
 def policy_lookup(sla: SlaSettings, marketplace: str) -> PolicyFor:
     return lambda kind: sla.policy(marketplace, kind.value)
+
+
+def policy_for_thread(db: Session, settings: Settings, thread: Thread) -> PolicyFor:
+    """The policies of the marketplace the thread's mailbox sells on."""
+    name = mailboxes.get_mailbox(db, thread.mailbox_id).name
+    return policy_lookup(settings.sla, settings.marketplace_of(name))
 
 
 def attach(

@@ -1,7 +1,7 @@
 """Response-rate figures per mailbox: Walmart's Seller Response Rate and first-response times.
 
-They cover 30 and 60 days and move slowly, so they are computed into mailbox_stats by a job (and on
-demand when older than STATS_MAX_AGE) instead of scanning every wait on each request.
+They cover 30 and 60 days and move slowly, so a job computes them into mailbox_stats every few
+minutes instead of every request scanning every wait.
 """
 
 from __future__ import annotations
@@ -9,12 +9,13 @@ from __future__ import annotations
 import math
 from datetime import datetime, timedelta
 
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
+from app.db import session_scope
+from app.ingest import repository as mailboxes
 from app.models import MailboxStats
 from app.threads import repository
 
-STATS_MAX_AGE = timedelta(minutes=10)
 WINDOWS_DAYS = (30, 60)
 
 
@@ -47,19 +48,22 @@ def compute(
     return values
 
 
-def refresh(db: Session, *, mailbox_id: int, now: datetime) -> MailboxStats:
-    rows = repository.episodes_since(
-        db, mailbox_id=mailbox_id, since=now - timedelta(days=max(WINDOWS_DAYS))
-    )
-    repository.save_stats(db, {"mailbox_id": mailbox_id, **compute(rows, now=now)})
-    stats = repository.get_stats(db, mailbox_id)
-    assert stats is not None  # noqa: S101 (just saved)
-    return stats
+def refresh_all(
+    *, read_factory: sessionmaker[Session], write_factory: sessionmaker[Session], now: datetime
+) -> None:
+    """Recompute every mailbox's figures: read in a transaction that takes no lock (a long scan at
+    scale), then save each row in a short write."""
+    with read_factory() as db:
+        ids = [m.id for m in mailboxes.list_mailboxes(db)]
+    for mailbox_id in ids:
+        with read_factory() as db:
+            rows = repository.episodes_since(
+                db, mailbox_id=mailbox_id, since=now - timedelta(days=max(WINDOWS_DAYS))
+            )
+        with session_scope(write_factory) as db:
+            repository.save_stats(db, {"mailbox_id": mailbox_id, **compute(rows, now=now)})
 
 
-def current(db: Session, *, mailbox_id: int, now: datetime) -> MailboxStats:
-    """The mailbox's stats, recomputed first when missing or older than STATS_MAX_AGE."""
-    stats = repository.get_stats(db, mailbox_id)
-    if stats is None or now - stats.computed_at > STATS_MAX_AGE:
-        return refresh(db, mailbox_id=mailbox_id, now=now)
-    return stats
+def latest(db: Session, *, mailbox_id: int) -> MailboxStats | None:
+    """The figures as last computed (the job refreshes them every few minutes), or None."""
+    return repository.get_stats(db, mailbox_id)

@@ -6,11 +6,10 @@ import logging
 from collections.abc import Callable
 from datetime import datetime
 
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
 from app import sla
 from app.config import KindPolicy, Settings
-from app.db import session_scope
 from app.enums import ThreadKind
 from app.ingest import repository as mailboxes
 from app.models import Thread, ThreadTransition
@@ -70,20 +69,17 @@ def _advance(thread: Thread, *, now: datetime, policy: KindPolicy) -> ThreadTran
     return transition
 
 
-def run_sweep(
-    session_factory: sessionmaker[Session], settings: Settings, *, now: datetime
-) -> list[ThreadTransition]:
-    """One sweep in its own transaction, with each mailbox's marketplace policies."""
-    with session_scope(session_factory) as db:
-        marketplaces = {
-            mailbox.id: settings.marketplace_of(mailbox.name)
-            for mailbox in mailboxes.list_mailboxes(db)
-        }
+def transitions_due(db: Session, settings: Settings, *, now: datetime) -> list[ThreadTransition]:
+    """Record the levels reached since the last sweep, with each mailbox's marketplace policies."""
+    marketplaces = {
+        mailbox.id: settings.marketplace_of(mailbox.name)
+        for mailbox in mailboxes.list_mailboxes(db)
+    }
 
-        def policy_of(mailbox_id: int, kind: ThreadKind) -> KindPolicy:
-            return settings.sla.policy(marketplaces.get(mailbox_id, "walmart"), kind.value)
+    def policy_of(mailbox_id: int, kind: ThreadKind) -> KindPolicy:
+        return settings.sla.policy(marketplaces.get(mailbox_id, "walmart"), kind.value)
 
-        transitions = record_transitions(db, now=now, policy_of=policy_of)
+    transitions = record_transitions(db, now=now, policy_of=policy_of)
     for t in transitions:
         log.info("thread %s: %s -> %s", t.thread_id, t.from_level or "new", t.to_level)
     return transitions

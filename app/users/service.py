@@ -1,18 +1,24 @@
 """Creating users, issuing tokens and recognising them."""
 
+import logging
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy.orm import Session
+from sqlalchemy import update
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session, sessionmaker
 
 from app import audit
 from app.clock import now
+from app.db import session_scope
 from app.enums import Role
 from app.errors import AppError, Conflict, NotFound
 from app.models import ApiToken, User
 from app.users import repository
 from app.users.passwords import hash_password
 from app.users.tokens import display_prefix, hash_token, new_token
+
+log = logging.getLogger(__name__)
 
 # Recording every request's use would turn each read into a write; once a minute is enough.
 LAST_USED_RESOLUTION = timedelta(minutes=1)
@@ -55,15 +61,24 @@ def issue_token(db: Session, *, name: str, actor: str) -> IssuedToken:
     return IssuedToken(user=user, token=token)
 
 
-def user_for_token(db: Session, token: str) -> User | None:
-    """The active user holding ``token``, or None for an unknown, revoked or disabled one."""
+def token_holder(db: Session, token: str) -> tuple[User, int, bool] | None:
+    """(user, token id, whether its last use should be recorded) for an active token, else None
+    for an unknown, revoked or disabled one. Read-only: requests that only read stay so."""
     row = repository.find_token(db, hash_token(token))
     if row is None or row.revoked_at is not None or row.user.disabled_at is not None:
         return None
-    current = now()
-    if row.last_used_at is None or current - row.last_used_at > LAST_USED_RESOLUTION:
-        row.last_used_at = current
-    return row.user
+    stale = row.last_used_at is None or now() - row.last_used_at > LAST_USED_RESOLUTION
+    return row.user, row.id, stale
+
+
+def note_token_use(session_factory: sessionmaker[Session], token_id: int) -> None:
+    """Record a token's use in its own short write; bookkeeping that may be skipped when the
+    database is busy, never a reason to fail the request."""
+    try:
+        with session_scope(session_factory) as db:
+            db.execute(update(ApiToken).where(ApiToken.id == token_id).values(last_used_at=now()))
+    except OperationalError as e:
+        log.debug("token %s: last use not recorded: %s", token_id, e)
 
 
 def set_password(db: Session, *, name: str, password: str, actor: str) -> User:

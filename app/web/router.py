@@ -343,8 +343,7 @@ def close_thread(
 ) -> Response:
     user = _acting_agent(session, csrf_token)
     thread = service.get_thread(db, thread_id)
-    name = mailboxes.get_mailbox(db, thread.mailbox_id).name
-    policy_for = service.policy_lookup(settings.sla, settings.marketplace_of(name))
+    policy_for = service.policy_for_thread(db, settings, thread)
     return _after(
         lambda: service.close(db, thread=thread, user=user, reason=reason, policy_for=policy_for),
         db=db,

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-24 00:07:49.143790
+Create Date: 2026-11-24 00:26:04.854794
 """
 
 from collections.abc import Sequence
@@ -27,7 +27,9 @@ def upgrade() -> None:
     sa.Column('last_success_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('last_error_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('last_error', sa.Text(), nullable=True),
+    sa.Column('last_error_kind', sa.String(length=20), nullable=True),
     sa.Column('consecutive_failures', sa.Integer(), nullable=False),
+    sa.Column('down_alerted_since', sa.DateTime(timezone=True), nullable=True),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_mailboxes')),
     sa.UniqueConstraint('name', name=op.f('uq_mailboxes_name'))
     )
@@ -186,10 +188,13 @@ def upgrade() -> None:
     sa.Column('mailbox_id', sa.Integer(), nullable=True),
     sa.Column('recipients', sa.JSON(), nullable=False),
     sa.Column('subject', sa.Text(), nullable=False),
+    sa.Column('detail', sa.JSON(), nullable=False),
+    sa.Column('urgent', sa.Boolean(), nullable=False),
     sa.Column('state', sa.Enum('pending', 'sent', 'failed', name='alert_state', native_enum=False, create_constraint=True, length=20), nullable=False),
+    sa.Column('deliver_after', sa.DateTime(timezone=True), nullable=False),
     sa.Column('attempts', sa.Integer(), nullable=False),
-    sa.Column('next_attempt_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('last_error', sa.Text(), nullable=True),
+    sa.Column('message_id', sa.String(length=998), nullable=True),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('sent_at', sa.DateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['mailbox_id'], ['mailboxes.id'], name=op.f('fk_alerts_mailbox_id_mailboxes'), ondelete='CASCADE'),
@@ -197,6 +202,9 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_alerts')),
     sa.UniqueConstraint('dedupe_key', name=op.f('uq_alerts_dedupe_key'))
     )
+    with op.batch_alter_table('alerts', schema=None) as batch_op:
+        batch_op.create_index('ix_alerts_state_deliver_after', ['state', 'deliver_after'], unique=False)
+
     op.create_table('dead_letters',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('cursor_id', sa.Integer(), nullable=False),
@@ -360,6 +368,9 @@ def downgrade() -> None:
 
     op.drop_table('drafts')
     op.drop_table('dead_letters')
+    with op.batch_alter_table('alerts', schema=None) as batch_op:
+        batch_op.drop_index('ix_alerts_state_deliver_after')
+
     op.drop_table('alerts')
     with op.batch_alter_table('web_sessions', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_web_sessions_user_id'))

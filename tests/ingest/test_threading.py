@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.config import Settings
@@ -106,13 +106,16 @@ def test_rescue_spam_copies_walmart_mail_to_inbox_once_and_keeps_it_marked_as_sp
 
 
 def test_idle_sees_a_new_message_within_seconds(
-    imap_account: ImapAccount, session_factory: sessionmaker[Session], database_url: str
+    imap_account: ImapAccount,
+    session_factory: sessionmaker[Session],
+    database_url: str,
+    engine: Engine,
 ) -> None:
     # Polling every 10 minutes: only IDLE can bring the message in during this test.
     settings = Settings(
         database_url=database_url, mailboxes=[imap_account.settings(poll_seconds=600)]
     )
-    jobs = Jobs(settings, session_factory)
+    jobs = Jobs(settings, engine)
     jobs.start()
     try:
         deadline = time.monotonic() + 10

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
-from sqlalchemy import select
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.config import Settings
@@ -267,7 +267,7 @@ def api_routes(routes: list[Any]) -> Iterator[APIRoute]:
 
 
 def test_nothing_but_the_send_endpoint_can_mail_a_customer(
-    setup: Setup, smtp_server: SmtpServer, session_factory: sessionmaker[Session]
+    setup: Setup, smtp_server: SmtpServer, session_factory: sessionmaker[Session], engine: Engine
 ) -> None:
     """Walk every route (with an admin's token) and run every scheduled job: no mail goes out.
     Only a person's send request for an approved draft reaches the SMTP server."""
@@ -282,7 +282,7 @@ def test_nothing_but_the_send_endpoint_can_mail_a_customer(
         for method in route.methods:
             setup.api.request(method, path, json={}, headers=auth(setup.admin))
             walked += 1
-    jobs = Jobs(setup.settings, session_factory)
+    jobs = Jobs(setup.settings, engine)
     for job in jobs.scheduler.get_jobs():
         job.func(*job.args, **job.kwargs)
     assert walked > 20

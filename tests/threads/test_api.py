@@ -9,18 +9,19 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import select
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from app.alerts.service import sweep
 from app.clock import now
 from app.config import Settings
+from app.db import make_read_session_factory, make_session_factory
 from app.enums import Role, ThreadKind, ThreadSource
 from app.ingest import repository as mailboxes
 from app.main import create_app
 from app.models import AuditEntry, Thread, ThreadTransition
 from app.sla import ThreadState, thread_state
-from app.threads import repository
-from app.threads.sweep import run_sweep
+from app.threads import repository, stats
 from tests.conftest import ImapAccount, auth
 from tests.ingest.helpers import poll
 from tests.mailfactory import customer, message, message_id_of, seller_reply
@@ -247,7 +248,14 @@ def test_a_complaint_gets_one_hour(scenario: Scenario) -> None:
     assert datetime.fromisoformat(marked.json()["due_at"]) - started == timedelta(hours=1)
 
 
-def test_summary_counts_match_the_lists(scenario: Scenario) -> None:
+def test_summary_counts_match_the_lists(scenario: Scenario, engine: Engine) -> None:
+    before = scenario.api.get("/api/v1/summary", headers=auth(scenario.viewer)).json()
+    assert before["mailboxes"][0]["response_rates"] == []  # not computed yet: said, not guessed
+    stats.refresh_all(
+        read_factory=make_read_session_factory(engine),
+        write_factory=make_session_factory(engine),
+        now=now(),
+    )
     summary = scenario.api.get("/api/v1/summary", headers=auth(scenario.viewer))
     assert summary.status_code == 200
     body = summary.json()
@@ -270,11 +278,11 @@ def test_summary_counts_match_the_lists(scenario: Scenario) -> None:
 def test_sweep_records_each_transition_once(
     scenario: Scenario, session_factory: sessionmaker[Session]
 ) -> None:
-    first = run_sweep(session_factory, scenario.settings, now=now())
+    first = sweep(session_factory, scenario.settings, now=now()).transitions
     assert sorted(t.to_level for t in first) == ["at_risk", "at_risk", "overdue", "waiting"]
-    assert run_sweep(session_factory, scenario.settings, now=now()) == []
+    assert sweep(session_factory, scenario.settings, now=now()).transitions == []
     # Ten hours on, the 40-hour thread is overdue and the 10-hour one is not yet at risk.
-    later = run_sweep(session_factory, scenario.settings, now=now() + timedelta(hours=10))
+    later = sweep(session_factory, scenario.settings, now=now() + timedelta(hours=10)).transitions
     assert sorted((t.from_level, t.to_level) for t in later) == [
         ("at_risk", "overdue"),
         ("at_risk", "overdue"),

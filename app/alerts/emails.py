@@ -1,0 +1,83 @@
+"""Alert emails: a plain-text and an HTML part, both from templates/alerts/."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import datetime
+from email.message import EmailMessage
+from email.utils import format_datetime
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+from app.config import Settings
+from app.models import Alert
+from app.paths import TEMPLATES_DIR
+
+templates = Environment(
+    loader=FileSystemLoader(TEMPLATES_DIR / "alerts"),
+    autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=False),
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+
+TITLES = {
+    "overdue": "OVERDUE",
+    "at_risk": "at risk",
+    "escalation": "new escalation",
+    "complaint": "COMPLAINT (1 hour)",
+    "mailbox_down": "MAILBOX NOT POLLED",
+    "mailbox_recovered": "mailbox recovered",
+}
+
+
+def _hours(seconds: float) -> str:
+    minutes = int(abs(seconds)) // 60
+    return f"{minutes // 60} h {minutes % 60:02d} min"
+
+
+def _item(alert: Alert, settings: Settings, now: datetime) -> dict[str, Any]:
+    detail = dict(alert.detail)
+    item: dict[str, Any] = {
+        "title": TITLES.get(alert.kind, alert.kind.replace("_", " ")),
+        "kind": alert.kind,
+        **detail,
+    }
+    if alert.thread_id is not None:
+        item["link"] = f"{settings.base_url.rstrip('/')}/threads/{alert.thread_id}"
+        started = detail.get("clock_started_at")
+        due = detail.get("due_at")
+        if started:
+            item["waited"] = _hours((now - datetime.fromisoformat(started)).total_seconds())
+        if due:
+            left = (datetime.fromisoformat(due) - now).total_seconds()
+            item["overdue_by" if left < 0 else "time_left"] = _hours(left)
+    return item
+
+
+def subject_line(alerts: list[Alert]) -> str:
+    if len(alerts) == 1:
+        alert = alerts[0]
+        title = TITLES.get(alert.kind, alert.kind.replace("_", " "))
+        order = alert.detail.get("order_number")
+        about = alert.subject[:120] + (f" (order {order})" if order else "")
+        return f"[slawatch] {title}: {about}"
+    counts = Counter(TITLES.get(a.kind, a.kind) for a in alerts)
+    return f"[slawatch] {len(alerts)} alerts: " + ", ".join(f"{n} {t}" for t, n in counts.items())
+
+
+def compose(
+    alerts: list[Alert], *, settings: Settings, sender: str, message_id: str, now: datetime
+) -> EmailMessage:
+    items = [_item(alert, settings, now) for alert in alerts]
+    context = {"items": items, "now": now, "base_url": settings.base_url}
+    message = EmailMessage()
+    message["From"] = sender
+    message["To"] = ", ".join(alerts[0].recipients)
+    message["Subject"] = " ".join(subject_line(alerts).split())  # never a CR/LF in a header
+    message["Date"] = format_datetime(now)
+    message["Message-ID"] = message_id
+    message["Auto-Submitted"] = "auto-generated"  # so no auto-responder answers an alert
+    message.set_content(templates.get_template("alert.txt").render(context))
+    message.add_alternative(templates.get_template("alert.html").render(context), subtype="html")
+    return message

@@ -1,0 +1,280 @@
+"""Alerts: recorded with the SLA transition (or mailbox outage) that causes them, then delivered.
+
+Each alert has a key naming its event, unique in the database, so no event alerts twice however
+many sweeps run at once. Delivery locks due alerts (SELECT … FOR UPDATE SKIP LOCKED on PostgreSQL),
+so two processes never send the same one; a refused send is retried with back-off.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from email.utils import make_msgid
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from app.alerts import emails, repository, rules
+from app.config import Settings, is_marketplace_relay
+from app.db import session_scope
+from app.enums import AlertState
+from app.ingest import repository as mailboxes
+from app.mail import smtp
+from app.models import Alert, Mailbox, Thread, ThreadTransition
+from app.threads.sweep import transitions_due
+
+log = logging.getLogger(__name__)
+
+DELIVERY_BATCH = 50
+
+
+def _team(settings: Settings, mailbox_name: str) -> list[str]:
+    configured = settings.mailbox(mailbox_name)
+    if configured and configured.alert_recipients:
+        return list(configured.alert_recipients)
+    return list(settings.alerts.recipients)
+
+
+def _record(db: Session, alert: Alert) -> Alert | None:
+    """Add the alert unless its event already has one (also when another process races us)."""
+    if repository.exists(db, alert.dedupe_key):
+        return None
+    try:
+        with db.begin_nested():
+            db.add(alert)
+    except IntegrityError:
+        return None
+    return alert
+
+
+def _thread_detail(thread: Thread, mailbox_name: str, level: str) -> dict[str, object]:
+    return {
+        "subject": thread.subject,
+        "counterpart": thread.counterpart,
+        "order_number": thread.order_number,
+        "mailbox": mailbox_name,
+        "thread_kind": thread.kind.value,
+        "found_in_spam": thread.source.value == "spam",
+        "clock_started_at": thread.clock_started_at.isoformat()
+        if thread.clock_started_at
+        else None,
+        "due_at": thread.due_at.isoformat() if thread.due_at else None,
+        "level": level,
+    }
+
+
+def alerts_for_transitions(
+    db: Session, transitions: Sequence[ThreadTransition], *, settings: Settings, now: datetime
+) -> list[Alert]:
+    """Record the alert of each transition that needs one, in the sweep's own transaction."""
+    names = {m.id: m.name for m in mailboxes.list_mailboxes(db)}
+    recorded = []
+    for transition in transitions:
+        thread = db.get(Thread, transition.thread_id)
+        if thread is None:
+            continue
+        rule = rules.thread_alert(
+            from_level=transition.from_level, to_level=transition.to_level, kind=thread.kind
+        )
+        if rule is None:
+            continue
+        mailbox_name = names[thread.mailbox_id]
+        to = rules.recipients(
+            team=_team(settings, mailbox_name),
+            managers=settings.alerts.manager_recipients,
+            to_managers=rule.to_managers,
+        )
+        alert = _record(
+            db,
+            Alert(
+                kind=rule.kind,
+                dedupe_key=(
+                    f"thread:{thread.id}:{transition.clock_started_at.isoformat()}:"
+                    f"{transition.to_level}"
+                ),
+                thread_id=thread.id,
+                mailbox_id=thread.mailbox_id,
+                recipients=to,
+                subject=thread.subject,
+                detail=_thread_detail(thread, mailbox_name, transition.to_level),
+                urgent=rule.urgent,
+                state=AlertState.PENDING,
+                deliver_after=rules.release_time(
+                    now=now,
+                    urgent=rule.urgent,
+                    breach_at=thread.due_at if thread.due_at and thread.due_at > now else None,
+                    quiet=settings.alerts.quiet_hours,
+                    digest_minutes=settings.alerts.digest_minutes,
+                ),
+            ),
+        )
+        if alert:
+            recorded.append(alert)
+    return recorded
+
+
+def mailbox_alerts(db: Session, *, settings: Settings, now: datetime) -> list[Alert]:
+    """A silent poller is the worst failure slawatch can have: alert when a mailbox has not been
+    polled successfully for `poll_failure_minutes` (at once when its login was refused), and
+    again when it recovers."""
+    threshold = timedelta(minutes=settings.alerts.poll_failure_minutes)
+    recorded = []
+    for configured in settings.mailboxes:
+        mailbox = mailboxes.get_or_create_mailbox(db, configured.name)
+        since = mailbox.last_success_at or mailbox.created_at
+        refused = (
+            mailbox.last_error_kind == "auth"
+            and mailbox.last_error_at is not None
+            and (mailbox.last_success_at is None or mailbox.last_error_at > mailbox.last_success_at)
+        )
+        down = refused or now - since >= threshold
+        if down and mailbox.down_alerted_since is None:
+            reason = mailbox.last_error or f"no poll has succeeded since {since:%Y-%m-%d %H:%M} UTC"
+            alert = _mailbox_alert(db, mailbox, settings, "mailbox_down", since, reason, now)
+            mailbox.down_alerted_since = since
+        elif not down and mailbox.down_alerted_since is not None:
+            alert = _mailbox_alert(
+                db,
+                mailbox,
+                settings,
+                "mailbox_recovered",
+                mailbox.down_alerted_since,
+                "polling works again",
+                now,
+            )
+            mailbox.down_alerted_since = None
+        else:
+            continue
+        if alert:
+            recorded.append(alert)
+    return recorded
+
+
+def _mailbox_alert(
+    db: Session,
+    mailbox: Mailbox,
+    settings: Settings,
+    kind: str,
+    since: datetime,
+    reason: str,
+    now: datetime,
+) -> Alert | None:
+    return _record(
+        db,
+        Alert(
+            kind=kind,
+            dedupe_key=f"mailbox:{mailbox.id}:{kind}:{since.isoformat()}",
+            mailbox_id=mailbox.id,
+            recipients=rules.recipients(
+                team=_team(settings, mailbox.name),
+                managers=settings.alerts.manager_recipients,
+                to_managers=True,
+            ),
+            subject=f"mailbox {mailbox.name}",
+            detail={"mailbox": mailbox.name, "reason": reason, "since": since.isoformat()},
+            urgent=True,
+            state=AlertState.PENDING,
+            deliver_after=now,
+        ),
+    )
+
+
+@dataclass
+class DeliveryReport:
+    sent: int = 0
+    retrying: int = 0
+    failed: int = 0
+
+
+def _groups(due: list[Alert], *, digest: bool) -> list[list[Alert]]:
+    """One email per alert; with a digest, the non-urgent ones per recipient list in one."""
+    if not digest:
+        return [[alert] for alert in due]
+    batched: dict[tuple[str, ...], list[Alert]] = {}
+    groups = []
+    for alert in due:
+        if alert.urgent:
+            groups.append([alert])
+        else:
+            batched.setdefault(tuple(alert.recipients), []).append(alert)
+    return groups + list(batched.values())
+
+
+def _deliver(
+    group: list[Alert], *, settings: Settings, now: datetime, report: DeliveryReport
+) -> None:
+    to = group[0].recipients
+    sender = settings.alerts.from_address or settings.smtp.from_address
+    problem = None
+    if not to:
+        problem = "no recipients configured: set [alerts] recipients"
+    elif any(is_marketplace_relay(address) for address in to):
+        problem = "refused: an alert recipient is a customer (relay) address"
+    elif sender is None:
+        problem = "no sender configured: set [alerts] from_address or [smtp] from_address"
+    if problem:
+        for alert in group:
+            alert.state, alert.last_error, alert.attempts = AlertState.FAILED, problem, 1
+        report.failed += len(group)
+        log.error("alert %s not sent: %s", [a.id for a in group], problem)
+        return
+    assert sender is not None  # noqa: S101 (checked above)
+    message_id = make_msgid(domain=sender.rpartition("@")[2])
+    message = emails.compose(
+        group, settings=settings, sender=sender, message_id=message_id, now=now
+    )
+    try:
+        smtp.send(settings.smtp, message, recipients=to)
+    except smtp.SmtpError as e:
+        for alert in group:
+            alert.attempts += 1
+            alert.last_error = e.reason
+            if alert.attempts >= settings.alerts.max_attempts:
+                alert.state = AlertState.FAILED
+                report.failed += 1
+            else:
+                alert.deliver_after = now + rules.retry_delay(alert.attempts)
+                report.retrying += 1
+        log.warning("alerts %s: send failed (%s); will retry", [a.id for a in group], e.reason)
+        return
+    for alert in group:
+        alert.attempts += 1
+        alert.state, alert.sent_at, alert.message_id = AlertState.SENT, now, message_id
+        alert.last_error = None
+    report.sent += len(group)
+
+
+def deliver_due(
+    session_factory: sessionmaker[Session], settings: Settings, *, now: datetime
+) -> DeliveryReport:
+    """Send every alert whose time has come; each batch holds its rows locked while sending."""
+    report = DeliveryReport()
+    while True:
+        with session_scope(session_factory) as db:
+            due = repository.lock_due(db, now=now, limit=DELIVERY_BATCH)
+            for group in _groups(due, digest=settings.alerts.digest_minutes > 0):
+                _deliver(group, settings=settings, now=now, report=report)
+        if len(due) < DELIVERY_BATCH:
+            return report
+
+
+@dataclass
+class SweepReport:
+    transitions: list[ThreadTransition]
+    alerts: list[Alert]
+    delivery: DeliveryReport
+
+
+def sweep(
+    session_factory: sessionmaker[Session], settings: Settings, *, now: datetime
+) -> SweepReport:
+    """One sweep: record SLA transitions and the alerts they cause (one transaction, so neither
+    exists without the other), check the mailboxes' health, then deliver what is due."""
+    with session_scope(session_factory) as db:
+        transitions = transitions_due(db, settings, now=now)
+        alerts = alerts_for_transitions(db, transitions, settings=settings, now=now)
+        alerts += mailbox_alerts(db, settings=settings, now=now)
+    delivery = deliver_due(session_factory, settings, now=now)
+    return SweepReport(transitions, alerts, delivery)
