@@ -19,6 +19,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -97,6 +98,17 @@ class Thread(Base):
         Index("ix_threads_due_at_id", "due_at", "id"),
         Index("ix_threads_mailbox_id_due_at_id", "mailbox_id", "due_at", "id"),
         Index("ix_threads_next_transition_at", "next_transition_at"),
+        # Only running clocks: the summary counts them live from this small index alone.
+        Index(
+            "ix_threads_open_clocks",
+            "mailbox_id",
+            "kind",
+            "due_at",
+            "at_risk_at",
+            "clock_started_at",
+            sqlite_where=text("due_at IS NOT NULL AND closed_at IS NULL"),
+            postgresql_where=text("due_at IS NOT NULL AND closed_at IS NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-24 00:26:04.854794
+Create Date: 2026-11-24 00:32:32.117995
 """
 
 from collections.abc import Sequence
@@ -164,6 +164,7 @@ def upgrade() -> None:
         batch_op.create_index('ix_threads_mailbox_id_counterpart', ['mailbox_id', 'counterpart'], unique=False)
         batch_op.create_index('ix_threads_mailbox_id_due_at_id', ['mailbox_id', 'due_at', 'id'], unique=False)
         batch_op.create_index('ix_threads_next_transition_at', ['next_transition_at'], unique=False)
+        batch_op.create_index('ix_threads_open_clocks', ['mailbox_id', 'kind', 'due_at', 'at_risk_at', 'clock_started_at'], unique=False, sqlite_where=sa.text('due_at IS NOT NULL AND closed_at IS NULL'), postgresql_where=sa.text('due_at IS NOT NULL AND closed_at IS NULL'))
         batch_op.create_index(batch_op.f('ix_threads_order_number'), ['order_number'], unique=False)
 
     op.create_table('web_sessions',
@@ -378,6 +379,7 @@ def downgrade() -> None:
     op.drop_table('web_sessions')
     with op.batch_alter_table('threads', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_threads_order_number'))
+        batch_op.drop_index('ix_threads_open_clocks', sqlite_where=sa.text('due_at IS NOT NULL AND closed_at IS NULL'), postgresql_where=sa.text('due_at IS NOT NULL AND closed_at IS NULL'))
         batch_op.drop_index('ix_threads_next_transition_at')
         batch_op.drop_index('ix_threads_mailbox_id_due_at_id')
         batch_op.drop_index('ix_threads_mailbox_id_counterpart')
