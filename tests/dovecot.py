@@ -47,6 +47,8 @@ mail_location = maildir:~/Maildir
 mail_max_userip_connections = 200
 default_client_limit = 2000
 shutdown_clients = yes
+# Every IMAP session's traffic, so tests can check what a client did (and did not) download.
+rawlog_dir = {base}/rawlog
 first_valid_uid = 1
 passdb {{
   driver = passwd-file
@@ -103,6 +105,8 @@ class Dovecot:
         # One passwd file per user: Dovecot re-reads a changed file at most once a second, so a
         # user added to a shared file could be refused for up to a second.
         (self.base / "users").mkdir(mode=0o755)
+        (self.base / "rawlog").mkdir(mode=0o777)
+        (self.base / "rawlog").chmod(0o777)
         root = os.geteuid() == 0
         uid, gid = (NOBODY, NOBODY) if root else (os.getuid(), os.getgid())
         if root:
@@ -140,6 +144,10 @@ class Dovecot:
         if os.geteuid() == 0:
             for path in [self.base / "mail" / domain, maildir.parent, *maildir.parent.rglob("*")]:
                 os.chown(path, NOBODY, NOBODY)
+
+    def traffic(self) -> bytes:
+        """What the server sent to clients so far (the ``*.out`` rawlogs of every session)."""
+        return b"".join(p.read_bytes() for p in sorted((self.base / "rawlog").glob("*.out")))
 
     @property
     def pid_file(self) -> Path:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import uuid
 import signal
 import subprocess
 import sys
@@ -44,10 +45,15 @@ def test_first_poll_stores_inbox_sent_and_only_whitelisted_spam(
         subject="Your payment was sent",
         body="Settlement report is ready.",
     )
-    bob_in_spam = customer("Bob", order="200011419023224")
+    rescued = f"rescued-body-{uuid.uuid4().hex}"
+    bob_in_spam = customer(
+        "Bob", order="200011419023224", body=f"Order 200011419023224 is late. {rescued}"
+    )
+    secret = f"spam-body-{uuid.uuid4().hex}"
     scam = message(
         sender="prince@scam.example",
         subject="You won a prize",
+        body=f"Click here {secret}",
         headers={"Reply-To": relay_address("Mallory")},  # a Walmart Reply-To must not let it in
     )
     reply = seller_reply(
@@ -87,6 +93,11 @@ def test_first_poll_stores_inbox_sent_and_only_whitelisted_spam(
         assert bob_thread is not None and bob_thread.source == ThreadSource.SPAM
         assert by_id[message_id_of(alice)].internal_date is not None
         assert by_id[message_id_of(alice)].fetch_lag_seconds is not None
+
+    # The body of spam that is not Walmart's never crossed the wire; a rescued one's did.
+    traffic = imap_account.server.traffic()
+    assert secret.encode() not in traffic
+    assert rescued.encode() in traffic
 
     # Nothing in the mailbox changed: no \Seen, no moves, no deletions.
     with closing_client(imap_account.client()) as client:
