@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import os
-import uuid
 import signal
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 
