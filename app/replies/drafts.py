@@ -268,6 +268,12 @@ def _claim(db: Session, *, draft_id: int, user: User, settings: Settings) -> _Ou
     return _Outgoing(draft.id, message, recipient, mailbox)
 
 
+def _user(db: Session, user_id: int) -> User:
+    user = db.get(User, user_id)
+    assert user is not None  # noqa: S101 (authenticated by the caller)
+    return user
+
+
 def send(
     session_factory: sessionmaker[Session], *, draft_id: int, user_id: int, settings: Settings
 ) -> int:
@@ -277,9 +283,7 @@ def send(
     outcome after it. A crash between the two leaves the draft `sending`, which is never retried
     by itself, so the customer can never get the reply twice."""
     with session_scope(session_factory) as db:
-        user = db.get(User, user_id)
-        assert user is not None  # noqa: S101 (authenticated by the caller)
-        claimed = _claim(db, draft_id=draft_id, user=user, settings=settings)
+        claimed = _claim(db, draft_id=draft_id, user=_user(db, user_id), settings=settings)
     if isinstance(claimed, Draft):
         return claimed.id
     try:
@@ -290,7 +294,7 @@ def send(
             draft.state, draft.failure_reason = DraftState.FAILED, e.reason
             audit.record(
                 db,
-                actor=f"user {user_id}",
+                actor=_user(db, user_id),
                 action="draft.send_failed",
                 target=draft,
                 detail={"reason": e.reason},
@@ -304,7 +308,7 @@ def send(
         store_outgoing(db, thread=thread, raw=raw, mailbox=claimed.mailbox, sla=settings.sla)
         audit.record(
             db,
-            actor=f"user {user_id}",
+            actor=_user(db, user_id),
             action="draft.send",
             target=draft,
             detail={"message_id": draft.outgoing_message_id, "to": claimed.recipient},
