@@ -306,6 +306,17 @@ class SlaSettings(_Section):
         return by_kind[kind]
 
 
+class StatusSettings(_Section):
+    # The name of the environment variable holding the token Prometheus must send to /metrics
+    # (Authorization: Bearer …); unset, /metrics is open, as Prometheus endpoints usually are.
+    metrics_token_env: str | None = None
+
+    def metrics_token(self) -> SecretStr | None:
+        if not self.metrics_token_env:
+            return None
+        return read_secret_env(self.metrics_token_env, owner="status.metrics_token_env")
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix=ENV_PREFIX,
@@ -321,6 +332,7 @@ class Settings(BaseSettings):
     smtp: SmtpSettings = SmtpSettings()
     alerts: AlertSettings = AlertSettings()
     replies: ReplySettings = ReplySettings()
+    status: StatusSettings = StatusSettings()
 
     @model_validator(mode="after")
     def _known_marketplaces(self) -> Settings:

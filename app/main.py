@@ -6,7 +6,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request
 from fastapi.responses import RedirectResponse
 
-from app import __version__, migrate
+from app import __version__, metrics, migrate
 from app.alerts.router import router as alerts_router
 from app.audit_router import router as audit_router
 from app.config import ConfigError, Settings
@@ -15,6 +15,7 @@ from app.errors import install_error_handler
 from app.health import router as health_router
 from app.ingest.router import router as ingest_router
 from app.jobs import Jobs
+from app.metrics_router import router as metrics_router
 from app.replies.router import router as replies_router
 from app.threads.router import router as threads_router
 from app.users.router import router as users_router
@@ -46,6 +47,7 @@ def create_app(settings: Settings, *, run_jobs: bool = False) -> FastAPI:
         app.state.engine = engine
         app.state.session_factory = make_session_factory(engine)
         app.state.read_session_factory = make_read_session_factory(engine)
+        app.state.metrics_registry = metrics.app_registry(app.state.read_session_factory)
         jobs = Jobs(settings, engine) if run_jobs else None
         if jobs:
             jobs.start()
@@ -71,6 +73,7 @@ def create_app(settings: Settings, *, run_jobs: bool = False) -> FastAPI:
     app.include_router(replies_router)
     app.include_router(audit_router)
     app.include_router(alerts_router)
+    app.include_router(metrics_router)
     app.include_router(web_router)
 
     @app.exception_handler(LoginRequired)

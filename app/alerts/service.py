@@ -16,6 +16,7 @@ from email.utils import make_msgid
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from app import metrics
 from app.alerts import emails, repository, rules
 from app.config import Settings, is_marketplace_relay
 from app.db import session_scope
@@ -238,12 +239,14 @@ def _deliver(
                 alert.deliver_after = now + rules.retry_delay(alert.attempts)
                 report.retrying += 1
         log.warning("alerts %s: send failed (%s); will retry", [a.id for a in group], e.reason)
+        metrics.SMTP_SENDS.labels("alert", "refused").inc()
         return
     for alert in group:
         alert.attempts += 1
         alert.state, alert.sent_at, alert.message_id = AlertState.SENT, now, message_id
         alert.last_error = None
     report.sent += len(group)
+    metrics.SMTP_SENDS.labels("alert", "accepted").inc()
 
 
 def deliver_due(
@@ -277,4 +280,6 @@ def sweep(
         alerts = alerts_for_transitions(db, transitions, settings=settings, now=now)
         alerts += mailbox_alerts(db, settings=settings, now=now)
     delivery = deliver_due(session_factory, settings, now=now)
+    for outcome in ("sent", "retrying", "failed"):
+        metrics.ALERTS.labels(outcome).inc(getattr(delivery, outcome))
     return SweepReport(transitions, alerts, delivery)

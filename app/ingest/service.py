@@ -8,6 +8,8 @@ it by its dedupe key and UID).
 from __future__ import annotations
 
 import logging
+import time
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -18,10 +20,11 @@ from enum import StrEnum
 from imapclient.exceptions import IMAPClientError
 from sqlalchemy.orm import Session, sessionmaker
 
+from app import metrics
 from app.clock import now
 from app.config import ConfigError, MailboxSettings, Settings, SlaSettings
 from app.db import session_scope
-from app.enums import FolderRole
+from app.enums import Classification, FolderRole
 from app.ingest import repository
 from app.mail.classify import classify, extract_order_number, is_whitelisted
 from app.mail.imap import FetchedMessage, FolderState, ImapError, ImapMailbox
@@ -59,10 +62,13 @@ class FolderReport:
     duplicates: int = 0
     skipped: int = 0
     failed: int = 0
+    new_by_classification: Counter[Classification] = field(default_factory=Counter)
 
-    def count(self, outcome: Outcome) -> None:
+    def count(self, outcome: Outcome, classification: Classification | None) -> None:
         if outcome == Outcome.NEW:
             self.new += 1
+            if classification is not None:
+                self.new_by_classification[classification] += 1
         elif outcome == Outcome.DUPLICATE:
             self.duplicates += 1
         else:
@@ -231,8 +237,9 @@ def store_batch(
     fetched: Sequence[FetchedMessage],
     seller_addresses: frozenset[str],
     policy_for: PolicyFor,
-) -> list[Outcome]:
+) -> list[tuple[Outcome, Classification | None]]:
     """Store fetched messages of one folder; one that cannot be stored becomes a dead letter.
+    Returns each message's outcome, with the classification of those newly stored.
 
     The whole batch is tried under one savepoint; only if something in it fails is it stored again
     message by message, so the failure is pinned on the one message that caused it."""
@@ -240,7 +247,9 @@ def store_batch(
         db, cursor_id=cursor.id, uidvalidity=uidvalidity, uids=[f.uid for f in fetched]
     )
     todo = [f for f in fetched if f.uid not in known_uids]
-    outcomes = [Outcome.DUPLICATE] * (len(fetched) - len(todo))
+    outcomes: list[tuple[Outcome, Classification | None]] = [
+        (Outcome.DUPLICATE, None) for _ in range(len(fetched) - len(todo))
+    ]
     if not todo:
         return outcomes
     letters = repository.unresolved_dead_letters_by_uid(
@@ -258,14 +267,17 @@ def store_batch(
         with db.begin_nested():
             batch_known = dict(known)  # rolled back with the savepoint if the batch fails
             stored = [
-                _persist(
-                    db,
-                    p,
-                    location=location(p.fetched),
-                    known=batch_known,
-                    letters=letters,
-                    seller_addresses=seller_addresses,
-                    policy_for=policy_for,
+                (
+                    _persist(
+                        db,
+                        p,
+                        location=location(p.fetched),
+                        known=batch_known,
+                        letters=letters,
+                        seller_addresses=seller_addresses,
+                        policy_for=policy_for,
+                    ),
+                    p.message.classification,
                 )
                 for p in prepared
             ]
@@ -276,9 +288,10 @@ def store_batch(
     for f in todo:
         try:
             with db.begin_nested():
+                one = _prepare(cursor, f, seller_addresses)
                 outcome = _persist(
                     db,
-                    _prepare(cursor, f, seller_addresses),
+                    one,
                     location=location(f),
                     known=known,
                     letters=letters,
@@ -286,6 +299,7 @@ def store_batch(
                     policy_for=policy_for,
                 )
                 db.flush()
+            outcomes.append((outcome, one.message.classification))
         except Exception as e:  # noqa: BLE001 — any failure keeps the raw message for replay
             log.exception(
                 "mailbox %s: %s UID %s could not be stored; kept as a dead letter",
@@ -300,8 +314,7 @@ def store_batch(
                 letters=letters,
                 error=f"{e.__class__.__name__}: {e}",
             )
-            outcome = Outcome.FAILED
-        outcomes.append(outcome)
+            outcomes.append((Outcome.FAILED, None))
     return outcomes
 
 
@@ -426,8 +439,8 @@ def sync_folder(
                 seller_addresses=seller_addresses,
                 policy_for=policy_for,
             )
-            for outcome in outcomes:
-                report.count(outcome)
+            for outcome, classification in outcomes:
+                report.count(outcome, classification)
             cursor.last_uid = max(chunk)
             cursor.skipped_count += len(chunk) - len(wanted)
         if role == FolderRole.SPAM and wanted and settings.rescue_spam:
@@ -480,6 +493,7 @@ def poll_mailbox(
     health and logged; they never raise, so one broken mailbox cannot stop the others."""
     report = PollReport(mailbox=settings.name)
     policy_for = threads.policy_lookup(sla, settings.marketplace)
+    started = time.monotonic()
     with session_scope(session_factory) as db:
         mailbox = repository.get_or_create_mailbox(db, settings.name)
         mailbox.last_poll_at = now()
@@ -518,6 +532,11 @@ def poll_mailbox(
         report.error_kind = "network"
     if report.error:
         log.error("mailbox %s: poll failed: %s", settings.name, report.error)
+        metrics.POLL_FAILURES.labels(settings.name, report.error_kind or "unknown").inc()
+    metrics.POLL_SECONDS.labels(settings.name).observe(time.monotonic() - started)
+    for folder in report.folders:
+        for classification, count in folder.new_by_classification.items():
+            metrics.MESSAGES_INGESTED.labels(settings.name, folder.role, classification).inc(count)
     _record_health(session_factory, mailbox_id=mailbox_id, report=report)
     return report
 
@@ -540,7 +559,7 @@ def replay_dead_letters(session_factory: sessionmaker[Session], settings: Settin
                 mailbox_settings.seller_addresses if mailbox_settings else ()
             )
             marketplace = mailbox_settings.marketplace if mailbox_settings else "walmart"
-            (outcome,) = store_batch(
+            ((outcome, _),) = store_batch(
                 db,
                 cursor=cursor,
                 uidvalidity=letter.uidvalidity,

@@ -15,7 +15,7 @@ from email.utils import format_datetime, getaddresses, make_msgid
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from app import audit
+from app import audit, metrics
 from app.clock import now
 from app.config import MailboxSettings, Settings
 from app.db import session_scope
@@ -288,7 +288,9 @@ def send(
         return claimed.id
     try:
         smtp.send(settings.smtp, claimed.message, recipients=[claimed.recipient])
+        metrics.SMTP_SENDS.labels("reply", "accepted").inc()
     except smtp.SmtpError as e:
+        metrics.SMTP_SENDS.labels("reply", "refused").inc()
         with session_scope(session_factory) as db:
             draft = get(db, draft_id)
             draft.state, draft.failure_reason = DraftState.FAILED, e.reason

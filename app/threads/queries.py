@@ -14,7 +14,7 @@ from app.enums import ThreadKind
 from app.errors import AppError
 from app.ingest import repository as mailboxes
 from app.models import Thread
-from app.sla import ThreadState, thread_state
+from app.sla import WAITING_STATES, ThreadState, thread_state
 from app.threads import repository, stats
 from app.threads.repository import ThreadFilter
 from app.threads.service import OPEN_BUCKET
@@ -99,9 +99,8 @@ class ResponseRate:
 @dataclass
 class MailboxSummary:
     name: str
-    by_state: dict[ThreadState, int] = field(default_factory=lambda: dict.fromkeys(ThreadState, 0))
-    waiting_by_kind: dict[ThreadKind, int] = field(
-        default_factory=lambda: dict.fromkeys(ThreadKind, 0)
+    counts: dict[tuple[ThreadState, ThreadKind], int] = field(
+        default_factory=lambda: {(s, k): 0 for s in ThreadState for k in ThreadKind}
     )
     oldest_waiting_seconds: float | None = None
     response_rates: list[ResponseRate] = field(default_factory=list)
@@ -113,6 +112,14 @@ class MailboxSummary:
     last_error_at: datetime | None = None
     last_error: str | None = None
 
+    @property
+    def by_state(self) -> dict[ThreadState, int]:
+        return {s: sum(self.counts[s, k] for k in ThreadKind) for s in ThreadState}
+
+    @property
+    def waiting_by_kind(self) -> dict[ThreadKind, int]:
+        return {k: sum(self.counts[s, k] for s in WAITING_STATES) for k in ThreadKind}
+
 
 def summary(db: Session, *, now: datetime) -> list[MailboxSummary]:
     """Counts per state and kind, the longest wait, response rates and poll health, per mailbox.
@@ -123,13 +130,12 @@ def summary(db: Session, *, now: datetime) -> list[MailboxSummary]:
     result = {m.id: MailboxSummary(name=m.name) for m in known}
     for mailbox_id, kind, state, count, started in repository.open_clock_counts(db, now=now):
         entry = result[mailbox_id]
-        entry.by_state[state] += count
-        entry.waiting_by_kind[kind] += count
+        entry.counts[state, kind] += count
         waited = (now - started).total_seconds()
         entry.oldest_waiting_seconds = max(entry.oldest_waiting_seconds or 0, waited)
     for tally in repository.tallies(db):
         if tally.bucket != OPEN_BUCKET:
-            result[tally.mailbox_id].by_state[ThreadState(tally.bucket)] += tally.count
+            result[tally.mailbox_id].counts[ThreadState(tally.bucket), tally.kind] += tally.count
     for mailbox in known:
         entry = result[mailbox.id]
         figures = stats.latest(db, mailbox_id=mailbox.id)

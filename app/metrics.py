@@ -1,0 +1,123 @@
+"""Prometheus metrics: event counters kept by this process, state read from the database at scrape.
+
+Counters (messages ingested, polls, alerts, SMTP sends) count what this process did, as Prometheus
+expects of each scraped instance; the state of the threads and the response rates come from the
+database on each scrape, through the same cheap queries as the summary.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime
+
+from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+from sqlalchemy.orm import Session, sessionmaker
+
+from app.clock import now
+from app.threads import queries
+
+# The process's event counters; each app adds the database gauges in its own registry.
+registry = CollectorRegistry()
+
+MESSAGES_INGESTED = Counter(
+    "slawatch_messages_ingested",
+    "Messages stored, by mailbox, folder and classification.",
+    ["mailbox", "folder", "classification"],
+    registry=registry,
+)
+POLL_SECONDS = Histogram(
+    "slawatch_poll_duration_seconds",
+    "Time of one poll of a mailbox (all its folders).",
+    ["mailbox"],
+    buckets=(0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300),
+    registry=registry,
+)
+POLL_FAILURES = Counter(
+    "slawatch_poll_failures",
+    "Polls that failed, by mailbox and reason.",
+    ["mailbox", "kind"],
+    registry=registry,
+)
+ALERTS = Counter(
+    "slawatch_alerts",
+    "Alert emails by outcome (sent, retrying, failed).",
+    ["outcome"],
+    registry=registry,
+)
+SMTP_SENDS = Counter(
+    "slawatch_smtp_sends",
+    "Messages handed to the SMTP server, by purpose and outcome.",
+    ["purpose", "outcome"],
+    registry=registry,
+)
+
+
+class DatabaseCollector(Collector):
+    """Gauges of the current state, computed when Prometheus scrapes."""
+
+    def __init__(self, read_factory: sessionmaker[Session]) -> None:
+        self._read_factory = read_factory
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        with self._read_factory() as db:
+            summaries = queries.summary(db, now=now())
+        threads = GaugeMetricFamily(
+            "slawatch_threads",
+            "Threads by state, kind and mailbox.",
+            labels=["mailbox", "state", "kind"],
+        )
+        oldest = GaugeMetricFamily(
+            "slawatch_oldest_waiting_seconds",
+            "How long the longest-waiting customer of a mailbox has waited.",
+            labels=["mailbox"],
+        )
+        rate = GaugeMetricFamily(
+            "slawatch_response_rate",
+            "Share of waits answered within the deadline (Walmart wants above 0.95).",
+            labels=["mailbox", "window"],
+        )
+        first_response = GaugeMetricFamily(
+            "slawatch_first_response_seconds",
+            "First-response time over 30 days.",
+            labels=["mailbox", "quantile"],
+        )
+        last_success = GaugeMetricFamily(
+            "slawatch_mailbox_last_success_timestamp_seconds",
+            "When the mailbox was last polled successfully (Unix time).",
+            labels=["mailbox"],
+        )
+        for m in summaries:
+            for (state, kind), count in m.counts.items():
+                threads.add_metric([m.name, state.value, kind.value], count)
+            oldest.add_metric([m.name], m.oldest_waiting_seconds or 0.0)
+            for r in m.response_rates:
+                if r.rate is not None:
+                    rate.add_metric([m.name, f"{r.days}d"], r.rate)
+            for quantile, value in (
+                ("0.5", m.median_first_response_seconds),
+                ("0.9", m.p90_first_response_seconds),
+            ):
+                if value is not None:
+                    first_response.add_metric([m.name, quantile], value)
+            if m.last_success_at is not None:
+                last_success.add_metric([m.name], _unix(m.last_success_at))
+        yield from (threads, oldest, rate, first_response, last_success)
+
+
+def _unix(moment: datetime) -> float:
+    return moment.timestamp()
+
+
+class _ProcessCounters(Collector):
+    def collect(self) -> Iterator[Metric]:
+        yield from registry.collect()
+
+
+def app_registry(read_factory: sessionmaker[Session]) -> CollectorRegistry:
+    """What /metrics exposes: this process's counters and the database's current state."""
+    exposed = CollectorRegistry(auto_describe=False)
+    exposed.register(_ProcessCounters())
+    exposed.register(DatabaseCollector(read_factory))
+    return exposed
