@@ -204,7 +204,12 @@ def _groups(due: list[Alert], *, digest: bool) -> list[list[Alert]]:
 
 
 def _deliver(
-    group: list[Alert], *, settings: Settings, now: datetime, report: DeliveryReport
+    group: list[Alert],
+    *,
+    mailer: smtp.SmtpSession,
+    settings: Settings,
+    now: datetime,
+    report: DeliveryReport,
 ) -> None:
     to = group[0].recipients
     sender = settings.alerts.from_address or settings.smtp.from_address
@@ -227,7 +232,7 @@ def _deliver(
         group, settings=settings, sender=sender, message_id=message_id, now=now
     )
     try:
-        smtp.send(settings.smtp, message, recipients=to)
+        mailer.send(message, recipients=to)
     except smtp.SmtpError as e:
         for alert in group:
             alert.attempts += 1
@@ -255,10 +260,10 @@ def deliver_due(
     """Send every alert whose time has come; each batch holds its rows locked while sending."""
     report = DeliveryReport()
     while True:
-        with session_scope(session_factory) as db:
+        with session_scope(session_factory) as db, smtp.SmtpSession(settings.smtp) as mailer:
             due = repository.lock_due(db, now=now, limit=DELIVERY_BATCH)
             for group in _groups(due, digest=settings.alerts.digest_minutes > 0):
-                _deliver(group, settings=settings, now=now, report=report)
+                _deliver(group, mailer=mailer, settings=settings, now=now, report=report)
         if len(due) < DELIVERY_BATCH:
             return report
 

@@ -272,3 +272,29 @@ def test_two_sweeps_at_once_on_postgresql_send_each_alert_exactly_once(
     assert sum(recorded) == 1000
     with make_session_factory(make_engine(url))() as db:
         assert db.scalar(select(Alert.id).where(Alert.state != "sent")) is None
+
+
+def test_an_unreachable_smtp_server_delays_every_alert_and_loses_none(
+    imap_account: ImapAccount,
+    smtp_server: SmtpServer,
+    session_factory: sessionmaker[Session],
+    database_url: str,
+) -> None:
+    arrived = datetime.now(UTC)
+    for i, buyer in enumerate(("Max", "Ned", "Oli")):
+        imap_account.append(
+            "INBOX",
+            [customer(buyer, order=f"10882927281111{i}")],
+            when=arrived - timedelta(hours=49),
+        )
+    assert poll(session_factory, imap_account.settings()).ok
+    settings = settings_for(database_url, imap_account, smtp_server)
+    down = settings.model_copy(update={"smtp": settings.smtp.model_copy(update={"port": 1})})
+
+    report = sweep(session_factory, down, now=now())
+
+    assert (report.delivery.sent, report.delivery.retrying) == (0, 3)
+    with session_factory() as db:
+        errors = {a.last_error for a in db.scalars(select(Alert))}
+    assert len(errors) == 1 and "connection to 127.0.0.1:1 failed" in errors.pop()
+    assert sweep(session_factory, settings, now=now() + timedelta(minutes=2)).delivery.sent == 3
