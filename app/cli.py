@@ -20,6 +20,7 @@ from app.logs import configure_logging
 
 EXIT_OK, EXIT_FAILURE, EXIT_CONFIG = 0, 1, 2
 CLI_ACTOR = "cli"
+DEMO_USER, DEMO_PASSWORD = "demo", "demo-password"
 
 
 def _cmd_migrate(settings: Settings, _: argparse.Namespace) -> int:
@@ -41,6 +42,8 @@ def _cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     from app.main import check_schema_current, create_app
     from app.users.repository import list_users
 
+    if args.demo:
+        settings = _prepare_demo(settings)
     check_schema_current(settings.database_url)
     with _session(settings) as db:
         if not list_users(db):
@@ -53,6 +56,43 @@ def _cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
         create_app(settings, run_jobs=True), host=args.host, port=args.port, log_config=None
     )
     return EXIT_OK
+
+
+def _prepare_demo(settings: Settings) -> Settings:
+    """The demo's own database, filled once with a generated month of mail and a demo user."""
+    from app import demo, migrate
+    from app.alerts.service import sweep
+    from app.clock import now
+    from app.db import make_read_session_factory
+    from app.replies.templates import seed_on_first_run
+    from app.threads import stats
+    from app.users.service import create_user, set_password
+
+    if settings.mailboxes:
+        raise ConfigError(
+            "--demo is for a slawatch without mailboxes: demo data is never mixed "
+            "with real mail (remove --demo to watch the configured mailboxes)"
+        )
+    settings = settings.model_copy(update={"database_url": demo.DEMO_DATABASE_URL})
+    migrate.upgrade(settings.database_url)
+    engine = make_engine(settings.database_url)
+    session_factory = make_session_factory(engine)
+    stored = demo.load(session_factory, settings, now=now())
+    if stored:
+        sweep(session_factory, settings, now=now())
+        stats.refresh_all(
+            read_factory=make_read_session_factory(engine), write_factory=session_factory, now=now()
+        )
+        with session_scope(session_factory) as db:
+            seed_on_first_run(db)
+            create_user(db, name=DEMO_USER, role=Role.AGENT, actor=CLI_ACTOR)
+            set_password(db, name=DEMO_USER, password=DEMO_PASSWORD, actor=CLI_ACTOR)
+    print(
+        f"DEMO DATA (generated, not real mail) in {demo.DEMO_DATABASE_URL}: "
+        f"sign in as {DEMO_USER} / {DEMO_PASSWORD}",
+        file=sys.stderr,
+    )
+    return settings
 
 
 def _cmd_poll(settings: Settings, _: argparse.Namespace) -> int:
@@ -220,6 +260,11 @@ def build_parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="run the API and the scheduler")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument(
+        "--demo",
+        action="store_true",
+        help="with no mailbox configured: a generated month of mail in its own database",
+    )
     serve.set_defaults(handler=_cmd_serve)
 
     poll = commands.add_parser("poll", help="fetch new mail from every mailbox")

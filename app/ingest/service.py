@@ -148,32 +148,53 @@ def _new_message(
     return message, verdict.complaint
 
 
-def store_outgoing(
-    db: Session, *, thread: Thread, raw: bytes, mailbox: MailboxSettings, sla: SlaSettings
-) -> None:
-    """Store a reply slawatch itself sent, so its thread is answered at once; the copy that later
-    shows up in Sent is recognised by its Message-ID and not stored again."""
-    seller_addresses = frozenset(mailbox.seller_addresses)
-    sent_at = now()
-    message, _ = _new_message(
-        mailbox_id=thread.mailbox_id,
-        role=FolderRole.SENT,
-        fetched=FetchedMessage(uid=0, internal_date=sent_at, raw=raw),
+def store_message(
+    db: Session,
+    *,
+    mailbox_id: int,
+    role: FolderRole,
+    raw: bytes,
+    arrived_at: datetime,
+    seller_addresses: frozenset[str],
+    policy_for: PolicyFor,
+) -> Message | None:
+    """Store a message that did not come from a folder poll (a reply slawatch sent, demo data);
+    None when it is stored already. A copy polled later is recognised by its dedupe key."""
+    message, complaint = _new_message(
+        mailbox_id=mailbox_id,
+        role=role,
+        fetched=FetchedMessage(uid=0, internal_date=arrived_at, raw=raw),
         seller_addresses=seller_addresses,
-        stored_at=sent_at,
+        stored_at=now(),
     )
     known = repository.message_ids_by_key(
-        db, mailbox_id=thread.mailbox_id, dedupe_keys=[message.dedupe_key]
+        db, mailbox_id=mailbox_id, dedupe_keys=[message.dedupe_key]
     )
     if known:
-        return
+        return None
     db.add(message)
     db.flush()
     threads.attach(
         db,
         message=message,
-        complaint=False,
+        complaint=complaint,
         seller_addresses=seller_addresses,
+        policy_for=policy_for,
+    )
+    return message
+
+
+def store_outgoing(
+    db: Session, *, thread: Thread, raw: bytes, mailbox: MailboxSettings, sla: SlaSettings
+) -> None:
+    """Store a reply slawatch itself sent, so its thread is answered at once."""
+    store_message(
+        db,
+        mailbox_id=thread.mailbox_id,
+        role=FolderRole.SENT,
+        raw=raw,
+        arrived_at=now(),
+        seller_addresses=frozenset(mailbox.seller_addresses),
         policy_for=threads.policy_lookup(sla, mailbox.marketplace),
     )
 
