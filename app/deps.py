@@ -38,8 +38,10 @@ def get_settings(request: Request) -> Settings:
     return settings
 
 
-SessionDep = Annotated[Session, Depends(get_db)]
-ReadSessionDep = Annotated[Session, Depends(get_read_db)]
+# scope="function": the commit happens before the response is sent, so a client never gets a
+# success for a change that then fails to commit, nor races its own change.
+SessionDep = Annotated[Session, Depends(get_db, scope="function")]
+ReadSessionDep = Annotated[Session, Depends(get_read_db, scope="function")]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 
 
