@@ -21,7 +21,14 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from app import migrate
 from app.config import MailboxSettings, Settings, SmtpSettings
-from app.db import Base, make_engine, make_session_factory, normalise_url, session_scope
+from app.db import (
+    Base,
+    make_engine,
+    make_read_session_factory,
+    make_session_factory,
+    normalise_url,
+    session_scope,
+)
 from app.enums import Role
 from app.main import create_app
 from app.users.service import create_user
@@ -122,6 +129,12 @@ def engine(migrated_database: tuple[str, Engine], database_url: str) -> Engine:
 @pytest.fixture
 def session_factory(engine: Engine) -> sessionmaker[Session]:
     return make_session_factory(engine)
+
+
+@pytest.fixture
+def read_session_factory(engine: Engine) -> sessionmaker[Session]:
+    """Sessions that only read: they never wait for a writer (as GET requests)."""
+    return make_read_session_factory(engine)
 
 
 @pytest.fixture

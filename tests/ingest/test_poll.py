@@ -175,6 +175,7 @@ def test_a_new_uidvalidity_rereads_the_folder_without_duplicates(
 def test_sigkill_mid_poll_loses_and_doubles_nothing(
     imap_account: ImapAccount,
     session_factory: sessionmaker[Session],
+    read_session_factory: sessionmaker[Session],
     database_url: str,
     tmp_path: Path,
 ) -> None:
@@ -194,12 +195,12 @@ def test_sigkill_mid_poll_loses_and_doubles_nothing(
         stderr=subprocess.DEVNULL,
     )
     deadline = time.monotonic() + 120
-    while counts(session_factory)[0] < 100 and time.monotonic() < deadline:
+    while counts(read_session_factory)[0] < 100 and time.monotonic() < deadline:
         assert poller.poll() is None, "the poll finished before it could be killed"
         time.sleep(0.01)
     poller.send_signal(signal.SIGKILL)
     poller.wait()
-    killed_at = counts(session_factory)[0]
+    killed_at = counts(read_session_factory)[0]
     assert 100 <= killed_at < total, f"killed after {killed_at} messages"
 
     result = run_cli("poll", "--once", config=config)
