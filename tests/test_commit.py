@@ -4,13 +4,10 @@ sees its own change (found when a browser, redirected after signing in, was sent
 from __future__ import annotations
 
 import re
-import threading
-import time
 from collections.abc import Iterator
 
 import httpx
 import pytest
-import uvicorn
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.config import Settings
@@ -18,7 +15,7 @@ from app.db import session_scope
 from app.enums import Role
 from app.main import create_app
 from app.users.service import create_user, set_password
-from tests.dovecot import free_port
+from tests.conftest import serving
 
 PASSWORD = "correct horse battery"
 
@@ -28,22 +25,8 @@ def server(session_factory: sessionmaker[Session], database_url: str) -> Iterato
     with session_scope(session_factory) as db:
         create_user(db, name="agnes", role=Role.AGENT, actor="test")
         set_password(db, name="agnes", password=PASSWORD, actor="test")
-    port = free_port()
-    uv = uvicorn.Server(
-        uvicorn.Config(
-            create_app(Settings(database_url=database_url)),
-            host="127.0.0.1",
-            port=port,
-            log_level="warning",
-        )
-    )
-    thread = threading.Thread(target=uv.run, daemon=True)
-    thread.start()
-    while not uv.started:
-        time.sleep(0.02)
-    yield f"http://127.0.0.1:{port}"
-    uv.should_exit = True
-    thread.join(timeout=10)
+    with serving(create_app(Settings(database_url=database_url))) as base_url:
+        yield base_url
 
 
 def test_the_page_after_signing_in_always_finds_the_new_session(server: str) -> None:

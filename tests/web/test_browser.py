@@ -4,14 +4,11 @@ thread, draft from a template, approve, send, and see the customer answered."""
 from __future__ import annotations
 
 import shutil
-import threading
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-import uvicorn
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.config import Settings
@@ -20,8 +17,7 @@ from app.enums import Role
 from app.main import create_app
 from app.replies.templates import seed_on_first_run
 from app.users.service import create_user, set_password
-from tests.conftest import ImapAccount, SmtpServer, unavailable
-from tests.dovecot import free_port
+from tests.conftest import ImapAccount, SmtpServer, serving, unavailable
 from tests.ingest.helpers import poll
 from tests.mailfactory import customer, relay_address
 
@@ -67,19 +63,8 @@ def server(
     settings = Settings(
         database_url=database_url, mailboxes=[imap_account.settings()], smtp=smtp_server.settings()
     )
-    port = free_port()
-    uv = uvicorn.Server(
-        uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
-    )
-    thread = threading.Thread(target=uv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not uv.started:
-        assert time.monotonic() < deadline, "the server did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    uv.should_exit = True
-    thread.join(timeout=10)
+    with serving(create_app(settings)) as base_url:
+        yield base_url
 
 
 def test_an_agent_answers_the_most_urgent_customer(
