@@ -20,9 +20,11 @@ from app.db import session_scope
 from app.enums import FolderRole
 from app.ingest import repository as mailboxes
 from app.ingest.service import store_message
+from app.threads import activity
 from app.threads.service import policy_lookup
 
 DEMO_MAILBOX = "demo-store"
+HISTORY = timedelta(days=30)
 DEMO_DATABASE_URL = "sqlite:///./slawatch-demo.db"
 SELLER = "support@demo-store.example"
 BUYERS = [
@@ -100,7 +102,9 @@ def _conversations(
         order = f"1088{rng.randrange(10**10, 10**11)}"
         subject, question = rng.choice(QUESTIONS)
         recent = rng.random() < 0.12  # the last three days: some still waiting, a few overdue
-        hours_ago = rng.uniform(0, 72) if recent else rng.uniform(72, 30 * 24)
+        hours_ago = (
+            rng.uniform(0, 72) if recent else rng.uniform(72, HISTORY.total_seconds() / 3600)
+        )
         arrived = now - timedelta(hours=hours_ago)
         relay = _relay(name, i)
         folder = FolderRole.SPAM if rng.random() < 0.08 else FolderRole.INBOX
@@ -112,7 +116,11 @@ def _conversations(
             when=arrived,
         )
         mail.append((folder, arrived, first))
-        answer_after = timedelta(hours=rng.lognormvariate(2.2, 0.7))  # mostly 4 to 20 hours
+        # Mostly 4 to 20 hours; a few answered late, as happens on a busy week.
+        late = rng.random() < 0.05
+        answer_after = timedelta(
+            hours=rng.uniform(49, 80) if late else rng.lognormvariate(2.2, 0.7)
+        )
         answered = arrived + answer_after
         if (not recent or rng.random() < 0.5) and answered < now:
             message_id = _message_id(first)
@@ -207,4 +215,8 @@ def load(
             ):
                 stored += 1
         mailboxes.get_mailbox(db, mailbox_id).last_success_at = now
+        db.flush()
+        activity.replay_samples(
+            db, mailbox_id=mailbox_id, since=now - HISTORY, now=now, policy_for=policy_for
+        )
     return stored

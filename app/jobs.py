@@ -1,5 +1,5 @@
 """The scheduled work of `slawatch serve`: a poll job per mailbox (one at a time per mailbox) and
-the SLA sweep every minute, the response-rate figures every five."""
+the SLA sweep every minute, the response figures and waiting-thread samples every five."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from app.config import MailboxSettings, Settings
 from app.db import make_read_session_factory, make_session_factory
 from app.ingest.idle import IdleWatcher
 from app.ingest.service import poll_mailbox
-from app.threads import stats
+from app.threads import activity, stats
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +70,8 @@ class Jobs:
             "interval",
             seconds=STATS_SECONDS,
             id="stats",
-            name="response-rate figures",
+            name="response figures and waiting samples",
+            next_run_time=now(),
         )
 
     def start(self) -> None:
@@ -104,8 +105,12 @@ class Jobs:
         sweep(self._session_factory, settings, now=now())
 
     def _refresh_stats(self) -> None:
+        at = now()
+        activity.sample_waiting(
+            read_factory=self._read_factory, write_factory=self._session_factory, now=at
+        )
         stats.refresh_all(
-            read_factory=self._read_factory, write_factory=self._session_factory, now=now()
+            read_factory=self._read_factory, write_factory=self._session_factory, now=at
         )
 
 

@@ -16,7 +16,7 @@ from prometheus_client.registry import Collector
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.clock import now
-from app.threads import queries
+from app.threads import queries, stats
 
 # The process's event counters; each app adds the database gauges in its own registry.
 registry = CollectorRegistry()
@@ -62,7 +62,8 @@ class DatabaseCollector(Collector):
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         with self._read_factory() as db:
-            summaries = queries.summary(db, now=now())
+            summaries = queries.summary(db, now=now()).mailboxes
+            figures = stats.latest(db)
         threads = GaugeMetricFamily(
             "slawatch_threads",
             "Threads by state, kind and mailbox.",
@@ -83,6 +84,17 @@ class DatabaseCollector(Collector):
             "First-response time over 30 days.",
             labels=["mailbox", "quantile"],
         )
+        distribution = GaugeMetricFamily(
+            "slawatch_first_response_waits",
+            "Waits started in the window, by how fast they were first answered (bucket), or "
+            "'unanswered overdue'.",
+            labels=["mailbox", "window", "bucket"],
+        )
+        healthy = GaugeMetricFamily(
+            "slawatch_mailbox_healthy",
+            "1 when the mailbox has been polled and its last poll succeeded, else 0.",
+            labels=["mailbox"],
+        )
         last_success = GaugeMetricFamily(
             "slawatch_mailbox_last_success_timestamp_seconds",
             "When the mailbox was last polled successfully (Unix time).",
@@ -92,18 +104,22 @@ class DatabaseCollector(Collector):
             for (state, kind), count in m.counts.items():
                 threads.add_metric([m.name, state.value, kind.value], count)
             oldest.add_metric([m.name], m.oldest_waiting_seconds or 0.0)
-            for r in m.response_rates:
+            for r in m.responses.rates:
                 if r.rate is not None:
                     rate.add_metric([m.name, f"{r.days}d"], r.rate)
             for quantile, value in (
-                ("0.5", m.median_first_response_seconds),
-                ("0.9", m.p90_first_response_seconds),
+                ("0.5", m.responses.median_first_response_seconds),
+                ("0.9", m.responses.p90_first_response_seconds),
             ):
                 if value is not None:
                     first_response.add_metric([m.name, quantile], value)
+            for days, window in figures.get(stats.scope_of(m.mailbox_id), {}).items():
+                for bucket, count in zip(stats.BUCKET_LABELS, window.distribution, strict=False):
+                    distribution.add_metric([m.name, f"{days}d", bucket], count)
+            healthy.add_metric([m.name], 1.0 if m.healthy else 0.0)
             if m.last_success_at is not None:
                 last_success.add_metric([m.name], _unix(m.last_success_at))
-        yield from (threads, oldest, rate, first_response, last_success)
+        yield from (threads, oldest, rate, first_response, distribution, healthy, last_success)
 
 
 def _unix(moment: datetime) -> float:

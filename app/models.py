@@ -157,21 +157,44 @@ class ThreadTally(Base):
     count: Mapped[int] = mapped_column(Integer, default=0)
 
 
-class MailboxStats(Base):
-    """Response-rate figures of a mailbox, refreshed by a job (they move slowly)."""
+class ResponseFigures(Base):
+    """Response figures over the last ``days`` days, of one mailbox or of all of them: Walmart's
+    response rate, first-response quantiles and their distribution. A job refreshes them (they
+    move slowly and come from scanning every wait of the window).
 
-    __tablename__ = "mailbox_stats"
+    ``scope`` is ``"all"`` or ``"mailbox:<id>"``: the figures of all mailboxes together are not a
+    sum of each mailbox's (a median is not), so they are stored as their own row."""
+
+    __tablename__ = "response_figures"
+
+    scope: Mapped[str] = mapped_column(String(30), primary_key=True)
+    days: Mapped[int] = mapped_column(Integer, primary_key=True)
+    computed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    decided: Mapped[int] = mapped_column(Integer)
+    in_time: Mapped[int] = mapped_column(Integer)
+    median_seconds: Mapped[float | None] = mapped_column(Float)
+    p90_seconds: Mapped[float | None] = mapped_column(Float)
+    # Waits started in the window by first-response time (app.threads.stats.RESPONSE_BUCKETS).
+    distribution: Mapped[list[int]] = mapped_column(JSON, default=list)
+
+
+class HourlyActivity(Base):
+    """A mailbox's hour: messages in and out, counted as they are stored (by arrival hour), and
+    the waiting threads as last sampled in that hour, for the status page's time series."""
+
+    __tablename__ = "hourly_activity"
+    __table_args__ = (Index("ix_hourly_activity_hour", "hour"),)
 
     mailbox_id: Mapped[int] = mapped_column(
         ForeignKey("mailboxes.id", ondelete="CASCADE"), primary_key=True
     )
-    computed_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    decided_30d: Mapped[int] = mapped_column(Integer)
-    in_time_30d: Mapped[int] = mapped_column(Integer)
-    decided_60d: Mapped[int] = mapped_column(Integer)
-    in_time_60d: Mapped[int] = mapped_column(Integer)
-    median_first_response_seconds: Mapped[float | None] = mapped_column(Float)
-    p90_first_response_seconds: Mapped[float | None] = mapped_column(Float)
+    hour: Mapped[datetime] = mapped_column(UTCDateTime, primary_key=True)
+    customer_in: Mapped[int] = mapped_column(Integer, default=0)
+    replies_out: Mapped[int] = mapped_column(Integer, default=0)
+    spam_found: Mapped[int] = mapped_column(Integer, default=0)
+    waiting: Mapped[int | None] = mapped_column(Integer)
+    at_risk: Mapped[int | None] = mapped_column(Integer)
+    overdue: Mapped[int | None] = mapped_column(Integer)
 
 
 class ResponseEpisode(Base):

@@ -25,7 +25,7 @@ def test_demo_data_shows_every_state_and_a_realistic_response_rate(
     stored = demo.load(session_factory, Settings(database_url=database_url), now=now())
     assert stored > 500
     with session_factory() as db:
-        (summary,) = queries.summary(db, now=now())
+        (summary,) = queries.summary(db, now=now()).mailboxes
     assert summary.name == demo.DEMO_MAILBOX
     for state in ("overdue", "at_risk", "waiting", "answered", "informational"):
         assert summary.by_state[state] > 0, state  # type: ignore[index]

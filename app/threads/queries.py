@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from app.enums import ThreadKind
 from app.errors import AppError
 from app.ingest import repository as mailboxes
-from app.models import Thread
+from app.models import ResponseFigures, Thread
 from app.sla import WAITING_STATES, ThreadState, thread_state
 from app.threads import repository, stats
 from app.threads.repository import ThreadFilter
@@ -97,20 +97,50 @@ class ResponseRate:
 
 
 @dataclass
+class Responses:
+    """Response rates (30 and 60 days) and first-response times (30 days), as the stats job last
+    computed them; empty before its first run."""
+
+    rates: list[ResponseRate] = field(default_factory=list)
+    median_first_response_seconds: float | None = None
+    p90_first_response_seconds: float | None = None
+    computed_at: datetime | None = None
+
+
+def responses(figures: dict[int, ResponseFigures] | None) -> Responses:
+    if not figures:
+        return Responses()
+    month = figures[30]
+    return Responses(
+        rates=[
+            ResponseRate(days, figures[days].decided, figures[days].in_time)
+            for days in stats.RATE_WINDOWS_DAYS
+        ],
+        median_first_response_seconds=month.median_seconds,
+        p90_first_response_seconds=month.p90_seconds,
+        computed_at=month.computed_at,
+    )
+
+
+@dataclass
 class MailboxSummary:
+    mailbox_id: int
     name: str
     counts: dict[tuple[ThreadState, ThreadKind], int] = field(
         default_factory=lambda: {(s, k): 0 for s in ThreadState for k in ThreadKind}
     )
     oldest_waiting_seconds: float | None = None
-    response_rates: list[ResponseRate] = field(default_factory=list)
-    median_first_response_seconds: float | None = None
-    p90_first_response_seconds: float | None = None
-    stats_computed_at: datetime | None = None
+    responses: Responses = field(default_factory=Responses)
     last_poll_at: datetime | None = None
     last_success_at: datetime | None = None
     last_error_at: datetime | None = None
     last_error: str | None = None
+    consecutive_failures: int = 0
+
+    @property
+    def healthy(self) -> bool:
+        """Polled, and the last poll succeeded."""
+        return self.last_success_at is not None and self.consecutive_failures == 0
 
     @property
     def by_state(self) -> dict[ThreadState, int]:
@@ -121,13 +151,27 @@ class MailboxSummary:
         return {k: sum(self.counts[s, k] for s in WAITING_STATES) for k in ThreadKind}
 
 
-def summary(db: Session, *, now: datetime) -> list[MailboxSummary]:
+@dataclass
+class Summary:
+    mailboxes: list[MailboxSummary]
+    overall: Responses  # of all mailboxes together (a median is not a sum of medians)
+
+    @property
+    def by_state(self) -> dict[ThreadState, int]:
+        return {s: sum(m.by_state[s] for m in self.mailboxes) for s in ThreadState}
+
+    @property
+    def waiting_by_kind(self) -> dict[ThreadKind, int]:
+        return {k: sum(m.waiting_by_kind[k] for m in self.mailboxes) for k in ThreadKind}
+
+
+def summary(db: Session, *, now: datetime) -> Summary:
     """Counts per state and kind, the longest wait, response rates and poll health, per mailbox.
 
     Running clocks are counted live (right to the minute); answered, closed and informational
     threads come from the tallies kept with every change; rates from the stats job."""
     known = mailboxes.list_mailboxes(db)
-    result = {m.id: MailboxSummary(name=m.name) for m in known}
+    result = {m.id: MailboxSummary(mailbox_id=m.id, name=m.name) for m in known}
     for mailbox_id, kind, state, count, started in repository.open_clock_counts(db, now=now):
         entry = result[mailbox_id]
         entry.counts[state, kind] += count
@@ -136,19 +180,13 @@ def summary(db: Session, *, now: datetime) -> list[MailboxSummary]:
     for tally in repository.tallies(db):
         if tally.bucket != OPEN_BUCKET:
             result[tally.mailbox_id].counts[ThreadState(tally.bucket), tally.kind] += tally.count
+    figures = stats.latest(db)
     for mailbox in known:
         entry = result[mailbox.id]
-        figures = stats.latest(db, mailbox_id=mailbox.id)
-        if figures is not None:
-            entry.response_rates = [
-                ResponseRate(30, figures.decided_30d, figures.in_time_30d),
-                ResponseRate(60, figures.decided_60d, figures.in_time_60d),
-            ]
-            entry.median_first_response_seconds = figures.median_first_response_seconds
-            entry.p90_first_response_seconds = figures.p90_first_response_seconds
-            entry.stats_computed_at = figures.computed_at
+        entry.responses = responses(figures.get(stats.scope_of(mailbox.id)))
         entry.last_poll_at = mailbox.last_poll_at
         entry.last_success_at = mailbox.last_success_at
         entry.last_error_at = mailbox.last_error_at
         entry.last_error = mailbox.last_error
-    return [result[m.id] for m in known]
+        entry.consecutive_failures = mailbox.consecutive_failures
+    return Summary([result[m.id] for m in known], responses(figures.get(stats.ALL_SCOPE)))

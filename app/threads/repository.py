@@ -22,9 +22,10 @@ from sqlalchemy.orm import Session
 from app.db import dialect_insert
 from app.enums import ThreadKind
 from app.models import (
-    MailboxStats,
+    HourlyActivity,
     Message,
     ResponseEpisode,
+    ResponseFigures,
     Thread,
     ThreadTally,
     ThreadTransition,
@@ -90,6 +91,16 @@ def messages_of(db: Session, thread_id: int) -> list[Message]:
     return list(
         db.scalars(
             select(Message).where(Message.thread_id == thread_id).order_by(Message.received_at)
+        )
+    )
+
+
+def episodes_of_mailbox(db: Session, *, mailbox_id: int, since: datetime) -> list[ResponseEpisode]:
+    return list(
+        db.scalars(
+            select(ResponseEpisode).where(
+                ResponseEpisode.mailbox_id == mailbox_id, ResponseEpisode.started_at >= since
+            )
         )
     )
 
@@ -245,19 +256,24 @@ def episodes_since(
     return [tuple(row) for row in rows]  # type: ignore[misc]
 
 
-def get_stats(db: Session, mailbox_id: int) -> MailboxStats | None:
-    return db.get(MailboxStats, mailbox_id, populate_existing=True)
+def all_figures(db: Session) -> list[ResponseFigures]:
+    return list(db.scalars(select(ResponseFigures).execution_options(populate_existing=True)))
 
 
-def save_stats(db: Session, values: dict[str, Any]) -> None:
-    """Insert or replace a mailbox's stats row (two API processes may refresh it at once)."""
-    statement = dialect_insert(db)(MailboxStats).values(**values)
+def save_figures(db: Session, values: dict[str, Any]) -> None:
+    """Insert or replace one window's figures (two processes may refresh them at once)."""
+    statement = dialect_insert(db)(ResponseFigures).values(**values)
     db.execute(
         statement.on_conflict_do_update(
-            index_elements=["mailbox_id"],
-            set_={k: v for k, v in values.items() if k != "mailbox_id"},
+            index_elements=["scope", "days"],
+            set_={k: v for k, v in values.items() if k not in ("scope", "days")},
         )
     )
+
+
+def delete_figures_except(db: Session, scopes: set[str]) -> None:
+    """Drop the figures of mailboxes that are gone."""
+    db.execute(delete(ResponseFigures).where(ResponseFigures.scope.not_in(scopes)))
 
 
 def due_for_sweep(db: Session, *, now: datetime, limit: int) -> list[Thread]:
@@ -284,3 +300,49 @@ def transition_exists(
         )
     )
     return found is not None
+
+
+def bump_activity(db: Session, *, mailbox_id: int, hour: datetime, **counts: int) -> None:
+    """Add to an hour's message counts in one statement (an upsert: safe with concurrent
+    writers)."""
+    statement = dialect_insert(db)(HourlyActivity).values(
+        mailbox_id=mailbox_id, hour=hour, **counts
+    )
+    db.execute(
+        statement.on_conflict_do_update(
+            index_elements=["mailbox_id", "hour"],
+            set_={name: getattr(HourlyActivity, name) + n for name, n in counts.items()},
+        )
+    )
+
+
+def save_samples(db: Session, *, hour: datetime, samples: dict[int, dict[str, int]]) -> None:
+    """Set each mailbox's waiting-thread sample of the hour (the latest sample wins)."""
+    for mailbox_id, values in samples.items():
+        statement = dialect_insert(db)(HourlyActivity).values(
+            mailbox_id=mailbox_id, hour=hour, **values
+        )
+        db.execute(
+            statement.on_conflict_do_update(index_elements=["mailbox_id", "hour"], set_=values)
+        )
+
+
+def activity_since(
+    db: Session, *, since: datetime, mailbox_id: int | None
+) -> list[tuple[datetime, int, int, int, int | None, int | None, int | None]]:
+    """(hour, customer_in, replies_out, spam_found, waiting, at_risk, overdue) per hour from
+    ``since``, summed over mailboxes unless one is given; samples are None where none was taken."""
+    a = HourlyActivity
+    query = select(
+        a.hour,
+        func.sum(a.customer_in),
+        func.sum(a.replies_out),
+        func.sum(a.spam_found),
+        func.sum(a.waiting),
+        func.sum(a.at_risk),
+        func.sum(a.overdue),
+    ).where(a.hour >= since)
+    if mailbox_id is not None:
+        query = query.where(a.mailbox_id == mailbox_id)
+    rows = db.execute(query.group_by(a.hour).order_by(a.hour))
+    return [tuple(row) for row in rows]  # type: ignore[misc]

@@ -1,5 +1,5 @@
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
@@ -205,22 +205,41 @@ class ResponseRateOut(BaseModel):
     rate: float | None = Field(description="answered_in_time / decided; Walmart wants > 0.95")
 
 
-class MailboxSummaryOut(BaseModel):
-    name: str
-    by_state: dict[ThreadState, int]
-    waiting_by_kind: dict[ThreadKind, int]
-    oldest_waiting_seconds: float | None
+class ResponsesOut(BaseModel):
     response_rates: list[ResponseRateOut]
     median_first_response_seconds: float | None
     p90_first_response_seconds: float | None
     stats_computed_at: datetime | None = Field(description="rates and response times as of")
+
+    @classmethod
+    def of(cls, responses: queries.Responses) -> dict[str, Any]:
+        return cls(
+            response_rates=[
+                ResponseRateOut(
+                    days=r.days, decided=r.decided, answered_in_time=r.in_time, rate=r.rate
+                )
+                for r in responses.rates
+            ],
+            median_first_response_seconds=responses.median_first_response_seconds,
+            p90_first_response_seconds=responses.p90_first_response_seconds,
+            stats_computed_at=responses.computed_at,
+        ).model_dump()
+
+
+class MailboxSummaryOut(ResponsesOut):
+    name: str
+    by_state: dict[ThreadState, int]
+    waiting_by_kind: dict[ThreadKind, int]
+    oldest_waiting_seconds: float | None
     last_poll_at: datetime | None
     last_success_at: datetime | None
     last_error_at: datetime | None
     last_error: str | None
 
 
-class SummaryOut(BaseModel):
+class SummaryOut(ResponsesOut):
+    """Totals over all mailboxes (response figures of all of them together), then each one."""
+
     generated_at: datetime
     by_state: dict[ThreadState, int]
     waiting_by_kind: dict[ThreadKind, int]
@@ -232,31 +251,24 @@ def get_summary(db: SessionDep, _: ViewerUser) -> SummaryOut:
     """Counts per state and kind, the longest wait, response rates (30 and 60 days) and the
     median and 90th-percentile first response, per mailbox and in total."""
     at = now()
-    per_mailbox = queries.summary(db, now=at)
+    summary = queries.summary(db, now=at)
     return SummaryOut(
         generated_at=at,
-        by_state={s: sum(m.by_state[s] for m in per_mailbox) for s in ThreadState},
-        waiting_by_kind={k: sum(m.waiting_by_kind[k] for m in per_mailbox) for k in ThreadKind},
+        by_state=summary.by_state,
+        waiting_by_kind=summary.waiting_by_kind,
+        **ResponsesOut.of(summary.overall),
         mailboxes=[
             MailboxSummaryOut(
                 name=m.name,
                 by_state=m.by_state,
                 waiting_by_kind=m.waiting_by_kind,
                 oldest_waiting_seconds=m.oldest_waiting_seconds,
-                response_rates=[
-                    ResponseRateOut(
-                        days=r.days, decided=r.decided, answered_in_time=r.in_time, rate=r.rate
-                    )
-                    for r in m.response_rates
-                ],
-                median_first_response_seconds=m.median_first_response_seconds,
-                p90_first_response_seconds=m.p90_first_response_seconds,
-                stats_computed_at=m.stats_computed_at,
+                **ResponsesOut.of(m.responses),
                 last_poll_at=m.last_poll_at,
                 last_success_at=m.last_success_at,
                 last_error_at=m.last_error_at,
                 last_error=m.last_error,
             )
-            for m in per_mailbox
+            for m in summary.mailboxes
         ],
     )

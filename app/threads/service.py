@@ -14,7 +14,7 @@ from app.ingest import repository as mailboxes
 from app.mail.subjects import normalize_subject
 from app.models import Message, ResponseEpisode, Thread, User
 from app.sla import ThreadState
-from app.threads import repository
+from app.threads import activity, repository
 
 PolicyFor = Callable[[ThreadKind], KindPolicy]
 SYSTEM_ACTOR = "slawatch"
@@ -85,7 +85,8 @@ def attach(
     seller_addresses: frozenset[str],
     policy_for: PolicyFor,
 ) -> Thread:
-    """Put a flushed message into its thread (a new one if none fits) and update the thread."""
+    """Put a flushed message into its thread (a new one if none fits), update the thread and
+    count the message in its hour's activity."""
     counterpart = counterpart_of(message, seller_addresses)
     thread = _find_thread(db, message, counterpart)
     is_new = thread is None
@@ -125,6 +126,7 @@ def attach(
             detail={"reason": "new customer message"},
         )
     _update_clock(db, thread, messages, policy_for(thread.kind), replace_episodes=not is_new)
+    activity.count_message(db, message)
     return thread
 
 

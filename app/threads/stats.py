@@ -1,22 +1,44 @@
-"""Response-rate figures per mailbox: Walmart's Seller Response Rate and first-response times.
+"""Response figures: Walmart's Seller Response Rate, first-response times and their distribution,
+per mailbox and over all mailboxes, for the last 1, 7, 30 and 60 days.
 
-They cover 30 and 60 days and move slowly, so a job computes them into mailbox_stats every few
-minutes instead of every request scanning every wait.
+They move slowly and come from scanning every wait of the window, so a job computes them into
+response_figures every few minutes instead of every request doing the scan.
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.db import session_scope
 from app.ingest import repository as mailboxes
-from app.models import MailboxStats
+from app.models import ResponseFigures
 from app.threads import repository
 
-WINDOWS_DAYS = (30, 60)
+WINDOWS_DAYS = (1, 7, 30, 60)
+RATE_WINDOWS_DAYS = (30, 60)  # the windows Walmart's scorecard uses
+ALL_SCOPE = "all"
+# First-response time buckets: (label, upper bound in hours); waits past their deadline that are
+# still unanswered are counted in a last bucket of their own.
+RESPONSE_BUCKETS: tuple[tuple[str, float], ...] = (
+    ("<1h", 1),
+    ("1-4h", 4),
+    ("4-12h", 12),
+    ("12-24h", 24),
+    ("24-48h", 48),
+    (">48h", math.inf),
+)
+UNANSWERED_OVERDUE = "unanswered overdue"
+BUCKET_LABELS = tuple(label for label, _ in RESPONSE_BUCKETS) + (UNANSWERED_OVERDUE,)
+
+Episode = tuple[datetime, datetime | None, datetime, float | None]  # started, answered, due, secs
+
+
+def scope_of(mailbox_id: int) -> str:
+    return f"mailbox:{mailbox_id}"
 
 
 def quantile(sorted_values: list[float], q: float) -> float | None:
@@ -26,44 +48,94 @@ def quantile(sorted_values: list[float], q: float) -> float | None:
     return sorted_values[max(math.ceil(q * len(sorted_values)) - 1, 0)]
 
 
-def compute(
-    rows: list[tuple[datetime, datetime | None, datetime, float | None]], *, now: datetime
-) -> dict[str, object]:
-    """A wait is decided once answered or once its deadline passed; in time if answered by then.
-    Response times are those of waits started in the last 30 days."""
-    values: dict[str, object] = {"computed_at": now}
+def bucket_of(response_seconds: float) -> int:
+    hours = response_seconds / 3600
+    return next(i for i, (_, upper) in enumerate(RESPONSE_BUCKETS) if hours < upper)
+
+
+@dataclass
+class WindowTally:
+    """The additive part of a window's figures: tallies of two mailboxes add up to theirs."""
+
+    days: int
+    decided: int = 0
+    in_time: int = 0
+    distribution: list[int] = field(default_factory=lambda: [0] * len(BUCKET_LABELS))
+    response_seconds: list[float] = field(default_factory=list)
+
+    def add(self, other: WindowTally) -> None:
+        self.decided += other.decided
+        self.in_time += other.in_time
+        pairs = zip(self.distribution, other.distribution, strict=True)
+        self.distribution = [a + b for a, b in pairs]
+        self.response_seconds += other.response_seconds
+
+    def figures(self, *, scope: str, now: datetime) -> dict[str, object]:
+        seconds = sorted(self.response_seconds)
+        return {
+            "scope": scope,
+            "days": self.days,
+            "computed_at": now,
+            "decided": self.decided,
+            "in_time": self.in_time,
+            "median_seconds": quantile(seconds, 0.5),
+            "p90_seconds": quantile(seconds, 0.9),
+            "distribution": self.distribution,
+        }
+
+
+def tally(rows: list[Episode], *, now: datetime) -> list[WindowTally]:
+    """One tally per window over the waits started in it. A wait is decided once answered or once
+    its deadline passed; in time if answered by then."""
+    tallies = []
     for days in WINDOWS_DAYS:
         since = now - timedelta(days=days)
-        decided = in_time = 0
-        for started, answered, due, _ in rows:
-            if started < since or (answered is None and due > now):
+        window = WindowTally(days)
+        for started, answered, due, seconds in rows:
+            if started < since:
                 continue
-            decided += 1
-            in_time += answered is not None and answered <= due
-        values[f"decided_{days}d"], values[f"in_time_{days}d"] = decided, in_time
-    since = now - timedelta(days=WINDOWS_DAYS[0])
-    seconds = sorted(s for started, _, _, s in rows if s is not None and started >= since)
-    values["median_first_response_seconds"] = quantile(seconds, 0.5)
-    values["p90_first_response_seconds"] = quantile(seconds, 0.9)
-    return values
+            if seconds is not None:
+                window.response_seconds.append(seconds)
+                window.distribution[bucket_of(seconds)] += 1
+            elif due <= now:
+                window.distribution[-1] += 1
+            if answered is None and due > now:
+                continue
+            window.decided += 1
+            window.in_time += answered is not None and answered <= due
+        tallies.append(window)
+    return tallies
 
 
 def refresh_all(
     *, read_factory: sessionmaker[Session], write_factory: sessionmaker[Session], now: datetime
 ) -> None:
-    """Recompute every mailbox's figures: read in a transaction that takes no lock (a long scan at
-    scale), then save each row in a short write."""
+    """Recompute every mailbox's figures and those of all together: read in a transaction that
+    takes no lock (a long scan at scale), then save each mailbox's rows in a short write."""
     with read_factory() as db:
         ids = [m.id for m in mailboxes.list_mailboxes(db)]
+    overall = [WindowTally(days) for days in WINDOWS_DAYS]
     for mailbox_id in ids:
         with read_factory() as db:
             rows = repository.episodes_since(
                 db, mailbox_id=mailbox_id, since=now - timedelta(days=max(WINDOWS_DAYS))
             )
+        windows = tally(rows, now=now)
         with session_scope(write_factory) as db:
-            repository.save_stats(db, {"mailbox_id": mailbox_id, **compute(rows, now=now)})
+            for window in windows:
+                repository.save_figures(db, window.figures(scope=scope_of(mailbox_id), now=now))
+        for total, window in zip(overall, windows, strict=True):
+            total.add(window)
+    with session_scope(write_factory) as db:
+        for total in overall:
+            repository.save_figures(db, total.figures(scope=ALL_SCOPE, now=now))
+        repository.delete_figures_except(db, {ALL_SCOPE, *map(scope_of, ids)})
 
 
-def latest(db: Session, *, mailbox_id: int) -> MailboxStats | None:
-    """The figures as last computed (the job refreshes them every few minutes), or None."""
-    return repository.get_stats(db, mailbox_id)
+def latest(db: Session) -> dict[str, dict[int, ResponseFigures]]:
+    """The figures by scope and window as last computed (the job refreshes them every few
+    minutes); empty before its first run."""
+    figures: dict[str, dict[int, ResponseFigures]] = {}
+    for row in repository.all_figures(db):
+        figures.setdefault(row.scope, {})[row.days] = row
+    return figures
