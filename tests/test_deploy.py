@@ -1,0 +1,124 @@
+"""deploy/: the Grafana dashboard and the Prometheus example match what /metrics really exposes."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import yaml
+from fastapi.testclient import TestClient
+from prometheus_client.parser import text_string_to_metric_families
+
+DEPLOY = Path(__file__).resolve().parent.parent / "deploy"
+DASHBOARD_PATH = DEPLOY / "grafana" / "slawatch-dashboard.json"
+PROMETHEUS_PATH = DEPLOY / "prometheus.yml"
+METRIC_NAME = re.compile(r"slawatch_[a-z0-9_]+")
+DATASOURCE = "${DS_PROMETHEUS}"
+
+
+def dashboard() -> dict[str, Any]:
+    loaded: dict[str, Any] = json.loads(DASHBOARD_PATH.read_text(encoding="utf-8"))
+    return loaded
+
+
+def prometheus_config() -> dict[str, Any]:
+    loaded: dict[str, Any] = yaml.safe_load(PROMETHEUS_PATH.read_text(encoding="utf-8"))
+    return loaded
+
+
+def panels(board: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    """Every panel, those inside collapsed rows included."""
+    for panel in board["panels"]:
+        yield panel
+        yield from panel.get("panels", [])
+
+
+def queries(board: dict[str, Any]) -> list[str]:
+    """Every PromQL expression: the panels' targets and the template variables' queries."""
+    found = [target["expr"] for panel in panels(board) for target in panel.get("targets", [])]
+    for variable in board["templating"]["list"]:
+        query = variable.get("query")
+        found.append(query["query"] if isinstance(query, dict) else query or "")
+    return found
+
+
+def exposed_names(scrape: str) -> set[str]:
+    """The series names a Prometheus scraping this text can query.
+
+    A labelled counter or histogram with no children yet is listed (HELP and TYPE) with no
+    samples, so names come from the families: the parser gives a counter's family without its
+    ``_total``, and a histogram's series are its ``_bucket``, ``_sum`` and ``_count``."""
+    names: set[str] = set()
+    for family in text_string_to_metric_families(scrape):
+        names.update(sample.name for sample in family.samples)
+        if family.type == "counter":
+            names.add(f"{family.name}_total")
+        elif family.type == "histogram":
+            names.update(f"{family.name}{suffix}" for suffix in ("_bucket", "_sum", "_count"))
+        else:
+            names.add(family.name)
+    return names
+
+
+def test_dashboard_is_an_importable_grafana_dashboard() -> None:
+    board = dashboard()
+    assert board["schemaVersion"] == 39
+    assert board["uid"] == "slawatch"
+    assert board["title"] == "slawatch — customer-message SLA"
+    assert board["refresh"] == "1m"
+    assert board["time"] == {"from": "now-24h", "to": "now"}
+    assert board["id"] is None  # Grafana assigns one on import
+    (source,) = board["__inputs"]
+    assert source["name"] == "DS_PROMETHEUS"
+    assert (source["type"], source["pluginId"]) == ("datasource", "prometheus")
+    panel_ids = [panel["id"] for panel in panels(board)]
+    assert len(panel_ids) == len(set(panel_ids))
+
+
+def test_every_panel_has_a_title_a_datasource_and_a_query() -> None:
+    board = dashboard()
+    assert list(panels(board))
+    for panel in panels(board):
+        assert panel.get("title"), panel
+        assert panel["datasource"] == {"type": "prometheus", "uid": DATASOURCE}, panel["title"]
+        assert panel.get("targets"), panel["title"]
+        ref_ids = [target["refId"] for target in panel["targets"]]
+        assert len(ref_ids) == len(set(ref_ids)), panel["title"]
+        for target in panel["targets"]:
+            assert target["expr"].strip(), panel["title"]
+            assert target.get("datasource", panel["datasource"])["uid"] == DATASOURCE
+
+
+def test_the_mailbox_variable_lists_the_mailboxes() -> None:
+    (variable,) = [v for v in dashboard()["templating"]["list"] if v["name"] == "mailbox"]
+    assert variable["type"] == "query"
+    assert variable["datasource"]["uid"] == DATASOURCE
+    assert variable["query"]["query"] == "label_values(slawatch_threads, mailbox)"
+    assert variable["multi"] is True and variable["includeAll"] is True
+
+
+def test_the_dashboard_queries_only_metrics_that_metrics_exposes(client: TestClient) -> None:
+    response = client.get(prometheus_config()["scrape_configs"][0]["metrics_path"])
+    assert response.status_code == 200
+    exposed = exposed_names(response.text)
+    assert {"slawatch_threads", "slawatch_alerts_total"} <= exposed  # the scrape is read
+
+    used = {name for expr in queries(dashboard()) for name in METRIC_NAME.findall(expr)}
+    assert "slawatch_poll_duration_seconds_bucket" in used
+    missing = sorted(used - exposed)
+    assert not missing, f"the dashboard queries metrics that /metrics does not expose: {missing}"
+
+
+def test_prometheus_example_scrapes_slawatch() -> None:
+    config = prometheus_config()
+    (job,) = [job for job in config["scrape_configs"] if job["job_name"] == "slawatch"]
+    assert job["metrics_path"] == "/metrics"
+    assert job["scrape_interval"] == "30s"
+    assert job["static_configs"] == [{"targets": ["slawatch:8000"]}]
+    assert job["authorization"] == {
+        "type": "Bearer",
+        "credentials_file": "/etc/prometheus/slawatch-token",
+    }
