@@ -26,3 +26,13 @@ def as_utc(value: datetime) -> datetime:
     if value.tzinfo is None:
         raise ValueError(f"naive datetime {value.isoformat()} has no time zone")
     return value.astimezone(UTC)
+
+
+def duration_text(seconds: float) -> str:
+    """'2 h 05 min' for a person: how long is left, or how late."""
+    minutes = int(abs(seconds)) // 60
+    days, minutes = divmod(minutes, 24 * 60)
+    hours, minutes = divmod(minutes, 60)
+    if days:
+        return f"{days} d {hours} h"
+    return f"{hours} h {minutes:02d} min" if hours else f"{minutes} min"

@@ -175,21 +175,26 @@ class ReplySettings(_Section):
     allowed_words: list[str] = Field(default_factory=list)
 
 
+def _known_zone(name: str) -> str:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown time zone {name!r} (e.g. 'America/Chicago')") from None
+    return name
+
+
+TimeZoneName = Annotated[str, AfterValidator(_known_zone)]
+
+
 class QuietHours(_Section):
     """Hours in the team's time zone when non-urgent alerts wait; customers' clocks keep running."""
 
     start: time
     end: time
-    timezone: str = "UTC"
+    timezone: TimeZoneName = "UTC"
 
     @model_validator(mode="after")
-    def _known_zone(self) -> QuietHours:
-        try:
-            ZoneInfo(self.timezone)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(
-                f"unknown time zone {self.timezone!r} (e.g. 'America/Chicago')"
-            ) from None
+    def _distinct_ends(self) -> QuietHours:
         if self.start == self.end:
             raise ValueError("quiet hours need a start different from their end")
         return self
@@ -310,6 +315,12 @@ class StatusSettings(_Section):
     # The name of the environment variable holding the token Prometheus must send to /metrics
     # (Authorization: Bearer …); unset, /metrics is open, as Prometheus endpoints usually are.
     metrics_token_env: str | None = None
+    # Let anyone open /status without signing in (a wall screen): counts only, subjects masked,
+    # no customer addresses, order numbers, message text or error details.
+    public: bool = False
+    # The zone the page shows times in and in which "today" starts.
+    timezone: TimeZoneName = "UTC"
+    refresh_seconds: int = Field(default=60, ge=10, le=3600)
 
     def metrics_token(self) -> SecretStr | None:
         if not self.metrics_token_env:

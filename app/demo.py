@@ -214,7 +214,8 @@ def load(
                 policy_for=policy_for,
             ):
                 stored += 1
-        mailboxes.get_mailbox(db, mailbox_id).last_success_at = now
+        demo_mailbox = mailboxes.get_mailbox(db, mailbox_id)
+        demo_mailbox.last_poll_at = demo_mailbox.last_success_at = now
         db.flush()
         activity.replay_samples(
             db, mailbox_id=mailbox_id, since=now - HISTORY, now=now, policy_for=policy_for

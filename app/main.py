@@ -17,6 +17,7 @@ from app.ingest.router import router as ingest_router
 from app.jobs import Jobs
 from app.metrics_router import router as metrics_router
 from app.replies.router import router as replies_router
+from app.status.router import router as status_router
 from app.threads.router import router as threads_router
 from app.users.router import router as users_router
 from app.web.router import LoginRequired
@@ -74,6 +75,7 @@ def create_app(settings: Settings, *, run_jobs: bool = False) -> FastAPI:
     app.include_router(audit_router)
     app.include_router(alerts_router)
     app.include_router(metrics_router)
+    app.include_router(status_router)
     app.include_router(web_router)
 
     @app.exception_handler(LoginRequired)

@@ -15,7 +15,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sqlalchemy.orm import Session
 
-from app.clock import now
+from app.clock import duration_text, now
 from app.deps import SessionDep, SettingsDep
 from app.enums import Role
 from app.errors import AppError
@@ -46,17 +46,7 @@ class LoginRequired(Exception):
     """Raised by page dependencies; rendered as a redirect to the sign-in page."""
 
 
-def duration(seconds: float) -> str:
-    """'2 h 05 min' for a person: how long is left, or how late."""
-    minutes = int(abs(seconds)) // 60
-    days, minutes = divmod(minutes, 24 * 60)
-    hours, minutes = divmod(minutes, 60)
-    if days:
-        return f"{days} d {hours} h"
-    return f"{hours} h {minutes:02d} min" if hours else f"{minutes} min"
-
-
-pages.filters["duration"] = duration
+pages.filters["duration"] = duration_text
 
 
 def render(name: str, status_code: int = 200, **context: Any) -> HTMLResponse:

@@ -1,0 +1,74 @@
+"""GET /status: the dashboard page, for signed-in users, or anyone when `status.public` is set."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import HTMLResponse
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+from app.clock import duration_text, now
+from app.demo import DEMO_MAILBOX
+from app.deps import ReadSessionDep, SettingsDep
+from app.paths import TEMPLATES_DIR
+from app.status import charts, dashboard
+from app.status.dashboard import Range
+from app.web import sessions
+from app.web.router import LoginRequired
+
+router = APIRouter(include_in_schema=False)
+
+pages = Environment(
+    loader=FileSystemLoader(TEMPLATES_DIR / "status"),
+    autoescape=select_autoescape(default=True),
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+pages.filters["duration"] = duration_text
+pages.globals["anchor"] = charts.anchor
+# The page runs no script and loads nothing: styles and charts are inline, the icon a data URL.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'none'; style-src 'unsafe-inline'; img-src data:; form-action 'self'; "
+    "frame-ancestors 'none'; base-uri 'none'"
+)
+
+
+@router.get("/status")
+def status_page(
+    request: Request,
+    db: ReadSessionDep,
+    settings: SettingsDep,
+    range_: Annotated[Range, Query(alias="range")] = Range.DAY,
+    mailbox: Annotated[str | None, Query(max_length=100)] = None,
+) -> HTMLResponse:
+    session = sessions.session_for(db, request.cookies.get(sessions.COOKIE))
+    if session is None and not settings.status.public:
+        raise LoginRequired
+    at = now()
+    board = dashboard.build(
+        db,
+        settings.status,
+        range_=range_,
+        mailbox=mailbox or None,
+        now=at,
+        public=session is None,
+    )
+
+    def local(moment: datetime | None) -> str:
+        return moment.astimezone(board.zone).strftime("%b %d %H:%M") if moment else "never"
+
+    def ago(moment: datetime | None) -> str:
+        return f"{duration_text((at - moment).total_seconds())} ago" if moment else "never"
+
+    html = pages.get_template("status.html").render(
+        board=board,
+        user=session.user if session else None,
+        refresh_seconds=settings.status.refresh_seconds,
+        ranges=list(Range),
+        demo=DEMO_MAILBOX in board.mailbox_names,
+        local=local,
+        ago=ago,
+    )
+    return HTMLResponse(html, headers={"Content-Security-Policy": CONTENT_SECURITY_POLICY})
