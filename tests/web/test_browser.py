@@ -3,7 +3,6 @@ thread, draft from a template, approve, send, and see the customer answered."""
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -17,22 +16,12 @@ from app.enums import Role
 from app.main import create_app
 from app.replies.templates import seed_on_first_run
 from app.users.service import create_user, set_password
-from tests.conftest import ImapAccount, SmtpServer, serving, unavailable
+from tests.browser import CHROMIUM, CHROMIUM_ARGS, require_chromium, watch
+from tests.conftest import ImapAccount, SmtpServer, serving
 from tests.ingest.helpers import poll
 from tests.mailfactory import customer, relay_address
 
-CHROMIUM = "/usr/bin/chromium"
 PASSWORD = "correct horse battery"
-# Without these, Chromium tries to reach Google's services at start; this machine has no network.
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 
 @pytest.fixture
@@ -42,8 +31,7 @@ def server(
     session_factory: sessionmaker[Session],
     database_url: str,
 ) -> Iterator[str]:
-    if shutil.which("chromium") is None and not Path(CHROMIUM).exists():
-        unavailable(f"Chromium is not installed ({CHROMIUM}; apt-get install chromium)")
+    require_chromium()
     arrived = datetime.now(UTC)
     imap_account.append(
         "INBOX",
@@ -72,22 +60,10 @@ def test_an_agent_answers_the_most_urgent_customer(
 ) -> None:
     from playwright.sync_api import sync_playwright
 
-    console_errors: list[str] = []
-    outside: list[str] = []
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         page = browser.new_page()
-        page.on("console", lambda m: console_errors.append(m.text) if m.type == "error" else None)
-        page.on("dialog", lambda d: pytest.fail(f"a dialog opened: {d.message}"))
-        page.on(
-            "request",
-            lambda r: (
-                outside.append(r.url)
-                if r.url.startswith(("http:", "https:", "ws:", "wss:"))
-                and not r.url.startswith(server)
-                else None
-            ),
-        )
+        seen = watch(page, server)
 
         page.goto(f"{server}/")
         page.fill("input[name=username]", "agnes")
@@ -127,5 +103,5 @@ def test_an_agent_answers_the_most_urgent_customer(
     ((recipients, raw),) = smtp_server.recorder.messages
     assert recipients == [relay_address("Dora")]
     assert b"I checked your order myself this morning." in raw
-    assert console_errors == []
-    assert outside == []
+    assert seen.console_errors == []
+    assert seen.outside == []
