@@ -1,0 +1,212 @@
+"""Hourly activity and the response figures behind the status page, on both backends."""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from app import migrate
+from app.config import Settings
+from app.db import make_engine, make_session_factory, session_scope
+from app.enums import Classification, FolderRole
+from app.ingest import repository as mailboxes
+from app.ingest.service import store_message
+from app.models import HourlyActivity, Message
+from app.sla import ThreadState
+from app.threads import activity, queries, stats
+from app.threads.service import policy_lookup
+from tests.mailfactory import SELLER_ADDRESS, customer, message, message_id_of, seller_reply
+
+NOW = datetime(2026, 11, 24, 12, 30, tzinfo=UTC)
+POLICY = policy_lookup(Settings().sla, "walmart")
+
+
+def _store(db: Session, mailbox_id: int, role: FolderRole, raw: bytes, at: datetime) -> None:
+    assert store_message(
+        db,
+        mailbox_id=mailbox_id,
+        role=role,
+        raw=raw,
+        arrived_at=at,
+        seller_addresses=frozenset({SELLER_ADDRESS}),
+        policy_for=POLICY,
+    )
+
+
+def _some_mail(session_factory: sessionmaker[Session], *, seed: int = 7) -> None:
+    """Two mailboxes, three days of customers (some in spam), replies and automated notices."""
+    rng = random.Random(seed)
+    with session_scope(session_factory) as db:
+        ids = [mailboxes.get_or_create_mailbox(db, name).id for name in ("store-a", "store-b")]
+        for i in range(60):
+            mailbox_id = rng.choice(ids)
+            at = NOW - timedelta(minutes=rng.randrange(72 * 60))
+            folder = FolderRole.SPAM if i % 7 == 0 else FolderRole.INBOX
+            question = customer(f"Buyer {i}", order=f"1088{i:011d}", subject=f"Order {i}")
+            _store(db, mailbox_id, folder, question, at)
+            if i % 3:
+                reply = seller_reply(
+                    f"Buyer {i}", in_reply_to=message_id_of(question), subject=f"Order {i}"
+                )
+                _store(
+                    db, mailbox_id, FolderRole.SENT, reply, min(at + timedelta(hours=i % 30), NOW)
+                )
+        notice = message(
+            sender="mp-payments@relay.walmart.com", subject="Your payment is on its way"
+        )
+        _store(db, ids[0], FolderRole.INBOX, notice, NOW - timedelta(hours=5))
+
+
+def _rows(session_factory: sessionmaker[Session]) -> set[tuple[object, ...]]:
+    with session_factory() as db:
+        return {
+            (r.mailbox_id, r.hour, r.customer_in, r.replies_out, r.spam_found)
+            for r in db.scalars(select(HourlyActivity))
+        }
+
+
+def test_hourly_counts_are_the_stored_messages_by_arrival_hour(
+    session_factory: sessionmaker[Session],
+) -> None:
+    _some_mail(session_factory)
+    with session_factory() as db:
+        expected: Counter[tuple[int, datetime, str]] = Counter()
+        for m in db.scalars(select(Message)):
+            hour = m.received_at.replace(minute=0, second=0, microsecond=0)
+            if m.classification in (Classification.CUSTOMER, Classification.ESCALATION):
+                expected[m.mailbox_id, hour, "in"] += 1
+            if m.classification == Classification.SELLER:
+                expected[m.mailbox_id, hour, "out"] += 1
+            if m.folder == FolderRole.SPAM:
+                expected[m.mailbox_id, hour, "spam"] += 1
+        hours = activity.hours(db, since=NOW - timedelta(days=4), now=NOW, mailbox_id=None)
+    assert len(hours) == 4 * 24 + 1 and hours[-1].start == datetime(2026, 11, 24, 12, tzinfo=UTC)
+    found: Counter[tuple[int, datetime, str]] = Counter()
+    for mailbox_id, hour, customer_in, replies_out, spam_found in _rows(session_factory):
+        found[mailbox_id, hour, "in"] += customer_in
+        found[mailbox_id, hour, "out"] += replies_out
+        found[mailbox_id, hour, "spam"] += spam_found
+    assert +found == +expected
+    assert sum(h.customer_in for h in hours) == 60
+    assert sum(h.spam_found for h in hours) == 9
+    assert sum(h.replies_out for h in hours) == sum(v for k, v in expected.items() if k[2] == "out")
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_the_migration_counts_stored_mail_as_ingestion_does(
+    backend: str, empty_database_url: Callable[[str], str]
+) -> None:
+    url = empty_database_url(backend)
+    migrate.upgrade(url)
+    engine = make_engine(url)
+    try:
+        factory = make_session_factory(engine)
+        _some_mail(factory)
+        counted_live = _rows(factory)
+        migrate.downgrade(url, "0001")
+        migrate.upgrade(url)  # 0002 counts the messages already stored
+        assert _rows(factory) == counted_live and len(counted_live) > 20
+    finally:
+        engine.dispose()
+
+
+def test_samples_record_the_waiting_counts_of_each_mailbox(
+    session_factory: sessionmaker[Session], read_session_factory: sessionmaker[Session]
+) -> None:
+    _some_mail(session_factory)
+    activity.sample_waiting(
+        read_factory=read_session_factory, write_factory=session_factory, now=NOW
+    )
+    with session_factory() as db:
+        summary = queries.summary(db, now=NOW)
+        (last,) = activity.hours(db, since=NOW, now=NOW, mailbox_id=None)
+        by_mailbox = {
+            m.name: activity.hours(db, since=NOW, now=NOW, mailbox_id=m.mailbox_id)[0]
+            for m in summary.mailboxes
+        }
+    assert last.overdue == summary.by_state[ThreadState.OVERDUE] > 0
+    assert last.at_risk == summary.by_state[ThreadState.AT_RISK]
+    assert last.waiting == summary.by_state[ThreadState.WAITING]
+    for m in summary.mailboxes:
+        assert by_mailbox[m.name].overdue == m.by_state[ThreadState.OVERDUE]
+    # A later sample in the same hour replaces the earlier one.
+    activity.sample_waiting(
+        read_factory=read_session_factory,
+        write_factory=session_factory,
+        now=NOW + timedelta(minutes=20),
+    )
+    with session_factory() as db:
+        (later,) = activity.hours(db, since=NOW, now=NOW, mailbox_id=None)
+        summary_later = queries.summary(db, now=NOW + timedelta(minutes=20))
+    assert later.overdue == summary_later.by_state[ThreadState.OVERDUE]
+
+
+def test_waiting_at_counts_open_waits_by_level() -> None:
+    start = NOW - timedelta(hours=50)
+    waits = [
+        # started, answered, due, at risk from
+        (start, None, start + timedelta(hours=48), start + timedelta(hours=36)),
+        (
+            start,
+            start + timedelta(hours=2),
+            start + timedelta(hours=48),
+            start + timedelta(hours=36),
+        ),
+        (NOW - timedelta(hours=40), None, NOW + timedelta(hours=8), NOW - timedelta(hours=4)),
+        (NOW - timedelta(hours=1), None, NOW + timedelta(hours=47), NOW + timedelta(hours=35)),
+        (NOW + timedelta(hours=1), None, NOW + timedelta(hours=49), NOW + timedelta(hours=37)),
+    ]
+    assert activity.waiting_at(waits, NOW) == {"waiting": 1, "at_risk": 1, "overdue": 1}
+    assert activity.waiting_at(waits, start + timedelta(hours=1)) == {
+        "waiting": 2,
+        "at_risk": 0,
+        "overdue": 0,
+    }
+
+
+def test_figures_of_all_mailboxes_are_not_a_sum_of_medians(
+    session_factory: sessionmaker[Session], read_session_factory: sessionmaker[Session]
+) -> None:
+    _some_mail(session_factory)
+    stats.refresh_all(read_factory=read_session_factory, write_factory=session_factory, now=NOW)
+    with session_factory() as db:
+        figures = stats.latest(db)
+        rows: list[tuple[datetime, datetime | None, datetime, float | None]] = []
+        for m in mailboxes.list_mailboxes(db):
+            rows += stats.repository.episodes_since(
+                db, mailbox_id=m.id, since=NOW - timedelta(days=60)
+            )
+    everything = stats.tally(rows, now=NOW)
+    for window in everything:
+        stored = figures[stats.ALL_SCOPE][window.days]
+        assert stored.distribution == window.distribution
+        assert (stored.decided, stored.in_time) == (window.decided, window.in_time)
+        assert stored.median_seconds == stats.quantile(sorted(window.response_seconds), 0.5)
+    per_mailbox = [f for scope, f in figures.items() if scope != stats.ALL_SCOPE]
+    assert len(per_mailbox) == 2
+    assert figures[stats.ALL_SCOPE][30].decided == sum(f[30].decided for f in per_mailbox) > 0
+
+
+def test_tally_buckets_first_responses_and_late_silence() -> None:
+    hour = timedelta(hours=1)
+    rows = [
+        (NOW - 100 * hour, NOW - 99.5 * hour, NOW - 52 * hour, 0.5 * 3600),  # < 1 h
+        (NOW - 100 * hour, NOW - 90 * hour, NOW - 52 * hour, 10 * 3600.0),  # 4–12 h
+        (NOW - 100 * hour, NOW - 40 * hour, NOW - 52 * hour, 60 * 3600.0),  # > 48 h, late
+        (NOW - 60 * hour, None, NOW - 12 * hour, None),  # unanswered, overdue
+        (NOW - 2 * hour, None, NOW + 46 * hour, None),  # still in time: undecided
+        (NOW - 40 * 24 * hour, NOW - 39 * 24 * hour, NOW - 38 * 24 * hour, 24 * 3600.0),
+    ]
+    one_day, week, month, two_months = stats.tally(rows, now=NOW)
+    assert week.distribution == [1, 0, 1, 0, 0, 1, 1]
+    assert (week.decided, week.in_time) == (4, 2)
+    assert one_day.distribution == [0] * 7 and one_day.decided == 0
+    assert month.distribution == week.distribution
+    assert two_months.distribution == [1, 0, 1, 0, 1, 1, 1]
+    assert two_months.figures(scope="all", now=NOW)["median_seconds"] == 10 * 3600
