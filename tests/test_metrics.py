@@ -91,6 +91,22 @@ def test_metrics_match_the_summary(
     rates = {labels["window"]: v for labels, v in found["slawatch_response_rate"]}
     assert rates["30d"] == mailbox["response_rates"][0]["rate"] == 0.5
     assert ingested(scraped.text, name) - before == 5  # this poll's new messages
+    assert found["slawatch_mailbox_healthy"] == [({"mailbox": name}, 1.0)]
+    month = {
+        labels["bucket"]: v
+        for labels, v in found["slawatch_first_response_waits"]
+        if labels["window"] == "30d"
+    }
+    # Ann's wait, answered in an hour, and Bea's, overdue and unanswered; the others are in time.
+    assert month == {
+        "<1h": 0,
+        "1-4h": 1,
+        "4-12h": 0,
+        "12-24h": 0,
+        "24-48h": 0,
+        ">48h": 0,
+        "unanswered overdue": 1,
+    }
     assert found["slawatch_poll_duration_seconds_count"]
 
 
