@@ -123,6 +123,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1_000_000)
     parser.add_argument("--database-url", help="default: a new SQLite file")
     parser.add_argument("--requests", type=int, default=100)
+    parser.add_argument("--settle", type=float, default=30, help="seconds to wait after start")
     args = parser.parse_args()
     url = fresh_database(args.database_url)
     work = Path(tempfile.mkdtemp(prefix="slawatch-serve-"))
@@ -166,6 +167,9 @@ def main() -> None:
                 break
             except httpx.HTTPError:
                 time.sleep(0.1)
+        # `serve` starts with the sweep and the figures job (10 s at a million threads on two
+        # cores); time the page once they are done, as it is served most of the time.
+        time.sleep(args.settle)
         client = sign_in(base)
         for path in (
             "/status?range=24h",
