@@ -53,8 +53,35 @@ def _cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
     uvicorn.run(
-        create_app(settings, run_jobs=True), host=args.host, port=args.port, log_config=None
+        create_app(settings, run_jobs=not args.no_scheduler),
+        host=args.host,
+        port=args.port,
+        log_config=None,
     )
+    return EXIT_OK
+
+
+def _cmd_worker(settings: Settings, _: argparse.Namespace) -> int:
+    """Polls, sweeps and alerts without the API, until SIGTERM or SIGINT; then hands its
+    mailboxes back so other workers take them over at once."""
+    import logging
+    import signal
+    import threading
+
+    from app.main import check_schema_current
+    from app.worker import Worker
+
+    check_schema_current(settings.database_url)
+    engine = make_engine(settings.database_url)
+    worker = Worker(settings, engine)
+    stopping = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stopping.set())
+    worker.start()
+    logging.getLogger("app.worker").info("worker %s started", worker.id)
+    stopping.wait()
+    worker.shutdown()
+    engine.dispose()
     return EXIT_OK
 
 
@@ -97,13 +124,17 @@ def _prepare_demo(settings: Settings) -> Settings:
 
 def _cmd_poll(settings: Settings, _: argparse.Namespace) -> int:
     from app.ingest.service import poll_mailbox
+    from app.mailboxes import service as mailboxes
 
-    if not settings.mailboxes:
+    session_factory = make_session_factory(make_engine(settings.database_url))
+    with session_scope(session_factory) as db:
+        mailboxes.sync_configured(db, settings)
+        active = mailboxes.active(db, settings)
+    if not active:
         print("no mailboxes configured: add [[mailboxes]] to slawatch.toml", file=sys.stderr)
         return EXIT_CONFIG
-    session_factory = make_session_factory(make_engine(settings.database_url))
     failures = 0
-    for mailbox in settings.mailboxes:
+    for mailbox in active:
         report = poll_mailbox(session_factory, mailbox, sla=settings.sla)
         if report.error:
             failures += 1
@@ -257,7 +288,7 @@ def build_parser() -> argparse.ArgumentParser:
         handler=_cmd_migrate
     )
 
-    serve = commands.add_parser("serve", help="run the API and the scheduler")
+    serve = commands.add_parser("serve", help="run the API and a worker")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument(
@@ -265,7 +296,16 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="with no mailbox configured: a generated month of mail in its own database",
     )
+    serve.add_argument(
+        "--no-scheduler",
+        action="store_true",
+        help="serve the API only (more replicas beside `slawatch worker` processes)",
+    )
     serve.set_defaults(handler=_cmd_serve)
+
+    commands.add_parser(
+        "worker", help="poll, sweep and alert without the API (several share one PostgreSQL)"
+    ).set_defaults(handler=_cmd_worker)
 
     poll = commands.add_parser("poll", help="fetch new mail from every mailbox")
     poll.add_argument("--once", action="store_true", required=True, help="one round, then exit")

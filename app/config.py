@@ -77,6 +77,36 @@ def read_secret_env(var_name: str, *, owner: str) -> SecretStr:
     return SecretStr(value)
 
 
+def read_secret_file(path: str, *, owner: str) -> SecretStr:
+    """The secret in file ``path`` (a Docker or Kubernetes secret), without its final newline."""
+    try:
+        value = Path(path).read_text(encoding="utf-8").rstrip("\r\n")
+    except OSError as e:
+        raise ConfigError(f"{owner}: cannot read password_file {path}: {e.strerror}") from None
+    if not value:
+        raise ConfigError(f"{owner}: password_file {path} is empty")
+    return SecretStr(value)
+
+
+def read_password(env: str | None, file: str | None, *, owner: str) -> SecretStr | None:
+    """The password named by ``password_env`` or ``password_file`` (never written in config)."""
+    if env:
+        return read_secret_env(env, owner=owner)
+    if file:
+        return read_secret_file(file, owner=owner)
+    return None
+
+
+def _one_password_source(env: str | None, file: str | None, *, required: bool) -> None:
+    if env and file:
+        raise ValueError("give password_env or password_file, not both")
+    if required and not (env or file):
+        raise ValueError(
+            "a password is needed: password_env (an environment variable's name) or "
+            "password_file (a file's path); the password itself never goes in the config"
+        )
+
+
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -95,7 +125,11 @@ class MailboxSettings(_Section):
     port: int | None = Field(default=None, ge=1, le=65535)
     security: Security = "ssl"
     username: str = Field(min_length=1)
-    password_env: str = Field(min_length=1)
+    password_env: str | None = Field(default=None, min_length=1)
+    password_file: str | None = Field(default=None, min_length=1)
+    # Who the mailbox belongs to, for an agency watching many sellers: pages, API and metrics
+    # filter by it.
+    client: str | None = Field(default=None, min_length=1, max_length=100)
     seller_addresses: list[EmailAddress] = Field(min_length=1)
     folders: FolderOverrides = FolderOverrides()
     spam_whitelist: list[str] = Field(default_factory=lambda: list(DEFAULT_SPAM_WHITELIST))
@@ -106,6 +140,8 @@ class MailboxSettings(_Section):
     poll_seconds: int = Field(default=60, ge=5)
     timeout_seconds: float = Field(default=60, gt=0)
     batch_size: int = Field(default=500, ge=1, le=5000)
+    # A message larger than this is stored as its headers and a note, never fetched whole.
+    max_message_bytes: int = Field(default=50 * 1024 * 1024, ge=16 * 1024)
     marketplace: str = "walmart"
     alert_recipients: list[EmailAddress] = Field(default_factory=list)
 
@@ -117,6 +153,11 @@ class MailboxSettings(_Section):
                     f"{address} is a marketplace relay (customer) address; alerts "
                     "go only to the seller's team"
                 )
+        return self
+
+    @model_validator(mode="after")
+    def _password_source(self) -> MailboxSettings:
+        _one_password_source(self.password_env, self.password_file, required=True)
         return self
 
     @model_validator(mode="after")
@@ -133,7 +174,11 @@ class MailboxSettings(_Section):
         return self.port or (993 if self.security == "ssl" else 143)
 
     def password(self) -> SecretStr:
-        return read_secret_env(self.password_env, owner=f"mailbox {self.name!r}")
+        password = read_password(
+            self.password_env, self.password_file, owner=f"mailbox {self.name!r}"
+        )
+        assert password is not None  # noqa: S101 (the validator requires a source)
+        return password
 
 
 class SmtpSettings(_Section):
@@ -142,8 +187,14 @@ class SmtpSettings(_Section):
     security: Security = "starttls"
     username: str | None = None
     password_env: str | None = None
+    password_file: str | None = None
     from_address: EmailAddress | None = None
     timeout_seconds: float = Field(default=30, gt=0)
+
+    @model_validator(mode="after")
+    def _password_source(self) -> SmtpSettings:
+        _one_password_source(self.password_env, self.password_file, required=False)
+        return self
 
     @model_validator(mode="after")
     def _refuse_plaintext_over_network(self) -> SmtpSettings:
@@ -159,9 +210,7 @@ class SmtpSettings(_Section):
         return self.port or {"ssl": 465, "starttls": 587, "plain": 25}[self.security]
 
     def password(self) -> SecretStr | None:
-        if not self.password_env:
-            return None
-        return read_secret_env(self.password_env, owner="smtp")
+        return read_password(self.password_env, self.password_file, owner="smtp")
 
 
 class ReplySettings(_Section):
@@ -328,6 +377,16 @@ class StatusSettings(_Section):
         return read_secret_env(self.metrics_token_env, owner="status.metrics_token_env")
 
 
+class WorkerSettings(_Section):
+    """How worker processes share the work (see app.worker)."""
+
+    # A worker's mailboxes are taken over by others this long after it dies; it renews every
+    # quarter of this.
+    lease_seconds: int = Field(default=60, ge=4, le=3600)
+    # Polls running at once in one process: a hung server holds one until its timeout.
+    threads: int = Field(default=20, ge=1, le=500)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix=ENV_PREFIX,
@@ -343,6 +402,7 @@ class Settings(BaseSettings):
     smtp: SmtpSettings = SmtpSettings()
     alerts: AlertSettings = AlertSettings()
     replies: ReplySettings = ReplySettings()
+    worker: WorkerSettings = WorkerSettings()
     status: StatusSettings = StatusSettings()
 
     @model_validator(mode="after")
@@ -404,15 +464,19 @@ def _read_config_file(path: Path, *, required: bool) -> dict[str, Any]:
         raise ConfigError(f"config file {path} cannot be read: {e.strerror}") from None
 
 
-def _describe(error: Any, *, path: Path) -> str:
+def describe_problem(error: Any) -> str:
+    """One validation error as "key: what is wrong" (`mailboxes[0].port: ...`)."""
     loc = [str(part) for part in error["loc"]]
     key = "".join(f"[{p}]" if p.isdigit() else f".{p}" for p in loc).lstrip(".") or "(top level)"
-    env_name = ENV_PREFIX + "__".join(loc).upper()
-    where = f"environment variable {env_name}" if env_name in os.environ else str(path)
     if error["type"] == "extra_forbidden":
-        return f"{where}: unknown key '{key}'"
-    message = error["msg"].removeprefix("Value error, ")
-    return f"{where}: {key}: {message}"
+        return f"unknown key '{key}'"
+    return f"{key}: {error['msg'].removeprefix('Value error, ')}"
+
+
+def _describe(error: Any, *, path: Path) -> str:
+    env_name = ENV_PREFIX + "__".join(str(part) for part in error["loc"]).upper()
+    where = f"environment variable {env_name}" if env_name in os.environ else str(path)
+    return f"{where}: {describe_problem(error)}"
 
 
 def load_settings(path: Path | None = None) -> Settings:

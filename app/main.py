@@ -14,7 +14,6 @@ from app.db import make_engine, make_read_session_factory, make_session_factory
 from app.errors import install_error_handler
 from app.health import router as health_router
 from app.ingest.router import router as ingest_router
-from app.jobs import Jobs
 from app.metrics_router import router as metrics_router
 from app.replies.router import router as replies_router
 from app.status.router import router as status_router
@@ -22,6 +21,7 @@ from app.threads.router import router as threads_router
 from app.users.router import router as users_router
 from app.web.router import LoginRequired
 from app.web.router import router as web_router
+from app.worker import Worker
 
 
 def check_schema_current(database_url: str) -> None:
@@ -40,7 +40,7 @@ def check_schema_current(database_url: str) -> None:
 
 
 def create_app(settings: Settings, *, run_jobs: bool = False) -> FastAPI:
-    """The API; with ``run_jobs`` also the scheduler (polls), started and stopped with the app."""
+    """The API; with ``run_jobs`` also a worker (polls, sweeps), started and stopped with it."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -49,14 +49,14 @@ def create_app(settings: Settings, *, run_jobs: bool = False) -> FastAPI:
         app.state.session_factory = make_session_factory(engine)
         app.state.read_session_factory = make_read_session_factory(engine)
         app.state.metrics_registry = metrics.app_registry(app.state.read_session_factory)
-        jobs = Jobs(settings, engine) if run_jobs else None
-        if jobs:
-            jobs.start()
+        worker = Worker(settings, engine) if run_jobs else None
+        if worker:
+            worker.start()
         try:
             yield
         finally:
-            if jobs:
-                jobs.shutdown()
+            if worker:
+                worker.shutdown()
             engine.dispose()
 
     app = FastAPI(

@@ -49,13 +49,18 @@ def _enum(enum_cls: type[StrEnum], name: str) -> Enum:
 
 
 class Mailbox(Base):
-    """A monitored IMAP account; its connection settings live in config, its health here."""
+    """A monitored IMAP account and its health. Its connection settings live in the config file
+    (source "config") or, for one created through the API (source "api"), in ``settings`` here:
+    names of the environment variables or files holding secrets, never a secret itself."""
 
     __tablename__ = "mailboxes"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(100), unique=True)
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    source: Mapped[str] = mapped_column(String(10), default="config")
+    client: Mapped[str | None] = mapped_column(String(100), index=True)
+    settings: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
     last_poll_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_success_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -67,6 +72,16 @@ class Mailbox(Base):
     down_alerted_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     folders: Mapped[list[FolderCursor]] = relationship(back_populates="mailbox")
+
+
+class Lease(Base):
+    """Who does a piece of shared work (polls a mailbox, sweeps) until when: see app.leases."""
+
+    __tablename__ = "leases"
+
+    name: Mapped[str] = mapped_column(String(200), primary_key=True)
+    holder: Mapped[str | None] = mapped_column(String(200))
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
 
 
 class FolderCursor(Base):

@@ -29,6 +29,15 @@ def list_mailboxes(db: Session) -> list[Mailbox]:
     return list(db.scalars(select(Mailbox).order_by(Mailbox.name)))
 
 
+def mailbox_by_name(db: Session, name: str) -> Mailbox | None:
+    return db.scalar(select(Mailbox).where(Mailbox.name == name))
+
+
+def api_mailboxes(db: Session) -> list[Mailbox]:
+    """Mailboxes created through the API (their settings are in the database)."""
+    return list(db.scalars(select(Mailbox).where(Mailbox.source == "api").order_by(Mailbox.name)))
+
+
 def get_or_create_cursor(
     db: Session, *, mailbox_id: int, role: FolderRole, path: str
 ) -> FolderCursor:

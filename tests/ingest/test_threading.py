@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from app.config import Settings
 from app.enums import ThreadSource
-from app.jobs import Jobs, backoff_delay
+from app.worker import Worker, backoff_delay
 from app.models import Mailbox, Message, Thread
 from tests.conftest import ImapAccount, closing_client
 from tests.ingest.helpers import poll
@@ -115,8 +115,8 @@ def test_idle_sees_a_new_message_within_seconds(
     settings = Settings(
         database_url=database_url, mailboxes=[imap_account.settings(poll_seconds=600)]
     )
-    jobs = Jobs(settings, engine)
-    jobs.start()
+    worker = Worker(settings, engine)
+    worker.start()
     try:
         deadline = time.monotonic() + 10
         while not poll_has_run(session_factory) and time.monotonic() < deadline:
@@ -129,7 +129,7 @@ def test_idle_sees_a_new_message_within_seconds(
             assert time.monotonic() - began < 15, "IDLE did not bring the message in"
             time.sleep(0.05)
     finally:
-        jobs.shutdown()
+        worker.shutdown()
 
 
 def poll_has_run(session_factory: sessionmaker[Session]) -> bool:

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from app.config import Settings
 from app.enums import Role
-from app.jobs import Jobs
+from app.worker import Worker
 from app.main import create_app
 from app.models import AuditEntry
 from tests.conftest import ImapAccount, SmtpServer, auth, closing_client
@@ -282,8 +282,9 @@ def test_nothing_but_the_send_endpoint_can_mail_a_customer(
         for method in route.methods:
             setup.api.request(method, path, json={}, headers=auth(setup.admin))
             walked += 1
-    jobs = Jobs(setup.settings, engine)
-    for job in jobs.scheduler.get_jobs():
+    worker = Worker(setup.settings, engine)
+    worker.coordinate()  # takes the leases: schedules the polls, the sweep and the figures job
+    for job in worker.scheduler.get_jobs():
         job.func(*job.args, **job.kwargs)
     assert walked > 20
     assert smtp_server.recorder.messages == []

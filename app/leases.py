@@ -1,0 +1,91 @@
+"""Leases in the database: which worker process polls a mailbox, sweeps or computes the figures.
+
+A lease is a row with a holder and an expiry. Taking one is a single conditional UPDATE (free, or
+expired, or already ours), so two workers can never both hold it, on PostgreSQL or SQLite alike.
+A worker renews what it holds well before the expiry; one that dies stops renewing, and another
+takes its leases over once they expire. Correctness never rests on the lease alone: a folder's
+batches are serialised by its cursor row and stored messages are unique, so even two pollers of
+one mailbox (a worker paused past its expiry) store each message once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.orm import Session
+
+from app.db import dialect_insert
+from app.models import Lease
+
+WORKER_PREFIX = "worker:"  # a worker's own lease: its heartbeat, counted to share the work
+
+
+def mailbox_lease(name: str) -> str:
+    return f"mailbox:{name}"
+
+
+def acquire(db: Session, name: str, *, holder: str, now: datetime, ttl: timedelta) -> bool:
+    """Take or renew the lease ``name`` for ``ttl``; False when another live holder has it."""
+    db.execute(
+        dialect_insert(db)(Lease)
+        .values(name=name, holder=None, expires_at=now)
+        .on_conflict_do_nothing(index_elements=["name"])
+    )
+    taken = db.execute(
+        update(Lease)
+        .where(
+            Lease.name == name,
+            (Lease.holder == holder) | Lease.holder.is_(None) | (Lease.expires_at <= now),
+        )
+        .values(holder=holder, expires_at=now + ttl)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(taken.rowcount)  # type: ignore[attr-defined]
+
+
+def release(db: Session, names: Iterable[str], *, holder: str) -> None:
+    """Give leases up at once (a worker stopping, or handing work to a newcomer)."""
+    db.execute(
+        update(Lease)
+        .where(Lease.name.in_(list(names)), Lease.holder == holder)
+        .values(holder=None)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def live_workers(db: Session, *, now: datetime) -> list[str]:
+    """Holders of an unexpired worker heartbeat lease."""
+    return list(
+        db.scalars(
+            select(Lease.holder).where(
+                Lease.name.startswith(WORKER_PREFIX),
+                Lease.holder.is_not(None),
+                Lease.expires_at > now,
+            )
+        )
+    )
+
+
+def held(db: Session, *, holder: str, now: datetime) -> dict[str, datetime]:
+    """The leases ``holder`` holds, with their expiry."""
+    rows = db.execute(
+        select(Lease.name, Lease.expires_at).where(Lease.holder == holder, Lease.expires_at > now)
+    )
+    return {name: expires for name, expires in rows}
+
+
+def holders(db: Session, names: Iterable[str], *, now: datetime) -> dict[str, str]:
+    """Who holds each of ``names`` now (free or expired leases are left out)."""
+    rows = db.execute(
+        select(Lease.name, Lease.holder).where(
+            Lease.name.in_(list(names)), Lease.holder.is_not(None), Lease.expires_at > now
+        )
+    )
+    return {name: holder for name, holder in rows if holder is not None}
+
+
+def forget(db: Session, names: Iterable[str]) -> None:
+    """Delete the leases of things that are gone (a mailbox removed from the configuration)."""
+    db.execute(delete(Lease).where(Lease.name.in_(list(names))))

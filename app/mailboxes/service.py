@@ -1,0 +1,125 @@
+"""Mailboxes from the config file and from the API, side by side.
+
+A config mailbox is defined by the file and changed only there; an API mailbox keeps its settings
+in the database (the names of the environment variables or files that hold its secrets, never a
+secret). A name belongs to one of them: the API refuses a name the config uses, and a config that
+names an API mailbox refuses to start.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import ValidationError
+from sqlalchemy.orm import Session
+
+from app import audit
+from app.config import ConfigError, MailboxSettings, Settings, describe_problem
+from app.errors import AppError, Conflict, NotFound
+from app.ingest import repository
+from app.models import Mailbox, User
+
+CONFIG, API = "config", "api"
+
+
+class InvalidMailbox(AppError):
+    status_code = 422
+
+
+def sync_configured(db: Session, settings: Settings) -> None:
+    """Record the config file's mailboxes (and their client labels) in the database."""
+    for configured in settings.mailboxes:
+        row = repository.get_or_create_mailbox(db, configured.name)
+        if row.source == API:
+            raise ConfigError(
+                f"mailbox {configured.name!r} is in the config file and was also created "
+                "through the API; rename one of them"
+            )
+        row.client = configured.client
+
+
+def active(db: Session, settings: Settings) -> list[MailboxSettings]:
+    """Every mailbox to poll: the config file's, then the enabled API ones."""
+    return list(settings.mailboxes) + [
+        MailboxSettings.model_validate(row.settings)
+        for row in repository.api_mailboxes(db)
+        if row.enabled and row.settings is not None
+    ]
+
+
+def get(db: Session, name: str) -> Mailbox:
+    row = repository.mailbox_by_name(db, name)
+    if row is None:
+        raise NotFound(f"no mailbox named {name!r}")
+    return row
+
+
+def _validated(values: dict[str, Any]) -> MailboxSettings:
+    try:
+        return MailboxSettings.model_validate(values)
+    except ValidationError as e:
+        problems = "; ".join(describe_problem(err) for err in e.errors())
+        raise InvalidMailbox(problems) from None
+
+
+def _api_mailbox(db: Session, name: str, settings: Settings) -> Mailbox:
+    row = get(db, name)
+    if row.source != API or name in {m.name for m in settings.mailboxes}:
+        raise Conflict(f"mailbox {name!r} is defined in the config file; change it there")
+    return row
+
+
+def create(db: Session, values: dict[str, Any], *, settings: Settings, actor: User) -> Mailbox:
+    mailbox = _validated(values)
+    if mailbox.name in {m.name for m in settings.mailboxes}:
+        raise Conflict(f"mailbox {mailbox.name!r} is defined in the config file")
+    if repository.mailbox_by_name(db, mailbox.name) is not None:
+        raise Conflict(f"a mailbox named {mailbox.name!r} exists already")
+    row = Mailbox(
+        name=mailbox.name,
+        source=API,
+        client=mailbox.client,
+        settings=mailbox.model_dump(mode="json"),
+        enabled=True,
+    )
+    db.add(row)
+    db.flush()
+    audit.record(db, actor=actor, action="mailbox.create", target=row)
+    return row
+
+
+def update(
+    db: Session, name: str, changes: dict[str, Any], *, settings: Settings, actor: User
+) -> Mailbox:
+    row = _api_mailbox(db, name, settings)
+    if "name" in changes and changes["name"] != name:
+        raise InvalidMailbox("a mailbox cannot be renamed (its threads and history keep its name)")
+    mailbox = _validated({**(row.settings or {}), **changes})
+    row.settings, row.client = mailbox.model_dump(mode="json"), mailbox.client
+    audit.record(
+        db, actor=actor, action="mailbox.update", target=row, detail={"changed": sorted(changes)}
+    )
+    return row
+
+
+def set_enabled(
+    db: Session, name: str, enabled: bool, *, settings: Settings, actor: User
+) -> Mailbox:
+    """Stop or resume polling an API mailbox; its threads and history stay."""
+    row = _api_mailbox(db, name, settings)
+    row.enabled = enabled
+    audit.record(
+        db, actor=actor, action="mailbox.enable" if enabled else "mailbox.disable", target=row
+    )
+    return row
+
+
+def settings_of(db: Session, name: str, settings: Settings) -> MailboxSettings:
+    """The connection settings of a mailbox, from the config file or the database."""
+    for configured in settings.mailboxes:
+        if configured.name == name:
+            return configured
+    row = get(db, name)
+    if row.settings is None:
+        raise Conflict(f"mailbox {name!r} has no connection settings (it was removed from config)")
+    return MailboxSettings.model_validate(row.settings)

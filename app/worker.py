@@ -1,0 +1,237 @@
+"""The scheduled work of a process (`slawatch serve`, `slawatch worker`): polls of the mailboxes it
+holds leases on, the SLA sweep every minute and the figures job every five, each while it holds
+their lease.
+
+Workers share the mailboxes through leases in the database (app.leases). Every round a worker
+renews its heartbeat and what it holds, gives up what exceeds its fair share (mailboxes ÷ live
+workers) and takes free or expired leases up to its share. So each mailbox is polled by one worker
+at a time, a dead worker's mailboxes are taken over once its leases expire, a new worker gets its
+share within a round or two, and the sweep and the figures job run in one worker at a time.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import secrets
+import socket
+import threading
+from datetime import UTC, timedelta
+from functools import partial
+
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.schedulers.background import BackgroundScheduler
+from sqlalchemy import Engine
+
+from app import leases
+from app.alerts.service import sweep
+from app.clock import now
+from app.config import MailboxSettings, Settings
+from app.db import make_read_session_factory, make_session_factory, session_scope
+from app.ingest.idle import IdleWatcher
+from app.ingest.service import poll_mailbox
+from app.mailboxes import service as mailboxes
+from app.threads import activity, stats
+
+log = logging.getLogger(__name__)
+
+MAX_BACKOFF = timedelta(minutes=15)
+SWEEP_SECONDS = 60
+STATS_SECONDS = 300
+SWEEP_LEASE, STATS_LEASE = "sweep", "stats"
+
+
+def backoff_delay(*, poll_seconds: int, failures: int) -> timedelta:
+    """After ``failures`` failed polls in a row: doubling from the poll interval, at most 15 min."""
+    return min(timedelta(seconds=poll_seconds * 2 ** max(failures - 1, 0)), MAX_BACKOFF)
+
+
+def fair_share(mailboxes: int, workers: int) -> int:
+    return math.ceil(mailboxes / max(workers, 1))
+
+
+class Worker:
+    def __init__(self, settings: Settings, engine: Engine, *, worker_id: str | None = None) -> None:
+        self.id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
+        self._settings = settings
+        self._ttl = timedelta(seconds=settings.worker.lease_seconds)
+        self._session_factory = make_session_factory(engine)
+        self._read_factory = make_read_session_factory(engine)
+        self.scheduler = BackgroundScheduler(
+            timezone=UTC,
+            executors={"default": ThreadPoolExecutor(settings.worker.threads)},
+            job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 60},
+        )
+        self._lock = threading.Lock()
+        self._polled: dict[str, MailboxSettings] = {}  # the mailboxes this worker polls now
+        self._watchers: dict[str, IdleWatcher] = {}
+        self._singletons: set[str] = set()  # the sweep and figures leases it holds
+        self._failures: dict[str, int] = {}
+        self.scheduler.add_job(
+            self.coordinate,
+            "interval",
+            seconds=self._ttl.total_seconds() / 4,
+            id="coordinate",
+            name="share the mailboxes",
+            next_run_time=now(),
+        )
+        self.scheduler.add_job(
+            self._sweep, "interval", seconds=SWEEP_SECONDS, id="sweep", name="SLA sweep"
+        )
+        self.scheduler.add_job(
+            self._refresh_stats,
+            "interval",
+            seconds=STATS_SECONDS,
+            id="stats",
+            name="response figures and waiting samples",
+        )
+
+    def start(self) -> None:
+        with session_scope(self._session_factory) as db:
+            mailboxes.sync_configured(db, self._settings)
+        self.scheduler.start()
+
+    def shutdown(self) -> None:
+        """Stop, and hand every lease back so other workers take the mailboxes over at once."""
+        self.scheduler.shutdown(wait=True)
+        with self._lock:
+            for watcher in self._watchers.values():
+                watcher.stop()
+            names = [leases.mailbox_lease(n) for n in self._polled]
+            names += [*self._singletons, leases.WORKER_PREFIX + self.id]
+        with session_scope(self._session_factory) as db:
+            leases.release(db, names, holder=self.id)
+
+    @property
+    def polled(self) -> list[str]:
+        with self._lock:
+            return sorted(self._polled)
+
+    def coordinate(self) -> None:
+        """Renew, give up and take leases so this worker holds its fair share of the mailboxes,
+        then poll exactly those."""
+        at = now()
+        with session_scope(self._session_factory) as db:
+            wanted = {m.name: m for m in mailboxes.active(db, self._settings)}
+            leases.acquire(
+                db, leases.WORKER_PREFIX + self.id, holder=self.id, now=at, ttl=self._ttl
+            )
+            share = fair_share(len(wanted), len(leases.live_workers(db, now=at)))
+            mine = sorted(
+                name.removeprefix("mailbox:")
+                for name in leases.held(db, holder=self.id, now=at)
+                if name.startswith("mailbox:")
+            )
+            keep = [n for n in mine if n in wanted][:share]
+            # Released in their own transaction, before any other lease row is locked: workers
+            # then lock lease rows only in name order, and cannot deadlock each other.
+            leases.release(
+                db, [leases.mailbox_lease(n) for n in mine if n not in keep], holder=self.id
+            )
+        with session_scope(self._session_factory) as db:
+            held = [
+                n
+                for n in keep
+                if leases.acquire(
+                    db, leases.mailbox_lease(n), holder=self.id, now=at, ttl=self._ttl
+                )
+            ]
+            for name in sorted(set(wanted) - set(held)):
+                if len(held) >= share:
+                    break
+                if leases.acquire(
+                    db, leases.mailbox_lease(name), holder=self.id, now=at, ttl=self._ttl
+                ):
+                    held.append(name)
+            singletons = {
+                name
+                for name in (STATS_LEASE, SWEEP_LEASE)
+                if leases.acquire(db, name, holder=self.id, now=at, ttl=self._ttl)
+            }
+        with self._lock:
+            for name in singletons - self._singletons:
+                self.scheduler.modify_job(name, next_run_time=now())  # newly ours: run it now
+            self._singletons = singletons
+            self._poll_exactly({n: wanted[n] for n in held})
+
+    def _poll_exactly(self, wanted: dict[str, MailboxSettings]) -> None:
+        for name in set(self._polled) - set(wanted):
+            self._stop_polling(name)
+            log.info("worker %s: mailbox %s handed over", self.id, name)
+        for name, mailbox in wanted.items():
+            if self._polled.get(name) == mailbox:
+                continue
+            if name in self._polled:
+                self._stop_polling(name)  # its settings changed
+            self._polled[name] = mailbox
+            self.scheduler.add_job(
+                self._poll,
+                "interval",
+                seconds=mailbox.poll_seconds,
+                args=[name],
+                id=_poll_job_id(name),
+                name=f"poll {name}",
+                next_run_time=now(),
+                replace_existing=True,
+            )
+        if self.scheduler.running:
+            for name in set(self._polled) - set(self._watchers):
+                watcher = IdleWatcher(self._polled[name], on_change=partial(self.poll_now, name))
+                self._watchers[name] = watcher
+                watcher.start()
+
+    def _stop_polling(self, name: str) -> None:
+        del self._polled[name]
+        self._failures.pop(name, None)
+        if self.scheduler.get_job(_poll_job_id(name)):
+            self.scheduler.remove_job(_poll_job_id(name))
+        watcher = self._watchers.pop(name, None)
+        if watcher:
+            watcher.stop()
+
+    def poll_now(self, mailbox_name: str) -> None:
+        # Moving the next run keeps polls of one mailbox one at a time (max_instances = 1).
+        if self.scheduler.get_job(_poll_job_id(mailbox_name)):
+            self.scheduler.modify_job(_poll_job_id(mailbox_name), next_run_time=now())
+
+    def _poll(self, name: str) -> None:
+        with self._lock:
+            mailbox = self._polled.get(name)
+        if mailbox is None:
+            return  # handed over since this run was scheduled
+        report = poll_mailbox(self._session_factory, mailbox, sla=self._settings.sla)
+        if report.ok:
+            self._failures.pop(name, None)
+            new = sum(f.new for f in report.folders)
+            if new:
+                log.info("mailbox %s: %d new messages", name, new)
+            return
+        failures = self._failures[name] = self._failures.get(name, 0) + 1
+        delay = backoff_delay(poll_seconds=mailbox.poll_seconds, failures=failures)
+        log.warning("mailbox %s: next poll in %s after %d failures", name, delay, failures)
+        if self.scheduler.get_job(_poll_job_id(name)):
+            self.scheduler.modify_job(_poll_job_id(name), next_run_time=now() + delay)
+
+    def _holds(self, lease: str) -> bool:
+        with self._lock:
+            return lease in self._singletons
+
+    def _sweep(self) -> None:
+        if self._holds(SWEEP_LEASE):
+            sweep(self._session_factory, self._settings, now=now())
+
+    def _refresh_stats(self) -> None:
+        if not self._holds(STATS_LEASE):
+            return
+        at = now()
+        activity.sample_waiting(
+            read_factory=self._read_factory, write_factory=self._session_factory, now=at
+        )
+        stats.refresh_all(
+            read_factory=self._read_factory, write_factory=self._session_factory, now=at
+        )
+
+
+def _poll_job_id(mailbox_name: str) -> str:
+    return f"poll:{mailbox_name}"
