@@ -14,6 +14,7 @@ from app.db import make_engine, make_read_session_factory, make_session_factory
 from app.errors import install_error_handler
 from app.health import router as health_router
 from app.ingest.router import router as ingest_router
+from app.mailboxes.router import router as mailboxes_router
 from app.metrics_router import router as metrics_router
 from app.replies.router import router as replies_router
 from app.status.router import router as status_router
@@ -70,6 +71,7 @@ def create_app(settings: Settings, *, run_jobs: bool = False) -> FastAPI:
     app.include_router(health_router)
     app.include_router(users_router)
     app.include_router(ingest_router)
+    app.include_router(mailboxes_router)
     app.include_router(threads_router)
     app.include_router(replies_router)
     app.include_router(audit_router)

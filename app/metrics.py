@@ -67,58 +67,59 @@ class DatabaseCollector(Collector):
         threads = GaugeMetricFamily(
             "slawatch_threads",
             "Threads by state, kind and mailbox.",
-            labels=["mailbox", "state", "kind"],
+            labels=["mailbox", "client", "state", "kind"],
         )
         oldest = GaugeMetricFamily(
             "slawatch_oldest_waiting_seconds",
             "How long the longest-waiting customer of a mailbox has waited.",
-            labels=["mailbox"],
+            labels=["mailbox", "client"],
         )
         rate = GaugeMetricFamily(
             "slawatch_response_rate",
             "Share of waits answered within the deadline (Walmart wants above 0.95).",
-            labels=["mailbox", "window"],
+            labels=["mailbox", "client", "window"],
         )
         first_response = GaugeMetricFamily(
             "slawatch_first_response_seconds",
             "First-response time over 30 days.",
-            labels=["mailbox", "quantile"],
+            labels=["mailbox", "client", "quantile"],
         )
         distribution = GaugeMetricFamily(
             "slawatch_first_response_waits",
             "Waits started in the window, by how fast they were first answered (bucket), or "
             "'unanswered overdue'.",
-            labels=["mailbox", "window", "bucket"],
+            labels=["mailbox", "client", "window", "bucket"],
         )
         healthy = GaugeMetricFamily(
             "slawatch_mailbox_healthy",
             "1 when the mailbox has been polled and its last poll succeeded, else 0.",
-            labels=["mailbox"],
+            labels=["mailbox", "client"],
         )
         last_success = GaugeMetricFamily(
             "slawatch_mailbox_last_success_timestamp_seconds",
             "When the mailbox was last polled successfully (Unix time).",
-            labels=["mailbox"],
+            labels=["mailbox", "client"],
         )
         for m in summaries:
+            who = [m.name, m.client or ""]
             for (state, kind), count in m.counts.items():
-                threads.add_metric([m.name, state.value, kind.value], count)
-            oldest.add_metric([m.name], m.oldest_waiting_seconds or 0.0)
+                threads.add_metric([*who, state.value, kind.value], count)
+            oldest.add_metric(who, m.oldest_waiting_seconds or 0.0)
             for r in m.responses.rates:
                 if r.rate is not None:
-                    rate.add_metric([m.name, f"{r.days}d"], r.rate)
+                    rate.add_metric([*who, f"{r.days}d"], r.rate)
             for quantile, value in (
                 ("0.5", m.responses.median_first_response_seconds),
                 ("0.9", m.responses.p90_first_response_seconds),
             ):
                 if value is not None:
-                    first_response.add_metric([m.name, quantile], value)
+                    first_response.add_metric([*who, quantile], value)
             for days, window in figures.get(stats.scope_of(m.mailbox_id), {}).items():
                 for bucket, count in zip(stats.BUCKET_LABELS, window.distribution, strict=False):
-                    distribution.add_metric([m.name, f"{days}d", bucket], count)
-            healthy.add_metric([m.name], 1.0 if m.healthy else 0.0)
+                    distribution.add_metric([*who, f"{days}d", bucket], count)
+            healthy.add_metric(who, 1.0 if m.healthy else 0.0)
             if m.last_success_at is not None:
-                last_success.add_metric([m.name], _unix(m.last_success_at))
+                last_success.add_metric(who, _unix(m.last_success_at))
         yield from (threads, oldest, rate, first_response, distribution, healthy, last_success)
 
 

@@ -26,6 +26,11 @@ def _render_item(type_: str, obj: Any, autogen_context: Any) -> str | bool:
 def run_migrations_online() -> None:
     engine = make_engine(_database_url(), poolclass=pool.NullPool)
     with engine.connect() as connection:
+        if connection.dialect.name == "sqlite":
+            # SQLite changes a table by copying it and dropping the original; with foreign keys
+            # on, that drop would cascade into every row referring to it. The pragma only takes
+            # effect outside a transaction, so it goes to the driver before SQLAlchemy's BEGIN.
+            connection.connection.driver_connection.execute("PRAGMA foreign_keys=OFF")  # type: ignore[union-attr]
         context.configure(
             connection=connection,
             target_metadata=Base.metadata,

@@ -91,7 +91,7 @@ def test_metrics_match_the_summary(
     rates = {labels["window"]: v for labels, v in found["slawatch_response_rate"]}
     assert rates["30d"] == mailbox["response_rates"][0]["rate"] == 0.5
     assert ingested(scraped.text, name) - before == 5  # this poll's new messages
-    assert found["slawatch_mailbox_healthy"] == [({"mailbox": name}, 1.0)]
+    assert found["slawatch_mailbox_healthy"] == [({"mailbox": name, "client": ""}, 1.0)]
     month = {
         labels["bucket"]: v
         for labels, v in found["slawatch_first_response_waits"]

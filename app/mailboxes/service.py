@@ -18,12 +18,37 @@ from app.config import ConfigError, MailboxSettings, Settings, describe_problem
 from app.errors import AppError, Conflict, NotFound
 from app.ingest import repository
 from app.models import Mailbox, User
+from app.threads import stats
+from app.threads.queries import Selection
 
 CONFIG, API = "config", "api"
 
 
 class InvalidMailbox(AppError):
     status_code = 422
+
+
+def select(db: Session, *, mailbox: str | None = None, client: str | None = None) -> Selection:
+    """One mailbox by name, a client's mailboxes, or (neither given) all; an unknown name or
+    client is a 422 saying so."""
+    rows = repository.list_mailboxes(db)
+    if mailbox:
+        chosen = [m for m in rows if m.name == mailbox]
+        if not chosen:
+            raise InvalidMailbox(f"no mailbox named {mailbox!r}")
+        if client and chosen[0].client != client:
+            raise InvalidMailbox(f"mailbox {mailbox!r} is not one of client {client!r}'s")
+        return Selection(frozenset({chosen[0].id}), stats.scope_of(chosen[0].id))
+    if client:
+        ids = frozenset(m.id for m in rows if m.client == client)
+        if not ids:
+            raise InvalidMailbox(f"no mailbox has client {client!r}")
+        return Selection(ids, stats.client_scope(client))
+    return Selection(None, stats.ALL_SCOPE)
+
+
+def clients(db: Session) -> list[str]:
+    return sorted({m.client for m in repository.list_mailboxes(db) if m.client})
 
 
 def sync_configured(db: Session, settings: Settings) -> None:

@@ -18,8 +18,8 @@ from sqlalchemy.orm import Session
 from app.clock import duration_text
 from app.config import StatusSettings
 from app.enums import ThreadKind, ThreadSource
-from app.errors import AppError
 from app.ingest import repository as mailboxes
+from app.mailboxes import service as mailbox_service
 from app.models import ResponseFigures
 from app.sla import WAITING_STATES, ThreadState
 from app.status import charts
@@ -43,10 +43,6 @@ class Range(StrEnum):
     @property
     def days(self) -> int:
         return {"24h": 1, "7d": 7, "30d": 30}[self.value]
-
-
-class UnknownMailbox(AppError):
-    status_code = 422
 
 
 class Level(StrEnum):
@@ -95,7 +91,9 @@ class Dashboard:
     generated_at: datetime
     range: Range
     mailbox: str | None
+    client: str | None
     mailbox_names: list[str]
+    clients: list[str]
     public: bool
     zone: ZoneInfo
     tiles: list[Tile]
@@ -202,43 +200,45 @@ def build(
     *,
     range_: Range,
     mailbox: str | None,
+    client: str | None,
     now: datetime,
     public: bool,
 ) -> Dashboard:
     zone = ZoneInfo(settings.timezone)
-    known = {m.name: m for m in mailboxes.list_mailboxes(db)}
-    if mailbox is not None and mailbox not in known:
-        raise UnknownMailbox(f"no mailbox named {mailbox!r}; known: {', '.join(sorted(known))}")
-    mailbox_id = known[mailbox].id if mailbox else None
-    summary = queries.summary(db, now=now)
-    chosen = [m for m in summary.mailboxes if mailbox is None or m.name == mailbox]
-    responses = chosen[0].responses if mailbox else summary.overall
+    known = mailboxes.list_mailboxes(db)
+    selection = mailbox_service.select(db, mailbox=mailbox, client=client)
+    summary = queries.summary(db, now=now, selection=selection)
+    chosen = summary.mailboxes
+    responses = summary.overall
 
     local_midnight = now.astimezone(zone).replace(hour=0, minute=0, second=0, microsecond=0)
     since = now - timedelta(days=range_.days)
-    series = activity.hours(db, since=min(since, local_midnight), now=now, mailbox_id=mailbox_id)
+    series = activity.hours(
+        db, since=min(since, local_midnight), now=now, mailbox_ids=selection.ids
+    )
     spam_today = sum(h.spam_found for h in series if h.start >= local_midnight)
     series = [h for h in series if h.start >= activity.hour_of(since)]
     by_state = {s: sum(m.by_state[s] for m in chosen) for s in ThreadState}
     activity.set_live_sample(series[-1], by_state)
     starts = [h.start for h in series]
 
-    scope = stats.scope_of(mailbox_id) if mailbox_id else stats.ALL_SCOPE
-    counts, figures_as_of = _distribution(stats.latest(db).get(scope), range_.days)
+    counts, figures_as_of = _distribution(stats.latest(db).get(selection.scope), range_.days)
 
     page = queries.page_of_threads(
         db,
-        ThreadFilter(states=frozenset(WAITING_STATES), mailbox_id=mailbox_id),
+        ThreadFilter(states=frozenset(WAITING_STATES), mailbox_ids=selection.ids),
         limit=URGENT_ROWS,
         cursor=None,
         now=now,
     )
-    names = {m.id: m.name for m in known.values()}
+    names = {m.id: m.name for m in known}
     return Dashboard(
         generated_at=now,
         range=range_,
         mailbox=mailbox,
-        mailbox_names=sorted(known),
+        client=client,
+        mailbox_names=[m.name for m in known],
+        clients=mailbox_service.clients(db),
         public=public,
         zone=zone,
         tiles=_tiles(chosen, responses, spam_today),

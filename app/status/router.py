@@ -42,6 +42,7 @@ def status_page(
     settings: SettingsDep,
     range_: Annotated[Range, Query(alias="range")] = Range.DAY,
     mailbox: Annotated[str | None, Query(max_length=100)] = None,
+    client: Annotated[str | None, Query(max_length=100)] = None,
 ) -> HTMLResponse:
     session = sessions.session_for(db, request.cookies.get(sessions.COOKIE))
     if session is None and not settings.status.public:
@@ -52,6 +53,7 @@ def status_page(
         settings.status,
         range_=range_,
         mailbox=mailbox or None,
+        client=client or None,
         now=at,
         public=session is None,
     )

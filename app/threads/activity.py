@@ -66,13 +66,15 @@ class Hour:
     overdue: int | None = None
 
 
-def hours(db: Session, *, since: datetime, now: datetime, mailbox_id: int | None) -> list[Hour]:
+def hours(
+    db: Session, *, since: datetime, now: datetime, mailbox_ids: frozenset[int] | None = None
+) -> list[Hour]:
     """Every hour from the one holding ``since`` to the current one, oldest first; hours without
     a row are empty rather than missing, so a chart's x axis is time."""
     first = hour_of(since)
     found = {
         row[0]: Hour(*row)
-        for row in repository.activity_since(db, since=first, mailbox_id=mailbox_id)
+        for row in repository.activity_since(db, since=first, mailbox_ids=mailbox_ids)
     }
     result = []
     hour = first

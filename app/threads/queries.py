@@ -22,6 +22,17 @@ from app.threads.service import OPEN_BUCKET
 MAX_PAGE = 100
 
 
+@dataclass(frozen=True)
+class Selection:
+    """The mailboxes a page or a query is about: one, a client's, or all (``ids`` None)."""
+
+    ids: frozenset[int] | None
+    scope: str  # whose response figures (app.threads.stats)
+
+    def includes(self, mailbox_id: int) -> bool:
+        return self.ids is None or mailbox_id in self.ids
+
+
 class InvalidCursor(AppError):
     status_code = 422
 
@@ -126,6 +137,7 @@ def responses(figures: dict[int, ResponseFigures] | None) -> Responses:
 class MailboxSummary:
     mailbox_id: int
     name: str
+    client: str | None = None
     counts: dict[tuple[ThreadState, ThreadKind], int] = field(
         default_factory=lambda: {(s, k): 0 for s in ThreadState for k in ThreadKind}
     )
@@ -165,20 +177,23 @@ class Summary:
         return {k: sum(m.waiting_by_kind[k] for m in self.mailboxes) for k in ThreadKind}
 
 
-def summary(db: Session, *, now: datetime) -> Summary:
+def summary(db: Session, *, now: datetime, selection: Selection | None = None) -> Summary:
     """Counts per state and kind, the longest wait, response rates and poll health, per mailbox.
 
     Running clocks are counted live (right to the minute); answered, closed and informational
     threads come from the tallies kept with every change; rates from the stats job."""
-    known = mailboxes.list_mailboxes(db)
-    result = {m.id: MailboxSummary(mailbox_id=m.id, name=m.name) for m in known}
+    selection = selection or Selection(None, stats.ALL_SCOPE)
+    known = [m for m in mailboxes.list_mailboxes(db) if selection.includes(m.id)]
+    result = {m.id: MailboxSummary(mailbox_id=m.id, name=m.name, client=m.client) for m in known}
     for mailbox_id, kind, state, count, started in repository.open_clock_counts(db, now=now):
+        if mailbox_id not in result:
+            continue
         entry = result[mailbox_id]
         entry.counts[state, kind] += count
         waited = (now - started).total_seconds()
         entry.oldest_waiting_seconds = max(entry.oldest_waiting_seconds or 0, waited)
     for tally in repository.tallies(db):
-        if tally.bucket != OPEN_BUCKET:
+        if tally.bucket != OPEN_BUCKET and tally.mailbox_id in result:
             result[tally.mailbox_id].counts[ThreadState(tally.bucket), tally.kind] += tally.count
     figures = stats.latest(db)
     for mailbox in known:
@@ -189,4 +204,4 @@ def summary(db: Session, *, now: datetime) -> Summary:
         entry.last_error_at = mailbox.last_error_at
         entry.last_error = mailbox.last_error
         entry.consecutive_failures = mailbox.consecutive_failures
-    return Summary([result[m.id] for m in known], responses(figures.get(stats.ALL_SCOPE)))
+    return Summary([result[m.id] for m in known], responses(figures.get(selection.scope)))

@@ -130,15 +130,15 @@ def _state_condition(state: ThreadState, now: datetime) -> ColumnElement[bool]:
 class ThreadFilter:
     states: frozenset[ThreadState]
     kinds: frozenset[ThreadKind] = frozenset()
-    mailbox_id: int | None = None
+    mailbox_ids: frozenset[int] | None = None  # None: every mailbox
     text: str | None = None
 
 
 def _filtered(query: SelectT, f: ThreadFilter) -> SelectT:
     if f.kinds:
         query = query.where(Thread.kind.in_(f.kinds))
-    if f.mailbox_id is not None:
-        query = query.where(Thread.mailbox_id == f.mailbox_id)
+    if f.mailbox_ids is not None:
+        query = query.where(Thread.mailbox_id.in_(f.mailbox_ids))
     if f.text:
         pattern = f"%{f.text.lower()}%"
         query = query.where(
@@ -328,10 +328,11 @@ def save_samples(db: Session, *, hour: datetime, samples: dict[int, dict[str, in
 
 
 def activity_since(
-    db: Session, *, since: datetime, mailbox_id: int | None
+    db: Session, *, since: datetime, mailbox_ids: frozenset[int] | None
 ) -> list[tuple[datetime, int, int, int, int | None, int | None, int | None]]:
     """(hour, customer_in, replies_out, spam_found, waiting, at_risk, overdue) per hour from
-    ``since``, summed over mailboxes unless one is given; samples are None where none was taken."""
+    ``since``, summed over the given mailboxes (None: all); samples are None where none was
+    taken."""
     a = HourlyActivity
     query = select(
         a.hour,
@@ -342,7 +343,7 @@ def activity_since(
         func.sum(a.at_risk),
         func.sum(a.overdue),
     ).where(a.hour >= since)
-    if mailbox_id is not None:
-        query = query.where(a.mailbox_id == mailbox_id)
+    if mailbox_ids is not None:
+        query = query.where(a.mailbox_id.in_(mailbox_ids))
     rows = db.execute(query.group_by(a.hour).order_by(a.hour))
     return [tuple(row) for row in rows]  # type: ignore[misc]

@@ -7,9 +7,9 @@ from pydantic import BaseModel, Field
 from app.clock import now
 from app.deps import AgentUser, SessionDep, SettingsDep, ViewerUser
 from app.enums import Classification, FolderRole, ThreadKind, ThreadSource
-from app.errors import AppError
 from app.ingest import repository as mailboxes
 from app.mail.parse import trim_quoted_history
+from app.mailboxes import service as mailbox_service
 from app.models import Thread
 from app.sla import WAITING_STATES, ThreadState
 from app.threads import queries, repository, service
@@ -99,25 +99,23 @@ def list_threads(
     state: Annotated[list[ThreadState] | None, Query()] = None,
     kind: Annotated[list[ThreadKind] | None, Query()] = None,
     mailbox: Annotated[str | None, Query(max_length=100)] = None,
+    client: Annotated[str | None, Query(max_length=100)] = None,
     q: Annotated[str | None, Query(max_length=200, description="subject, address or order")] = None,
     limit: Annotated[int, Query(ge=1, le=queries.MAX_PAGE)] = 50,
     cursor: Annotated[str | None, Query(max_length=500)] = None,
 ) -> ThreadPageOut:
     """Threads by deadline, soonest first (then those without one, newest first). Without
-    `state`, the three waiting states: overdue, at_risk, waiting."""
+    `state`, the three waiting states: overdue, at_risk, waiting. `mailbox` and `client` narrow
+    them to one mailbox or to a client's mailboxes."""
     names = _names(db)
-    mailbox_id = None
-    if mailbox is not None:
-        mailbox_id = next((i for i, n in names.items() if n == mailbox), None)
-        if mailbox_id is None:
-            raise AppError(f"unknown mailbox {mailbox!r}", status_code=422)
+    selection = mailbox_service.select(db, mailbox=mailbox, client=client)
     at = now()
     page = queries.page_of_threads(
         db,
         ThreadFilter(
             states=frozenset(state or WAITING_STATES),
             kinds=frozenset(kind or ()),
-            mailbox_id=mailbox_id,
+            mailbox_ids=selection.ids,
             text=q.strip() or None if q else None,
         ),
         limit=limit,
@@ -228,6 +226,7 @@ class ResponsesOut(BaseModel):
 
 class MailboxSummaryOut(ResponsesOut):
     name: str
+    client: str | None
     by_state: dict[ThreadState, int]
     waiting_by_kind: dict[ThreadKind, int]
     oldest_waiting_seconds: float | None
@@ -247,11 +246,14 @@ class SummaryOut(ResponsesOut):
 
 
 @router.get("/summary")
-def get_summary(db: SessionDep, _: ViewerUser) -> SummaryOut:
+def get_summary(
+    db: SessionDep, _: ViewerUser, client: Annotated[str | None, Query(max_length=100)] = None
+) -> SummaryOut:
     """Counts per state and kind, the longest wait, response rates (30 and 60 days) and the
-    median and 90th-percentile first response, per mailbox and in total."""
+    median and 90th-percentile first response, per mailbox and in total; with `client`, of
+    that client's mailboxes only."""
     at = now()
-    summary = queries.summary(db, now=at)
+    summary = queries.summary(db, now=at, selection=mailbox_service.select(db, client=client))
     return SummaryOut(
         generated_at=at,
         by_state=summary.by_state,
@@ -260,6 +262,7 @@ def get_summary(db: SessionDep, _: ViewerUser) -> SummaryOut:
         mailboxes=[
             MailboxSummaryOut(
                 name=m.name,
+                client=m.client,
                 by_state=m.by_state,
                 waiting_by_kind=m.waiting_by_kind,
                 oldest_waiting_seconds=m.oldest_waiting_seconds,

@@ -41,6 +41,10 @@ def scope_of(mailbox_id: int) -> str:
     return f"mailbox:{mailbox_id}"
 
 
+def client_scope(client: str) -> str:
+    return f"client:{client}"
+
+
 def quantile(sorted_values: list[float], q: float) -> float | None:
     """Nearest-rank quantile of already sorted values."""
     if not sorted_values:
@@ -110,12 +114,14 @@ def tally(rows: list[Episode], *, now: datetime) -> list[WindowTally]:
 def refresh_all(
     *, read_factory: sessionmaker[Session], write_factory: sessionmaker[Session], now: datetime
 ) -> None:
-    """Recompute every mailbox's figures and those of all together: read in a transaction that
-    takes no lock (a long scan at scale), then save each mailbox's rows in a short write."""
+    """Recompute the figures of every mailbox, of each client's mailboxes and of all together:
+    read in a transaction that takes no lock (a long scan at scale), then save each mailbox's
+    rows in a short write."""
     with read_factory() as db:
-        ids = [m.id for m in mailboxes.list_mailboxes(db)]
-    overall = [WindowTally(days) for days in WINDOWS_DAYS]
-    for mailbox_id in ids:
+        clients = {m.id: m.client for m in mailboxes.list_mailboxes(db)}
+    scopes = [ALL_SCOPE] + [client_scope(c) for c in set(clients.values()) if c]
+    totals = {scope: [WindowTally(days) for days in WINDOWS_DAYS] for scope in scopes}
+    for mailbox_id, client in clients.items():
         with read_factory() as db:
             rows = repository.episodes_since(
                 db, mailbox_id=mailbox_id, since=now - timedelta(days=max(WINDOWS_DAYS))
@@ -124,12 +130,14 @@ def refresh_all(
         with session_scope(write_factory) as db:
             for window in windows:
                 repository.save_figures(db, window.figures(scope=scope_of(mailbox_id), now=now))
-        for total, window in zip(overall, windows, strict=True):
-            total.add(window)
+        for scope in (ALL_SCOPE, client_scope(client)) if client else (ALL_SCOPE,):
+            for total, window in zip(totals[scope], windows, strict=True):
+                total.add(window)
     with session_scope(write_factory) as db:
-        for total in overall:
-            repository.save_figures(db, total.figures(scope=ALL_SCOPE, now=now))
-        repository.delete_figures_except(db, {ALL_SCOPE, *map(scope_of, ids)})
+        for scope, windows in totals.items():
+            for total in windows:
+                repository.save_figures(db, total.figures(scope=scope, now=now))
+        repository.delete_figures_except(db, {*totals, *map(scope_of, clients)})
 
 
 def latest(db: Session) -> dict[str, dict[int, ResponseFigures]]:

@@ -10,8 +10,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from app.config import Settings
 from app.enums import ThreadSource
-from app.worker import Worker, backoff_delay
 from app.models import Mailbox, Message, Thread
+from app.worker import Worker, backoff_delay
 from tests.conftest import ImapAccount, closing_client
 from tests.ingest.helpers import poll
 from tests.mailfactory import SELLER_ADDRESS, customer, message, message_id_of, relay_address

@@ -16,9 +16,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from app.config import Settings
 from app.enums import Role
-from app.worker import Worker
 from app.main import create_app
 from app.models import AuditEntry
+from app.worker import Worker
 from tests.conftest import ImapAccount, SmtpServer, auth, closing_client
 from tests.ingest.helpers import poll
 from tests.mailfactory import SELLER_ADDRESS, customer, message_id_of, relay_address
@@ -272,7 +272,12 @@ def test_nothing_but_the_send_endpoint_can_mail_a_customer(
     """Walk every route (with an admin's token) and run every scheduled job: no mail goes out.
     Only a person's send request for an approved draft reaches the SMTP server."""
     created = draft(setup)
-    ids = {"thread_id": setup.thread_id, "draft_id": created["id"], "template_id": 1}
+    ids = {
+        "thread_id": setup.thread_id,
+        "draft_id": created["id"],
+        "template_id": 1,
+        "name": setup.settings.mailboxes[0].name,
+    }
     send_path = "/api/v1/drafts/{draft_id}/send"
     walked = 0
     for route in api_routes(setup.api.app.routes):

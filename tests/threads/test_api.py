@@ -149,7 +149,7 @@ def test_pages_follow_the_cursor_without_gaps_or_repeats(scenario: Scenario) -> 
         ("?limit=0", "limit"),
         ("?limit=101", "limit"),
         ("?cursor=not-a-cursor", "invalid cursor"),
-        ("?mailbox=nope", "unknown mailbox 'nope'"),
+        ("?mailbox=nope", "no mailbox named 'nope'"),
         ("?q=" + "x" * 201, "q"),
     ],
 )
