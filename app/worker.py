@@ -94,7 +94,8 @@ class Worker:
 
     def shutdown(self) -> None:
         """Stop, and hand every lease back so other workers take the mailboxes over at once."""
-        self.scheduler.shutdown(wait=True)
+        if self.scheduler.running:
+            self.scheduler.shutdown(wait=True)
         with self._lock:
             for watcher in self._watchers.values():
                 watcher.stop()

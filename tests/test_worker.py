@@ -1,0 +1,141 @@
+"""How workers share mailboxes and singleton jobs, round by round, on both backends.
+
+The workers here are real `Worker` objects on the test database; their schedulers are not started,
+so each round is one call of `coordinate()` at a chosen time: what they poll is what they would
+poll. (tests/test_workers_processes.py runs real worker processes against Dovecot.)"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from app import leases
+from app.clock import set_clock
+from app.config import MailboxSettings, Settings, WorkerSettings
+from app.db import session_scope
+from app.enums import Role
+from app.mailboxes import service as mailboxes
+from app.users.service import create_user
+from app.worker import STATS_LEASE, SWEEP_LEASE, Worker, fair_share
+
+START = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
+LEASE = timedelta(seconds=20)
+
+
+def _mailbox(name: str) -> MailboxSettings:
+    return MailboxSettings(
+        name=name,
+        host="127.0.0.1",
+        security="plain",
+        username=f"{name}@test.example",
+        password_env="SLAWATCH_TEST_UNUSED",
+        seller_addresses=["support@store.example"],
+    )
+
+
+@pytest.fixture
+def clock() -> Iterator[list[datetime]]:
+    """The time workers see: tests move it with ``clock[0] += ...``."""
+    current = [START]
+    set_clock(lambda: current[0])
+    yield current
+    set_clock(None)
+
+
+def _settings(database_url: str, count: int) -> Settings:
+    return Settings(
+        database_url=database_url,
+        mailboxes=[_mailbox(f"store-{i:02d}") for i in range(count)],
+        worker=WorkerSettings(lease_seconds=int(LEASE.total_seconds())),
+    )
+
+
+def test_fair_share() -> None:
+    assert [fair_share(m, w) for m, w in ((6, 2), (7, 2), (6, 4), (0, 3), (5, 0))] == [
+        3,
+        4,
+        2,
+        0,
+        5,
+    ]
+
+
+def test_two_workers_split_the_mailboxes_and_one_takes_over_when_the_other_dies(
+    database_url: str, engine: Engine, clock: list[datetime]
+) -> None:
+    settings = _settings(database_url, 6)
+    first, second = (
+        Worker(settings, engine, worker_id="w1"),
+        Worker(settings, engine, worker_id="w2"),
+    )
+    first.coordinate()
+    assert len(first.polled) == 6  # alone, it takes everything at once
+    second.coordinate()  # sees two live workers: share 3, but all are held
+    first.coordinate()  # gives up what exceeds its share
+    second.coordinate()
+    assert len(first.polled) == len(second.polled) == 3
+    assert set(first.polled).isdisjoint(second.polled)
+    assert set(first.polled) | set(second.polled) == {m.name for m in settings.mailboxes}
+
+    # w1 dies: it renews nothing more. Until its leases expire, w2 keeps to its share...
+    clock[0] += LEASE / 2
+    second.coordinate()
+    assert len(second.polled) == 3
+    # ...and once they have, w2 polls every mailbox within one round.
+    clock[0] += LEASE / 2 + timedelta(seconds=1)
+    second.coordinate()
+    assert len(second.polled) == 6
+
+
+def test_a_stopping_worker_hands_its_mailboxes_over_at_once(
+    database_url: str, engine: Engine, clock: list[datetime]
+) -> None:
+    settings = _settings(database_url, 4)
+    first, second = (
+        Worker(settings, engine, worker_id="w1"),
+        Worker(settings, engine, worker_id="w2"),
+    )
+    first.coordinate()
+    second.coordinate()
+    first.shutdown()  # releases its leases and its heartbeat
+    second.coordinate()
+    assert len(second.polled) == 4
+
+
+def test_sweep_and_figures_run_in_one_worker_only(
+    database_url: str, engine: Engine, clock: list[datetime], session_factory: sessionmaker[Session]
+) -> None:
+    settings = _settings(database_url, 2)
+    workers = [Worker(settings, engine, worker_id=f"w{i}") for i in range(3)]
+    for _ in range(2):
+        for worker in workers:
+            worker.coordinate()
+    with session_factory() as db:
+        holders = leases.holders(db, [SWEEP_LEASE, STATS_LEASE], now=clock[0])
+    assert set(holders) == {SWEEP_LEASE, STATS_LEASE}
+    assert [w.id for w in workers if w._holds(SWEEP_LEASE)] == [holders[SWEEP_LEASE]]
+    assert [w.id for w in workers if w._holds(STATS_LEASE)] == [holders[STATS_LEASE]]
+
+
+def test_mailboxes_added_and_disabled_through_the_api_are_picked_up_and_dropped(
+    database_url: str, engine: Engine, clock: list[datetime], session_factory: sessionmaker[Session]
+) -> None:
+    settings = _settings(database_url, 1)
+    worker = Worker(settings, engine, worker_id="w1")
+    worker.coordinate()
+    assert worker.polled == ["store-00"]
+    with session_scope(session_factory) as db:
+        admin = create_user(db, name="root", role=Role.ADMIN, actor="test").user
+        values = _mailbox("agency-client-7").model_dump(mode="json", exclude_unset=True)
+        mailboxes.create(db, {**values, "client": "acme"}, settings=settings, actor=admin)
+    worker.coordinate()
+    assert worker.polled == ["agency-client-7", "store-00"]
+    with session_scope(session_factory) as db:
+        admin = db.merge(admin)
+        mailboxes.set_enabled(db, "agency-client-7", False, settings=settings, actor=admin)
+    worker.coordinate()
+    assert worker.polled == ["store-00"]
