@@ -6,6 +6,7 @@ from pydantic import BaseModel, ConfigDict
 from sqlalchemy import select
 
 from app.deps import AdminUser, SessionDep
+from app.ids import RowId
 from app.models import AuditEntry
 
 router = APIRouter(prefix="/api/v1", tags=["audit"])
@@ -28,7 +29,7 @@ def list_audit(
     db: SessionDep,
     _: AdminUser,
     action: Annotated[str | None, Query(max_length=50)] = None,
-    before_id: Annotated[int | None, Query(ge=1)] = None,
+    before_id: Annotated[RowId | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> list[AuditOut]:
     """Who did what, newest first (admin); page with `before_id` = the last id seen."""

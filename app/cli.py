@@ -64,6 +64,7 @@ def _cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
 def _cmd_worker(settings: Settings, _: argparse.Namespace) -> int:
     """Polls, sweeps and alerts without the API, until SIGTERM or SIGINT; then hands its
     mailboxes back so other workers take them over at once."""
+    import faulthandler
     import logging
     import signal
     import threading
@@ -72,6 +73,8 @@ def _cmd_worker(settings: Settings, _: argparse.Namespace) -> int:
     from app.worker import Worker
 
     check_schema_current(settings.database_url)
+    # `kill -USR1 <pid>` prints every thread's stack to stderr: what a stuck worker is doing.
+    faulthandler.register(signal.SIGUSR1, all_threads=True)
     engine = make_engine(settings.database_url)
     worker = Worker(settings, engine)
     stopping = threading.Event()

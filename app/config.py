@@ -138,6 +138,9 @@ class MailboxSettings(_Section):
     # itself (Gmail, Microsoft 365), or the Sent folder shows every reply twice.
     append_sent_copy: bool = True
     poll_seconds: int = Field(default=60, ge=5)
+    # Keep an IMAP IDLE connection open on INBOX so new mail is read within seconds; off, mail
+    # waits for the next poll (for servers that limit connections per account).
+    idle: bool = True
     timeout_seconds: float = Field(default=60, gt=0)
     batch_size: int = Field(default=500, ge=1, le=5000)
     # A message larger than this is stored as its headers and a note, never fetched whole.
@@ -385,6 +388,8 @@ class WorkerSettings(_Section):
     lease_seconds: int = Field(default=60, ge=4, le=3600)
     # Polls running at once in one process: a hung server holds one until its timeout.
     threads: int = Field(default=20, ge=1, le=500)
+    # How often the SLA sweep records levels reached and sends the alerts due.
+    sweep_seconds: int = Field(default=60, ge=5, le=3600)
 
 
 class Settings(BaseSettings):

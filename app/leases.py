@@ -1,7 +1,8 @@
 """Leases in the database: which worker process polls a mailbox, sweeps or computes the figures.
 
-A lease is a row with a holder and an expiry. Taking one is a single conditional UPDATE (free, or
-expired, or already ours), so two workers can never both hold it, on PostgreSQL or SQLite alike.
+A lease is a row with a holder and an expiry. A worker renews the rows it holds and takes free or
+expired ones with SELECT ... FOR UPDATE SKIP LOCKED, so two workers never hold the same lease and
+never wait for each other while sharing (SQLite has one writer at a time anyway).
 A worker renews what it holds well before the expiry; one that dies stops renewing, and another
 takes its leases over once they expire. Correctness never rests on the lease alone: a folder's
 batches are serialised by its cursor row and stored messages are unique, so even two pollers of
@@ -20,10 +21,11 @@ from app.db import dialect_insert
 from app.models import Lease
 
 WORKER_PREFIX = "worker:"  # a worker's own lease: its heartbeat, counted to share the work
+MAILBOX_PREFIX = "mailbox:"
 
 
 def mailbox_lease(name: str) -> str:
-    return f"mailbox:{name}"
+    return MAILBOX_PREFIX + name
 
 
 def acquire(db: Session, name: str, *, holder: str, now: datetime, ttl: timedelta) -> bool:
@@ -43,6 +45,69 @@ def acquire(db: Session, name: str, *, holder: str, now: datetime, ttl: timedelt
         .execution_options(synchronize_session=False)
     )
     return bool(taken.rowcount)  # type: ignore[attr-defined]
+
+
+def ensure(db: Session, names: Iterable[str], *, now: datetime) -> None:
+    """Create the lease rows that do not exist yet (free), so they can be locked and taken."""
+    rows = [{"name": name, "holder": None, "expires_at": now} for name in names]
+    if rows:
+        db.execute(
+            dialect_insert(db)(Lease).values(rows).on_conflict_do_nothing(index_elements=["name"])
+        )
+
+
+def renew(
+    db: Session, names: Iterable[str], *, holder: str, now: datetime, ttl: timedelta
+) -> list[str]:
+    """Extend those of ``names`` that ``holder`` still holds; returns them. One that expired and
+    was taken by another worker is lost, not renewed."""
+    wanted = list(names)
+    if not wanted:
+        return []
+    renewed = db.scalars(
+        update(Lease)
+        .where(Lease.name.in_(wanted), Lease.holder == holder)
+        .values(expires_at=now + ttl)
+        .returning(Lease.name)
+        .execution_options(synchronize_session=False)
+    )
+    return sorted(renewed)
+
+
+def take(
+    db: Session,
+    names: Iterable[str],
+    *,
+    holder: str,
+    now: datetime,
+    ttl: timedelta,
+    limit: int,
+) -> list[str]:
+    """Take up to ``limit`` of ``names`` that are free or expired. Rows another worker is taking
+    at this moment are skipped (SKIP LOCKED), so workers never wait for each other here."""
+    candidates = list(names)
+    if limit <= 0 or not candidates:
+        return []
+    free = list(
+        db.scalars(
+            select(Lease.name)
+            .where(
+                Lease.name.in_(candidates),
+                Lease.holder.is_(None) | (Lease.expires_at <= now),
+            )
+            .order_by(Lease.name)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+    )
+    if free:
+        db.execute(
+            update(Lease)
+            .where(Lease.name.in_(free))
+            .values(holder=holder, expires_at=now + ttl)
+            .execution_options(synchronize_session=False)
+        )
+    return free
 
 
 def release(db: Session, names: Iterable[str], *, holder: str) -> None:

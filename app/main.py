@@ -3,7 +3,7 @@
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.responses import RedirectResponse
 
 from app import __version__, metrics, migrate
@@ -14,6 +14,7 @@ from app.db import make_engine, make_read_session_factory, make_session_factory
 from app.errors import install_error_handler
 from app.health import router as health_router
 from app.ingest.router import router as ingest_router
+from app.input_guard import refuse_unstorable_input
 from app.mailboxes.router import router as mailboxes_router
 from app.metrics_router import router as metrics_router
 from app.replies.router import router as replies_router
@@ -65,6 +66,7 @@ def create_app(settings: Settings, *, run_jobs: bool = False) -> FastAPI:
         version=__version__,
         summary="Customer messages and their 48-hour Walmart deadlines.",
         lifespan=lifespan,
+        dependencies=[Depends(refuse_unstorable_input)],
     )
     app.state.settings = settings
     install_error_handler(app)

@@ -37,9 +37,9 @@ from app.threads import activity, stats
 log = logging.getLogger(__name__)
 
 MAX_BACKOFF = timedelta(minutes=15)
-SWEEP_SECONDS = 60
 STATS_SECONDS = 300
 SWEEP_LEASE, STATS_LEASE = "sweep", "stats"
+SINGLETONS = (STATS_LEASE, SWEEP_LEASE)
 
 
 def backoff_delay(*, poll_seconds: int, failures: int) -> timedelta:
@@ -67,6 +67,7 @@ class Worker:
         self._polled: dict[str, MailboxSettings] = {}  # the mailboxes this worker polls now
         self._watchers: dict[str, IdleWatcher] = {}
         self._singletons: set[str] = set()  # the sweep and figures leases it holds
+        self._polling: set[str] = set()
         self._failures: dict[str, int] = {}
         self.scheduler.add_job(
             self.coordinate,
@@ -77,7 +78,11 @@ class Worker:
             next_run_time=now(),
         )
         self.scheduler.add_job(
-            self._sweep, "interval", seconds=SWEEP_SECONDS, id="sweep", name="SLA sweep"
+            self._sweep,
+            "interval",
+            seconds=settings.worker.sweep_seconds,
+            id="sweep",
+            name="SLA sweep",
         )
         self.scheduler.add_job(
             self._refresh_stats,
@@ -120,41 +125,47 @@ class Worker:
             )
             share = fair_share(len(wanted), len(leases.live_workers(db, now=at)))
             mine = sorted(
-                name.removeprefix("mailbox:")
+                name.removeprefix(leases.MAILBOX_PREFIX)
                 for name in leases.held(db, holder=self.id, now=at)
-                if name.startswith("mailbox:")
+                if name.startswith(leases.MAILBOX_PREFIX)
             )
-            keep = [n for n in mine if n in wanted][:share]
-            # Released in their own transaction, before any other lease row is locked: workers
-            # then lock lease rows only in name order, and cannot deadlock each other.
+        keep = [n for n in mine if n in wanted][:share]
+        with self._lock:
+            # Stop polling what is handed over before the lease goes, so no poll of it can start
+            # here once another worker may have it. One being polled right now is handed over
+            # at a later round, after its poll: two workers never poll a mailbox at once.
+            keep += [n for n in mine if n not in keep and n in self._polling]
+            for name in set(self._polled) - set(keep):
+                self._stop_polling(name)
+        with session_scope(self._session_factory) as db:
             leases.release(
                 db, [leases.mailbox_lease(n) for n in mine if n not in keep], holder=self.id
             )
+            leases.ensure(db, [*map(leases.mailbox_lease, wanted), *SINGLETONS], now=at)
         with session_scope(self._session_factory) as db:
-            held = [
-                n
-                for n in keep
-                if leases.acquire(
-                    db, leases.mailbox_lease(n), holder=self.id, now=at, ttl=self._ttl
+            held = leases.renew(
+                db, map(leases.mailbox_lease, keep), holder=self.id, now=at, ttl=self._ttl
+            )
+            held += leases.take(
+                db,
+                [leases.mailbox_lease(n) for n in sorted(wanted) if n not in keep],
+                holder=self.id,
+                now=at,
+                ttl=self._ttl,
+                limit=share - len(held),
+            )
+            singletons = set(leases.renew(db, SINGLETONS, holder=self.id, now=at, ttl=self._ttl))
+            singletons |= set(
+                leases.take(
+                    db, set(SINGLETONS) - singletons, holder=self.id, now=at, ttl=self._ttl, limit=2
                 )
-            ]
-            for name in sorted(set(wanted) - set(held)):
-                if len(held) >= share:
-                    break
-                if leases.acquire(
-                    db, leases.mailbox_lease(name), holder=self.id, now=at, ttl=self._ttl
-                ):
-                    held.append(name)
-            singletons = {
-                name
-                for name in (STATS_LEASE, SWEEP_LEASE)
-                if leases.acquire(db, name, holder=self.id, now=at, ttl=self._ttl)
-            }
+            )
+        polled = [name.removeprefix(leases.MAILBOX_PREFIX) for name in held]
         with self._lock:
             for name in singletons - self._singletons:
                 self.scheduler.modify_job(name, next_run_time=now())  # newly ours: run it now
             self._singletons = singletons
-            self._poll_exactly({n: wanted[n] for n in held})
+            self._poll_exactly({n: wanted[n] for n in polled})
 
     def _poll_exactly(self, wanted: dict[str, MailboxSettings]) -> None:
         for name in set(self._polled) - set(wanted):
@@ -177,7 +188,7 @@ class Worker:
                 replace_existing=True,
             )
         if self.scheduler.running:
-            for name in set(self._polled) - set(self._watchers):
+            for name in {n for n, m in self._polled.items() if m.idle} - set(self._watchers):
                 watcher = IdleWatcher(self._polled[name], on_change=partial(self.poll_now, name))
                 self._watchers[name] = watcher
                 watcher.start()
@@ -199,9 +210,14 @@ class Worker:
     def _poll(self, name: str) -> None:
         with self._lock:
             mailbox = self._polled.get(name)
-        if mailbox is None:
-            return  # handed over since this run was scheduled
-        report = poll_mailbox(self._session_factory, mailbox, sla=self._settings.sla)
+            if mailbox is None:
+                return  # handed over since this run was scheduled
+            self._polling.add(name)
+        try:
+            report = poll_mailbox(self._session_factory, mailbox, sla=self._settings.sla)
+        finally:
+            with self._lock:
+                self._polling.discard(name)
         if report.ok:
             self._failures.pop(name, None)
             new = sum(f.new for f in report.folders)

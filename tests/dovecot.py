@@ -46,6 +46,8 @@ mail_fsync = never
 mail_location = maildir:~/Maildir
 mail_max_userip_connections = 200
 default_client_limit = 2000
+# One process per IMAP session: workers polling and IDLE-ing on many accounts need more than 100.
+default_process_limit = 1000
 shutdown_clients = yes
 # Every IMAP session's traffic, so tests can check what a client did (and did not) download.
 rawlog_dir = {base}/rawlog

@@ -11,6 +11,7 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from app.config import Settings
+from app.mail.header_values import one_line
 from app.models import Alert
 from app.paths import TEMPLATES_DIR
 
@@ -74,7 +75,7 @@ def compose(
     message = EmailMessage()
     message["From"] = sender
     message["To"] = ", ".join(alerts[0].recipients)
-    message["Subject"] = " ".join(subject_line(alerts).split())  # never a CR/LF in a header
+    message["Subject"] = one_line(subject_line(alerts))  # never a CR/LF in a header
     message["Date"] = format_datetime(now)
     message["Message-ID"] = message_id
     message["Auto-Submitted"] = "auto-generated"  # so no auto-responder answers an alert

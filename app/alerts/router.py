@@ -7,6 +7,7 @@ from pydantic import BaseModel, ConfigDict
 from app.alerts import repository
 from app.deps import SessionDep, ViewerUser
 from app.enums import AlertState
+from app.ids import RowId
 
 router = APIRouter(prefix="/api/v1", tags=["alerts"])
 
@@ -35,7 +36,7 @@ def list_alerts(
     db: SessionDep,
     _: ViewerUser,
     state: AlertState | None = None,
-    before_id: Annotated[int | None, Query(ge=1)] = None,
+    before_id: Annotated[RowId | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> list[AlertOut]:
     """Alerts sent, pending (with when they may go out) and failed (with the reason), newest

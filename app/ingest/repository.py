@@ -5,6 +5,8 @@ from collections.abc import Sequence
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from app.clock import now
+from app.db import dialect_insert
 from app.enums import FolderRole
 from app.models import DeadLetter, FolderCursor, Mailbox, Message, MessageLocation
 
@@ -12,9 +14,16 @@ from app.models import DeadLetter, FolderCursor, Mailbox, Message, MessageLocati
 def get_or_create_mailbox(db: Session, name: str) -> Mailbox:
     mailbox = db.scalar(select(Mailbox).where(Mailbox.name == name))
     if mailbox is None:
-        mailbox = Mailbox(name=name)
-        db.add(mailbox)
-        db.flush()
+        # Several workers starting at once record the same config mailboxes: an upsert lets
+        # each of them find the one row.
+        db.execute(
+            dialect_insert(db)(Mailbox)
+            .values(
+                name=name, source="config", enabled=True, consecutive_failures=0, created_at=now()
+            )
+            .on_conflict_do_nothing(index_elements=["name"])
+        )
+        mailbox = db.scalars(select(Mailbox).where(Mailbox.name == name)).one()
     return mailbox
 
 
@@ -41,13 +50,18 @@ def api_mailboxes(db: Session) -> list[Mailbox]:
 def get_or_create_cursor(
     db: Session, *, mailbox_id: int, role: FolderRole, path: str
 ) -> FolderCursor:
-    cursor = db.scalar(
-        select(FolderCursor).where(FolderCursor.mailbox_id == mailbox_id, FolderCursor.role == role)
+    query = select(FolderCursor).where(
+        FolderCursor.mailbox_id == mailbox_id, FolderCursor.role == role
     )
+    cursor = db.scalar(query)
     if cursor is None:
-        cursor = FolderCursor(mailbox_id=mailbox_id, role=role, path=path, last_uid=0)
-        db.add(cursor)
-        db.flush()
+        # An upsert: a worker taking a mailbox over may meet the previous one's last poll.
+        db.execute(
+            dialect_insert(db)(FolderCursor)
+            .values(mailbox_id=mailbox_id, role=role, path=path, last_uid=0, skipped_count=0)
+            .on_conflict_do_nothing(index_elements=["mailbox_id", "role"])
+        )
+        cursor = db.scalars(query).one()
     return cursor
 
 

@@ -11,7 +11,7 @@ import logging
 import time
 from collections import Counter
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from email.parser import BytesHeaderParser
 from email.utils import getaddresses
@@ -27,7 +27,13 @@ from app.db import session_scope
 from app.enums import Classification, FolderRole
 from app.ingest import repository
 from app.mail.classify import classify, extract_order_number, is_whitelisted
-from app.mail.imap import FetchedMessage, FolderState, ImapError, ImapMailbox
+from app.mail.imap import (
+    FetchedMessage,
+    FolderState,
+    ImapError,
+    ImapMailbox,
+    did_not_answer,
+)
 from app.mail.parse import dedupe_key, parse_message
 from app.models import (
     DeadLetter,
@@ -108,9 +114,9 @@ def _new_message(
     stored_at: datetime,
 ) -> tuple[Message, bool]:
     """The Message row for a raw message, and whether it reports a complaint."""
-    parsed = parse_message(fetched.raw)
+    parsed = parse_message(fetched.raw, headers_only=fetched.headers_only)
     verdict = classify(parsed, folder=role, seller_addresses=seller_addresses)
-    problems = list(parsed.problems)
+    problems = [*fetched.problems, *parsed.problems]
     if fetched.internal_date is None:
         problems.append("server gave no INTERNALDATE; arrival taken from the Date header")
     received_at = arrival_time(
@@ -142,7 +148,7 @@ def _new_message(
         classification_reason=_text(verdict.reason, 200) or "",
         order_number=extract_order_number(parsed.subject, parsed.body_text),
         parse_problems=_texts(problems),
-        size_bytes=len(fetched.raw),
+        size_bytes=len(fetched.raw) if fetched.size is None else fetched.size,
     )
     message.raw = MessageRaw(raw=fetched.raw)
     return message, verdict.complaint
@@ -383,6 +389,28 @@ def _by_bytes(uids: list[int], sizes: dict[int, int]) -> Iterator[list[int]]:
         yield part
 
 
+def _fetch(imap: ImapMailbox, uids: list[int], *, max_message_bytes: int) -> list[FetchedMessage]:
+    """The messages of ``uids`` in UID order: whole, or only the header of one over the limit
+    (stored with a note), so no message's size decides how much memory a poll needs."""
+    if not uids:
+        return []
+    sizes = imap.sizes(uids)
+    whole = [uid for uid in uids if sizes.get(uid, 0) <= max_message_bytes]
+    too_big = [uid for uid in uids if sizes.get(uid, 0) > max_message_bytes]
+    fetched = [m for part in _by_bytes(whole, sizes) for m in imap.fetch(part)]
+    headers = imap.fetch_headers(too_big, max_bytes=max_message_bytes) if too_big else iter(())
+    for header in headers:
+        note = (
+            f"message of {header.size} bytes is over max_message_bytes ({max_message_bytes}); "
+            "only its headers were fetched"
+        )
+        if len(header.raw) >= max_message_bytes:
+            note += f", and of those only the first {max_message_bytes} bytes"
+        fetched.append(replace(header, problems=(note,)))
+    # Stored in UID order: a reply finds the message it answers already stored.
+    return sorted(fetched, key=lambda m: m.uid)
+
+
 def _whitelisted_uids(imap: ImapMailbox, uids: list[int], patterns: Sequence[str]) -> list[int]:
     headers = imap.sender_headers(uids)
     parser = BytesHeaderParser()
@@ -448,8 +476,7 @@ def sync_folder(
         if role == FolderRole.SPAM:
             wanted = _whitelisted_uids(imap, chunk, settings.spam_whitelist)
             report.skipped += len(chunk) - len(wanted)
-        sizes = imap.sizes(wanted) if wanted else {}
-        fetched = [m for part in _by_bytes(wanted, sizes) for m in imap.fetch(part)]
+        fetched = _fetch(imap, wanted, max_message_bytes=settings.max_message_bytes)
         with session_scope(session_factory) as db:
             cursor = repository.lock_cursor(db, cursor.id)
             outcomes = store_batch(
@@ -548,6 +575,10 @@ def poll_mailbox(
         report.error, report.error_kind = e.reason, e.kind
     except ConfigError as e:
         report.error, report.error_kind = str(e), "config"
+    except TimeoutError:
+        host, port, timeout = settings.host, settings.imap_port, settings.timeout_seconds
+        report.error = did_not_answer(host, port, timeout=timeout, during="during the poll")
+        report.error_kind = "network"
     except (IMAPClientError, OSError) as e:
         report.error = f"{settings.host}: connection lost during the poll: {e}"
         report.error_kind = "network"

@@ -6,6 +6,7 @@ No database here: the poller decides what to fetch and stores what this module r
 from __future__ import annotations
 
 import contextlib
+import functools
 import socket
 import ssl
 from collections.abc import Iterable, Iterator, Sequence
@@ -32,6 +33,12 @@ COMMON_NAMES = {
 SENDER_FIELDS = b"BODY[HEADER.FIELDS (FROM SENDER REPLY-TO)]"
 
 
+def did_not_answer(host: str, port: int, *, timeout: float, during: str = "") -> str:
+    """The error of a server that went silent: read and connect timeouts end every IMAP call."""
+    when = f" {during}" if during else ""
+    return f"{host}:{port} did not answer in time{when} (no reply within {timeout:g} s)"
+
+
 class ImapError(Exception):
     """A mailbox problem: its kind (auth, network, tls, folder, protocol) and a readable reason."""
 
@@ -54,6 +61,20 @@ class FetchedMessage:
     uid: int
     internal_date: datetime | None
     raw: bytes
+    # True when ``raw`` is only the header: the message was too big to fetch whole.
+    headers_only: bool = False
+    # The whole message's size as the server reported it (RFC822.SIZE); None: len(raw).
+    size: int | None = None
+    # What is known to be wrong before parsing (a body left on the server), stored with the
+    # message beside the parser's own problems.
+    problems: tuple[str, ...] = ()
+
+
+@functools.cache
+def default_tls_context() -> ssl.SSLContext:
+    """One verifying context for every connection: loading the system's CA certificates takes
+    ~40 ms, most of a poll that finds nothing if done for each. Contexts are thread-safe."""
+    return ssl.create_default_context()
 
 
 def _utc(value: Any) -> datetime | None:
@@ -62,13 +83,13 @@ def _utc(value: Any) -> datetime | None:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-def _describe_os_error(host: str, port: int, error: OSError) -> ImapError:
+def _describe_os_error(host: str, port: int, error: OSError, *, timeout: float) -> ImapError:
     if isinstance(error, socket.gaierror):
         return ImapError("network", f"unknown host {host!r} ({error.strerror})")
     if isinstance(error, ssl.SSLError):
         return ImapError("tls", f"TLS handshake with {host}:{port} failed: {error.reason or error}")
     if isinstance(error, TimeoutError | socket.timeout):
-        return ImapError("network", f"{host}:{port} did not answer in time")
+        return ImapError("network", did_not_answer(host, port, timeout=timeout))
     if isinstance(error, ConnectionRefusedError):
         return ImapError("network", f"connection to {host}:{port} refused")
     return ImapError("network", f"connection to {host}:{port} failed: {error}")
@@ -104,7 +125,7 @@ class ImapMailbox:
         self._username = username
         self._password = password
         self._timeout = timeout
-        self._ssl_context = ssl_context or ssl.create_default_context()
+        self._ssl_context = ssl_context
         self._client: IMAPClient | None = None
 
     @property
@@ -119,35 +140,46 @@ class ImapMailbox:
                 self.host,
                 port=self.port,
                 ssl=self._security == "ssl",
-                ssl_context=self._ssl_context,
+                ssl_context=self._tls_context(),
                 timeout=self._timeout,
             )
         except OSError as e:
-            raise _describe_os_error(self.host, self.port, e) from e
+            raise _describe_os_error(self.host, self.port, e, timeout=self._timeout) from e
         client.normalise_times = False  # keep INTERNALDATE's zone; we convert to UTC ourselves
         self._client = client
         try:
             if self._security == "starttls":
-                client.starttls(self._ssl_context)
+                client.starttls(self._tls_context())
             client.login(self._username, self._password.get_secret_value())
         except LoginError as e:
-            self._close()
+            self._close(graceful=True)
             raise ImapError(
                 "auth", f"login as {self._username!r} refused by {self.host}: {_text(e)}"
             ) from e
         except (IMAPClientError, OSError) as e:
-            self._close()
+            self._close(graceful=not isinstance(e, OSError))
             if isinstance(e, OSError):
-                raise _describe_os_error(self.host, self.port, e) from e
+                raise _describe_os_error(self.host, self.port, e, timeout=self._timeout) from e
             raise ImapError("protocol", f"{self.host}: {_text(e)}") from e
         return self
 
-    def __exit__(self, *_: object) -> None:
-        self._close()
+    def _tls_context(self) -> ssl.SSLContext | None:
+        if self._security == "plain":
+            return None
+        return self._ssl_context or default_tls_context()
 
-    def _close(self) -> None:
+    def __exit__(self, _type: object, error: BaseException | None, _tb: object) -> None:
+        self._close(graceful=not isinstance(error, OSError))
+
+    def _close(self, *, graceful: bool) -> None:
+        """Log out, or after a timeout or a broken connection just close the socket: a LOGOUT
+        to a server that stopped answering would wait a whole timeout again."""
         client, self._client = self._client, None
         if client is None:
+            return
+        if not graceful:
+            with contextlib.suppress(IMAPClientError, OSError):
+                client.shutdown()
             return
         try:
             client.logout()
@@ -214,6 +246,24 @@ class ImapMailbox:
                 continue
             yield FetchedMessage(
                 uid=uid, internal_date=_utc(data.get(b"INTERNALDATE")), raw=bytes(raw)
+            )
+
+    def fetch_headers(self, uids: Sequence[int], *, max_bytes: int) -> Iterator[FetchedMessage]:
+        """Only the header of each message (at most ``max_bytes`` of it), with the whole message's
+        size, in UID order: for messages too big to fetch whole. BODY.PEEK never sets \\Seen."""
+        part = f"BODY.PEEK[HEADER]<0.{max_bytes}>"
+        response = self.client.fetch(uids, [part, "INTERNALDATE", "RFC822.SIZE"])
+        for uid in sorted(response):
+            data = response[uid]
+            header = data.get(b"BODY[HEADER]<0>")
+            if header is None:
+                continue
+            yield FetchedMessage(
+                uid=uid,
+                internal_date=_utc(data.get(b"INTERNALDATE")),
+                raw=bytes(header),
+                headers_only=True,
+                size=int(data.get(b"RFC822.SIZE", 0)),
             )
 
     def append_sent(self, raw: bytes, *, overrides: str | None) -> str:

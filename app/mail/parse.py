@@ -73,12 +73,14 @@ class ParsedMessage:
     size: int
 
 
-def parse_message(raw: bytes) -> ParsedMessage:
-    """Parse ``raw`` as an email message; never raises, records what it could not read."""
+def parse_message(raw: bytes, *, headers_only: bool = False) -> ParsedMessage:
+    """Parse ``raw`` as an email message; never raises, records what it could not read.
+    ``headers_only``: ``raw`` is a header whose body was left on the server, so no body is
+    looked for (and its absence is no problem)."""
     problems = _Problems()
     data = _as_bytes(raw, problems)
     try:
-        return _parse(data, problems)
+        return _parse(data, problems, headers_only=headers_only)
     except Exception as exc:  # the last line of defence: store the message whatever happens
         problems.add(f"internal parser error ({type(exc).__name__}: {exc}); message kept as text")
         return _unparsed(data, problems)
@@ -230,7 +232,7 @@ def _as_bytes(raw: object, problems: _Problems) -> bytes:
 _LEADING_BLANK_LINES = re.compile(rb"\A(?:[ \t]*(?:\r\n|\r|\n))+")
 
 
-def _parse(raw: bytes, problems: _Problems) -> ParsedMessage:
+def _parse(raw: bytes, problems: _Problems, *, headers_only: bool) -> ParsedMessage:
     if not raw.strip():
         problems.add("empty message")
     _note_line_endings(raw, problems)
@@ -263,9 +265,12 @@ def _parse(raw: bytes, problems: _Problems) -> ParsedMessage:
         problems.add(f"From address {_shown(from_address)} has no domain")
 
     sender = headers.addresses("sender")
-    walker = _BodyWalker(problems)
-    body_text = _clean(walker.body(msg, raw=data))
-    attachment_names = walker.attachment_names()
+    body_text = ""
+    attachment_names: tuple[str, ...] = ()
+    if not headers_only:
+        walker = _BodyWalker(problems)
+        body_text = _clean(walker.body(msg, raw=data))
+        attachment_names = walker.attachment_names()
     # Everything that may add a problem runs before ParsedMessage takes the list.
     message_id = headers.message_id()
     in_reply_to = headers.in_reply_to()
@@ -392,7 +397,12 @@ class _HeaderReader:
         values = self.values(name)
         if not values:
             return None
-        return _collapse(_decode_words(values[0], where=f"{name} header", problems=self._problems))
+        decoded = _decode_words(values[0], where=f"{name} header", problems=self._problems)
+        # An encoded word can carry a NUL ("=00") or, in UTF-7, a lone surrogate.
+        cleaned = _clean(decoded)
+        if cleaned != decoded:
+            self._problems.add(f"NUL or invalid Unicode in the {name} header; replaced")
+        return _collapse(cleaned)
 
     def addresses(self, name: str) -> list[tuple[str, str]]:
         """(display name, lowercased address) pairs from every occurrence of the header."""

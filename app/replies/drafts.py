@@ -24,6 +24,7 @@ from app.errors import AppError, Conflict, NotFound
 from app.ingest import repository as mailboxes
 from app.ingest.service import store_outgoing
 from app.mail import smtp
+from app.mail.header_values import one_line, usable_address, usable_message_id
 from app.mail.imap import ImapError, ImapMailbox
 from app.mail.parse import trim_quoted_history
 from app.models import Draft, Message, TemplateVersion, Thread, User
@@ -196,25 +197,28 @@ class _Outgoing:
 def _reply_message(
     db: Session, *, draft: Draft, thread: Thread, mailbox: MailboxSettings
 ) -> tuple[EmailMessage, str]:
+    """The reply as it goes out. Subject, To and the ids come from the customer's mail, so each
+    passes through app.mail.header_values: one clean line each, or left out."""
     last = _last_customer_message(db, thread)
-    recipient = (last.reply_to[0] if last and last.reply_to else None) or thread.counterpart
-    if recipient and last:
-        recipient = _as_written(last, recipient)
+    stored = (last.reply_to[0] if last and last.reply_to else None) or thread.counterpart
+    recipient = usable_address(_as_written(last, stored) if stored and last else stored)
+    recipient = recipient or usable_address(stored)
     if not recipient:
         raise Conflict(f"thread {thread.id} has no address to reply to")
-    subject = " ".join((last.subject if last else thread.subject).split())  # no CR/LF, ever
+    subject = one_line(last.subject if last else thread.subject)
     if not subject.lower().startswith("re:"):
-        subject = f"Re: {subject}"
+        subject = one_line(f"Re: {subject}")
     message = EmailMessage()
     message["From"] = mailbox.seller_addresses[0]
     message["To"] = recipient
     message["Subject"] = subject
     message["Date"] = format_datetime(now())
     message["Message-ID"] = draft.outgoing_message_id
-    if last and last.message_id_header:
-        message["In-Reply-To"] = last.message_id_header
-        chain = [*last.references, last.message_id_header][-REFERENCES_KEPT:]
-        message["References"] = " ".join(chain)
+    replied_to = usable_message_id(last.message_id_header) if last else None
+    if last and replied_to:
+        message["In-Reply-To"] = replied_to
+        chain = [i for i in (*last.references, replied_to) if usable_message_id(i)]
+        message["References"] = " ".join(chain[-REFERENCES_KEPT:])
     message.set_content(draft.body)
     return message, recipient
 

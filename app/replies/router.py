@@ -6,6 +6,7 @@ from pydantic import BaseModel, Field, StringConstraints
 
 from app.deps import AdminUser, AgentUser, SessionDep, SettingsDep
 from app.enums import DraftState
+from app.ids import RowId
 from app.models import Draft, ReplyTemplate, TemplateVersion
 from app.replies import drafts, repository, templates
 from app.replies.render import CONTEXT_VARIABLES
@@ -47,7 +48,7 @@ class FindingOut(BaseModel):
 
 
 class DraftIn(BaseModel):
-    template_id: int | None = None
+    template_id: RowId | None = None
     body: Annotated[str, StringConstraints(max_length=drafts.MAX_BODY)] | None = None
 
 
@@ -110,7 +111,7 @@ def list_templates(db: SessionDep, _: AgentUser) -> list[TemplateOut]:
 
 
 @router.get("/templates/{template_id}")
-def get_template(template_id: int, db: SessionDep, _: AgentUser) -> TemplateOut:
+def get_template(template_id: RowId, db: SessionDep, _: AgentUser) -> TemplateOut:
     return _template_out(*templates.get(db, template_id))
 
 
@@ -124,7 +125,7 @@ def create_template(body: TemplateIn, db: SessionDep, user: AdminUser) -> Templa
 
 @router.patch("/templates/{template_id}")
 def update_template(
-    template_id: int, body: TemplatePatch, db: SessionDep, user: AdminUser
+    template_id: RowId, body: TemplatePatch, db: SessionDep, user: AdminUser
 ) -> TemplateOut:
     """A new body is a new version; drafts keep the version they started from."""
     return _template_out(
@@ -140,13 +141,13 @@ def update_template(
 
 
 @router.delete("/templates/{template_id}", status_code=204)
-def archive_template(template_id: int, db: SessionDep, user: AdminUser) -> None:
+def archive_template(template_id: RowId, db: SessionDep, user: AdminUser) -> None:
     templates.archive(db, template_id=template_id, user=user)
 
 
 @router.post("/threads/{thread_id}/drafts", status_code=201)
 def create_draft(
-    thread_id: int, body: DraftIn, db: SessionDep, settings: SettingsDep, user: AgentUser
+    thread_id: RowId, body: DraftIn, db: SessionDep, settings: SettingsDep, user: AgentUser
 ) -> DraftOut:
     """Start a reply from a template (`template_id`) or from free text (`body`)."""
     thread = threads.get_thread(db, thread_id)
@@ -163,20 +164,20 @@ def create_draft(
 
 @router.get("/threads/{thread_id}/drafts")
 def list_drafts(
-    thread_id: int, db: SessionDep, settings: SettingsDep, _: AgentUser
+    thread_id: RowId, db: SessionDep, settings: SettingsDep, _: AgentUser
 ) -> list[DraftOut]:
     threads.get_thread(db, thread_id)
     return [_draft_out(d, settings) for d in repository.drafts_of(db, thread_id)]
 
 
 @router.get("/drafts/{draft_id}")
-def get_draft(draft_id: int, db: SessionDep, settings: SettingsDep, _: AgentUser) -> DraftOut:
+def get_draft(draft_id: RowId, db: SessionDep, settings: SettingsDep, _: AgentUser) -> DraftOut:
     return _draft_out(drafts.get(db, draft_id), settings)
 
 
 @router.patch("/drafts/{draft_id}")
 def edit_draft(
-    draft_id: int, body: DraftPatch, db: SessionDep, settings: SettingsDep, user: AgentUser
+    draft_id: RowId, body: DraftPatch, db: SessionDep, settings: SettingsDep, user: AgentUser
 ) -> DraftOut:
     """Edit the text; an approved draft goes back to needing approval."""
     draft = drafts.edit(db, draft=drafts.get(db, draft_id), user=user, body=body.body)
@@ -185,7 +186,7 @@ def edit_draft(
 
 @router.post("/drafts/{draft_id}/approve")
 def approve_draft(
-    draft_id: int, body: ApproveIn, db: SessionDep, settings: SettingsDep, user: AgentUser
+    draft_id: RowId, body: ApproveIn, db: SessionDep, settings: SettingsDep, user: AgentUser
 ) -> DraftOut:
     """Approve this exact text (its SHA-256 is recorded with the approver and the time)."""
     draft = drafts.approve(
@@ -199,7 +200,9 @@ def approve_draft(
 
 
 @router.post("/drafts/{draft_id}/send")
-def send_draft(draft_id: int, request: Request, settings: SettingsDep, user: AgentUser) -> DraftOut:
+def send_draft(
+    draft_id: RowId, request: Request, settings: SettingsDep, user: AgentUser
+) -> DraftOut:
     """Send an approved draft to the customer, once: repeating the call sends nothing more. A
     refused send leaves the draft `failed` with the reason (502); sending it again retries."""
     # Sending commits in phases around the SMTP call, so it manages its own sessions.

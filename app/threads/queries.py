@@ -6,12 +6,13 @@ import base64
 import binascii
 import json
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sqlalchemy.orm import Session
 
 from app.enums import ThreadKind
 from app.errors import AppError
+from app.ids import MAX_ROW_ID
 from app.ingest import repository as mailboxes
 from app.models import ResponseFigures, Thread
 from app.sla import WAITING_STATES, ThreadState, thread_state
@@ -52,10 +53,15 @@ def _decode(cursor: str) -> _Position:
     try:
         data = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
         due = datetime.fromisoformat(data["d"]) if data["d"] is not None else None
-        if due is not None and due.tzinfo is None:
-            raise ValueError("naive time")
-        return _Position(due, int(data["i"]))
-    except (ValueError, KeyError, TypeError, binascii.Error, json.JSONDecodeError):
+        if due is not None:
+            if due.tzinfo is None:
+                raise ValueError("naive time")
+            due = due.astimezone(UTC)  # OverflowError at the ends of the calendar
+        thread_id = int(data["i"])
+        if not 0 < thread_id <= MAX_ROW_ID:
+            raise ValueError("no such id")
+        return _Position(due, thread_id)
+    except (ValueError, KeyError, TypeError, OverflowError, binascii.Error, json.JSONDecodeError):
         raise InvalidCursor(
             "invalid cursor: pass the next_cursor of a previous page unchanged"
         ) from None

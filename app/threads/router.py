@@ -7,6 +7,7 @@ from pydantic import BaseModel, Field
 from app.clock import now
 from app.deps import AgentUser, SessionDep, SettingsDep, ViewerUser
 from app.enums import Classification, FolderRole, ThreadKind, ThreadSource
+from app.ids import RowId
 from app.ingest import repository as mailboxes
 from app.mail.parse import trim_quoted_history
 from app.mailboxes import service as mailbox_service
@@ -129,7 +130,7 @@ def list_threads(
 
 
 @router.get("/threads/{thread_id}")
-def get_thread(thread_id: int, db: SessionDep, _: ViewerUser) -> ThreadDetailOut:
+def get_thread(thread_id: RowId, db: SessionDep, _: ViewerUser) -> ThreadDetailOut:
     """A thread and its messages, oldest first. Message text is plain text, never HTML."""
     thread = service.get_thread(db, thread_id)
     at = now()
@@ -158,7 +159,7 @@ def get_thread(thread_id: int, db: SessionDep, _: ViewerUser) -> ThreadDetailOut
 
 @router.post("/threads/{thread_id}/close")
 def close_thread(
-    thread_id: int, body: CloseIn, db: SessionDep, settings: SettingsDep, user: AgentUser
+    thread_id: RowId, body: CloseIn, db: SessionDep, settings: SettingsDep, user: AgentUser
 ) -> ThreadOut:
     """Close as "no response needed" (agent); the reason is kept in the audit log. A new customer
     message reopens the thread."""
@@ -175,7 +176,7 @@ def close_thread(
 
 @router.post("/threads/{thread_id}/reopen")
 def reopen_thread(
-    thread_id: int, db: SessionDep, settings: SettingsDep, user: AgentUser
+    thread_id: RowId, db: SessionDep, settings: SettingsDep, user: AgentUser
 ) -> ThreadOut:
     thread = service.get_thread(db, thread_id)
     service.reopen(
@@ -186,7 +187,7 @@ def reopen_thread(
 
 @router.post("/threads/{thread_id}/complaint")
 def mark_complaint(
-    thread_id: int, db: SessionDep, settings: SettingsDep, user: AgentUser
+    thread_id: RowId, db: SessionDep, settings: SettingsDep, user: AgentUser
 ) -> ThreadOut:
     """Mark a Better Business Bureau or Attorney General complaint (agent): 1 hour to respond."""
     thread = service.get_thread(db, thread_id)

@@ -19,6 +19,7 @@ from app.clock import duration_text, now
 from app.deps import SessionDep, SettingsDep
 from app.enums import Role
 from app.errors import AppError
+from app.ids import RowId
 from app.ingest import repository as mailboxes
 from app.mail.parse import trim_quoted_history
 from app.models import User, WebSession
@@ -200,7 +201,7 @@ def _thread_page(
 
 @router.get("/threads/{thread_id}")
 def thread_page(
-    thread_id: int, db: SessionDep, settings: SettingsDep, session: WebSessionDep
+    thread_id: RowId, db: SessionDep, settings: SettingsDep, session: WebSessionDep
 ) -> Response:
     return _thread_page(db, settings, session, thread_id)
 
@@ -227,12 +228,12 @@ def _after(
 
 @router.post("/threads/{thread_id}/drafts")
 def new_draft(
-    thread_id: int,
+    thread_id: RowId,
     db: SessionDep,
     settings: SettingsDep,
     session: WebSessionDep,
     csrf_token: Annotated[str, Form(max_length=100)],
-    template_id: Annotated[int | None, Form()] = None,
+    template_id: Annotated[RowId | None, Form()] = None,
     body: Annotated[str | None, Form(max_length=drafts.MAX_BODY)] = None,
 ) -> Response:
     user = _acting_agent(session, csrf_token)
@@ -256,7 +257,7 @@ def new_draft(
 
 @router.post("/drafts/{draft_id}/edit")
 def edit_draft(
-    draft_id: int,
+    draft_id: RowId,
     db: SessionDep,
     settings: SettingsDep,
     session: WebSessionDep,
@@ -277,7 +278,7 @@ def edit_draft(
 
 @router.post("/drafts/{draft_id}/approve")
 def approve_draft(
-    draft_id: int,
+    draft_id: RowId,
     db: SessionDep,
     settings: SettingsDep,
     session: WebSessionDep,
@@ -300,7 +301,7 @@ def approve_draft(
 
 @router.post("/drafts/{draft_id}/send")
 def send_draft(
-    draft_id: int,
+    draft_id: RowId,
     request: Request,
     db: SessionDep,
     settings: SettingsDep,
@@ -324,7 +325,7 @@ def send_draft(
 
 @router.post("/threads/{thread_id}/close")
 def close_thread(
-    thread_id: int,
+    thread_id: RowId,
     db: SessionDep,
     settings: SettingsDep,
     session: WebSessionDep,
