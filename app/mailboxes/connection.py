@@ -26,10 +26,7 @@ class ConnectionReport:
     steps: list[Step] = field(default_factory=list)
     folders: dict[str, str | None] = field(default_factory=dict)
     message_counts: dict[str, int] = field(default_factory=dict)
-
-    @property
-    def ok(self) -> bool:
-        return all(s.ok for s in self.steps)
+    ok: bool = False  # every step succeeded
 
 
 def test(settings: MailboxSettings) -> ConnectionReport:
@@ -71,4 +68,5 @@ def test(settings: MailboxSettings) -> ConnectionReport:
         )
     except (IMAPClientError, OSError) as e:
         report.steps.append(Step("read folders", False, f"connection lost: {e}", "network"))
+    report.ok = all(s.ok for s in report.steps)
     return report

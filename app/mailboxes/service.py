@@ -88,9 +88,11 @@ def _validated(values: dict[str, Any]) -> MailboxSettings:
 
 
 def _api_mailbox(db: Session, name: str, settings: Settings) -> Mailbox:
-    row = get(db, name)
-    if row.source != API or name in {m.name for m in settings.mailboxes}:
+    if name in {m.name for m in settings.mailboxes}:
         raise Conflict(f"mailbox {name!r} is defined in the config file; change it there")
+    row = get(db, name)
+    if row.source != API:
+        raise Conflict(f"mailbox {name!r} is not managed through the API")
     return row
 
 
