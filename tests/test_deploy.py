@@ -12,6 +12,8 @@ import yaml
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
+from app.config import load_settings
+
 DEPLOY = Path(__file__).resolve().parent.parent / "deploy"
 DASHBOARD_PATH = DEPLOY / "grafana" / "slawatch-dashboard.json"
 PROMETHEUS_PATH = DEPLOY / "prometheus.yml"
@@ -122,3 +124,23 @@ def test_prometheus_example_scrapes_slawatch() -> None:
         "type": "Bearer",
         "credentials_file": "/etc/prometheus/slawatch-token",
     }
+
+
+def test_compose_runs_postgres_an_api_and_two_workers_on_the_example_config() -> None:
+    compose = yaml.safe_load((DEPLOY / "docker-compose.yml").read_text(encoding="utf-8"))
+    services = compose["services"]
+    assert services["api"]["command"][:3] == ["slawatch", "serve", "--no-scheduler"]
+    assert services["worker"]["command"] == ["slawatch", "worker"]
+    assert services["worker"]["deploy"]["replicas"] == 2
+    assert services["migrate"]["command"] == ["slawatch", "migrate"]
+    for name in ("api", "worker"):
+        assert services[name]["depends_on"]["migrate"]["condition"] == (
+            "service_completed_successfully"
+        )
+        url = services[name]["environment"]["SLAWATCH_DATABASE_URL"]
+        assert url.startswith("postgresql://") and "@postgres:5432/" in url
+    # The example config it mounts is valid, and names its passwords by file, never inline.
+    settings = load_settings(DEPLOY / "slawatch.toml")
+    assert settings.mailboxes and all(m.password_file for m in settings.mailboxes)
+    secret_paths = {f"/run/secrets/{name}" for name in compose["secrets"]}
+    assert {m.password_file for m in settings.mailboxes} <= secret_paths
