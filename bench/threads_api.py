@@ -127,12 +127,18 @@ def latencies(base: str, token: str, path: str, n: int) -> list[float]:
 
 
 def _load_worker(
-    base: str, token: str, path: str, seconds: float, clients: int, out: multiprocessing.Queue
-) -> None:  # type: ignore[type-arg]
+    bases: list[str],
+    token: str,
+    path: str,
+    seconds: float,
+    clients: int,
+    out: multiprocessing.Queue,  # type: ignore[type-arg]
+) -> None:
     done = [0] * clients
     stop = time.monotonic() + seconds
 
     def run(i: int) -> None:
+        base = bases[i % len(bases)]  # clients spread over the replicas
         with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"}) as client:
             while time.monotonic() < stop:
                 client.get(path).raise_for_status()
@@ -146,11 +152,14 @@ def _load_worker(
     out.put(sum(done) / seconds)
 
 
-def throughput(base: str, token: str, path: str, seconds: float = 10, clients: int = 8) -> float:
-    """Requests per second from a second process holding ``clients`` keep-alive connections."""
+def throughput(
+    bases: list[str], token: str, path: str, seconds: float = 10, clients: int = 8
+) -> float:
+    """Requests per second from a second process holding ``clients`` keep-alive connections,
+    spread over the servers at ``bases``."""
     queue: multiprocessing.Queue = multiprocessing.Queue()  # type: ignore[type-arg]
     process = multiprocessing.Process(
-        target=_load_worker, args=(base, token, path, seconds, clients, queue)
+        target=_load_worker, args=(bases, token, path, seconds, clients, queue)
     )
     process.start()
     process.join()
@@ -208,7 +217,7 @@ def main() -> None:
             )
             print(
                 f"    under load (8 clients, second process): "
-                f"{throughput(base, token, path):.0f} requests/s"
+                f"{throughput([base], token, path):.0f} requests/s"
             )
     finally:
         server.terminate()
