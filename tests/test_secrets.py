@@ -1,0 +1,164 @@
+"""Secrets never leak: a full run of `slawatch serve` at DEBUG, with mailboxes whose passwords come
+from the environment and from a file, a wrong password, an SMTP login, sign-ins, API tokens and
+the API, then every byte it logged, every response and the database file are searched for them."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import ImapAccount, SmtpServer
+from tests.mailfactory import customer
+from tests.test_serve import ROOT, free_port, wait_for_http
+
+USER_PASSWORD = "correct-horse-battery-7731"
+SMTP_PASSWORD = "smtp-secret-5519-qq"
+WRONG_IMAP_PASSWORD = "wrong-imap-password-0042"
+
+
+def _cli(args: list[str], env: dict[str, str], cwd: Path, stdin: str | None = None) -> str:
+    result = subprocess.run(
+        [sys.executable, "-m", "app.cli", *args],
+        env=env,
+        cwd=cwd,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode in (0, 1), result.stderr
+    return result.stdout + result.stderr
+
+
+def test_a_full_run_never_shows_a_password_or_token(
+    imap_account: ImapAccount,
+    smtp_server: SmtpServer,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    imap_account.append("INBOX", [customer("Ada")])
+    (tmp_path / "imap-password").write_text(imap_account.password + "\n")
+    (tmp_path / "smtp-password").write_text(SMTP_PASSWORD + "\n")
+    settings = imap_account.settings()
+    config = f"""
+database_url = "sqlite:///{tmp_path / "slawatch.db"}"
+log_level = "DEBUG"
+[smtp]
+host = "{smtp_server.host}"
+port = {smtp_server.port}
+security = "plain"
+username = "alerts@store.example"
+password_file = "{tmp_path / "smtp-password"}"
+from_address = "alerts@store.example"
+[alerts]
+recipients = ["team@store.example"]
+[[mailboxes]]
+name = "by-env"
+host = "{settings.host}"
+port = {settings.port}
+security = "plain"
+username = "{settings.username}"
+password_env = "{settings.password_env}"
+seller_addresses = ["support@store.example"]
+[[mailboxes]]
+name = "by-file"
+host = "{settings.host}"
+port = {settings.port}
+security = "plain"
+username = "{settings.username}"
+password_file = "{tmp_path / "imap-password"}"
+seller_addresses = ["support@store.example"]
+[[mailboxes]]
+name = "wrong"
+host = "{settings.host}"
+port = {settings.port}
+security = "plain"
+username = "{settings.username}"
+password_env = "SLAWATCH_TEST_WRONG_IMAP"
+seller_addresses = ["support@store.example"]
+"""
+    (tmp_path / "slawatch.toml").write_text(config)
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT),
+        "SLAWATCH_CONFIG": str(tmp_path / "slawatch.toml"),
+        "SLAWATCH_TEST_WRONG_IMAP": WRONG_IMAP_PASSWORD,
+        settings.password_env or "": imap_account.password,
+    }
+    output = _cli(["migrate"], env, tmp_path)
+    output += _cli(["check-config"], env, tmp_path)
+    created = _cli(
+        ["users", "add", "owner", "--role", "admin", "--password-stdin"],
+        env,
+        tmp_path,
+        stdin=f"{USER_PASSWORD}\n",
+    )
+    token = created.strip().splitlines()[-1]
+    output += _cli(["poll", "--once"], env, tmp_path)
+    port = free_port()
+    log = tmp_path / "serve.log"
+    with log.open("wb") as sink:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "app.cli", "serve", "--port", str(port)],
+            env=env,
+            cwd=tmp_path,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+        )
+    base = f"http://127.0.0.1:{port}"
+    responses: list[str] = []
+    try:
+        wait_for_http(f"{base}/healthz", server)
+        headers = {"Authorization": f"Bearer {token}"}
+        with httpx.Client(base_url=base, headers=headers, timeout=30) as api:
+            time.sleep(3)  # the worker's first polls, the wrong password included
+            for path in (
+                "/api/v1/mailboxes",
+                "/api/v1/users",
+                "/api/v1/me",
+                "/api/v1/alerts",
+                "/api/v1/audit",
+                "/metrics",
+                "/api/v1/summary",
+            ):
+                responses.append(api.get(path).text)
+            responses.append(api.post("/api/v1/mailboxes/by-file/test").text)
+            responses.append(api.post("/api/v1/mailboxes/wrong/test").text)
+            # A wrong and a right sign-in through the page.
+            with httpx.Client(base_url=base, timeout=30) as browser:
+                for password in ("not-it", USER_PASSWORD):
+                    form = browser.get("/login").text
+                    csrf = form.split('name="csrf_token" value="', 1)[1].split('"', 1)[0]
+                    responses.append(
+                        browser.post(
+                            "/login",
+                            data={"username": "owner", "password": password, "csrf_token": csrf},
+                        ).text
+                    )
+                responses.append(browser.get("/status").text)
+    finally:
+        server.terminate()
+        server.wait(timeout=60)
+
+    logged = output + log.read_text(errors="replace")
+    assert "mailbox wrong" in logged or "wrong" in json.dumps(responses)  # the failure was seen
+    assert "refused" in logged  # the wrong password was tried and reported
+    database = b"".join(p.read_bytes() for p in tmp_path.glob("slawatch.db*") if p.is_file())
+    for secret in (
+        imap_account.password,
+        WRONG_IMAP_PASSWORD,
+        SMTP_PASSWORD,
+        USER_PASSWORD,
+        token,
+    ):
+        assert secret not in logged, f"a secret is in the logs: {secret[:4]}…"
+        for body in responses:
+            assert secret not in body, f"a secret is in a response: {secret[:4]}…"
+        assert secret.encode() not in database, f"a secret is in the database: {secret[:4]}…"
