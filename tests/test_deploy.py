@@ -94,12 +94,18 @@ def test_every_panel_has_a_title_a_datasource_and_a_query() -> None:
             assert target.get("datasource", panel["datasource"])["uid"] == DATASOURCE
 
 
-def test_the_mailbox_variable_lists_the_mailboxes() -> None:
-    (variable,) = [v for v in dashboard()["templating"]["list"] if v["name"] == "mailbox"]
-    assert variable["type"] == "query"
-    assert variable["datasource"]["uid"] == DATASOURCE
-    assert variable["query"]["query"] == "label_values(slawatch_threads, mailbox)"
-    assert variable["multi"] is True and variable["includeAll"] is True
+def test_client_and_mailbox_variables_filter_every_panel() -> None:
+    variables = {v["name"]: v for v in dashboard()["templating"]["list"]}
+    assert list(variables) == ["client", "mailbox"]  # the mailbox list follows the client
+    assert variables["client"]["query"]["query"] == "label_values(slawatch_threads, client)"
+    assert variables["mailbox"]["query"]["query"] == (
+        'label_values(slawatch_threads{client=~"$client"}, mailbox)'
+    )
+    for variable in variables.values():
+        assert variable["type"] == "query" and variable["datasource"]["uid"] == DATASOURCE
+        assert variable["multi"] is True and variable["includeAll"] is True
+    per_mailbox = [q for q in queries(dashboard()) if "label_values" not in q and "mailbox" in q]
+    assert per_mailbox and all('mailbox=~"$mailbox"' in q for q in per_mailbox)
 
 
 def test_the_dashboard_queries_only_metrics_that_metrics_exposes(client: TestClient) -> None:
