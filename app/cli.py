@@ -127,12 +127,13 @@ def _prepare_demo(settings: Settings) -> Settings:
 
 def _cmd_poll(settings: Settings, _: argparse.Namespace) -> int:
     from app.ingest.service import poll_mailbox
+    from app.mailboxes import registry
     from app.mailboxes import service as mailboxes
 
     session_factory = make_session_factory(make_engine(settings.database_url))
     with session_scope(session_factory) as db:
         mailboxes.sync_configured(db, settings)
-        active = mailboxes.active(db, settings)
+        active = registry.active(db, settings)
     if not active:
         print("no mailboxes configured: add [[mailboxes]] to slawatch.toml", file=sys.stderr)
         return EXIT_CONFIG

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 import tomllib
 from datetime import time
 from email.utils import parseaddr
@@ -58,6 +59,29 @@ def _check_address(value: str) -> str:
 
 
 EmailAddress = Annotated[str, AfterValidator(_check_address)]
+
+_HOST_LABEL = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?")
+
+
+def _check_host(host: str) -> str:
+    """An IP address or a host name the resolver can take (IDN allowed): anything else would
+    only fail later, inside a poll."""
+    try:
+        ipaddress.ip_address(host)
+        return host
+    except ValueError:
+        pass
+    try:
+        ascii_host = host.encode("idna").decode("ascii")
+    except UnicodeError:
+        raise ValueError(f"{host!r} is not a valid host name") from None
+    labels = ascii_host.removesuffix(".").split(".")
+    if len(ascii_host) > 253 or not all(_HOST_LABEL.fullmatch(label) for label in labels):
+        raise ValueError(f"{host!r} is not a valid host name")
+    return host
+
+
+HostName = Annotated[str, AfterValidator(_check_host)]
 
 
 def is_loopback(host: str) -> bool:
@@ -121,7 +145,7 @@ class FolderOverrides(_Section):
 
 class MailboxSettings(_Section):
     name: str = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
-    host: str = Field(min_length=1)
+    host: HostName
     port: int | None = Field(default=None, ge=1, le=65535)
     security: Security = "ssl"
     username: str = Field(min_length=1)
@@ -185,7 +209,7 @@ class MailboxSettings(_Section):
 
 
 class SmtpSettings(_Section):
-    host: str = "localhost"
+    host: HostName = "localhost"
     port: int | None = Field(default=None, ge=1, le=65535)
     security: Security = "starttls"
     username: str | None = None
@@ -441,14 +465,6 @@ class Settings(BaseSettings):
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         # The file's values arrive as init arguments; the environment is listed first so it wins.
         return (env_settings, init_settings)
-
-    def mailbox(self, name: str) -> MailboxSettings | None:
-        return next((m for m in self.mailboxes if m.name == name), None)
-
-    def marketplace_of(self, mailbox_name: str) -> str:
-        """The marketplace whose SLA policies apply to a mailbox (Walmart unless configured)."""
-        configured = self.mailbox(mailbox_name)
-        return configured.marketplace if configured else "walmart"
 
 
 def config_file_path() -> Path:

@@ -31,6 +31,7 @@ from app.config import MailboxSettings, Settings
 from app.db import make_read_session_factory, make_session_factory, session_scope
 from app.ingest.idle import IdleWatcher
 from app.ingest.service import poll_mailbox
+from app.mailboxes import registry
 from app.mailboxes import service as mailboxes
 from app.threads import activity, stats
 
@@ -119,7 +120,7 @@ class Worker:
         then poll exactly those."""
         at = now()
         with session_scope(self._session_factory) as db:
-            wanted = {m.name: m for m in mailboxes.active(db, self._settings)}
+            wanted = {m.name: m for m in registry.active(db, self._settings)}
             leases.acquire(
                 db, leases.WORKER_PREFIX + self.id, holder=self.id, now=at, ttl=self._ttl
             )

@@ -23,6 +23,7 @@ from app.db import session_scope
 from app.enums import AlertState
 from app.ingest import repository as mailboxes
 from app.mail import smtp
+from app.mailboxes import registry
 from app.models import Alert, Mailbox, Thread, ThreadTransition
 from app.threads.sweep import transitions_due
 
@@ -31,8 +32,8 @@ log = logging.getLogger(__name__)
 DELIVERY_BATCH = 50
 
 
-def _team(settings: Settings, mailbox_name: str) -> list[str]:
-    configured = settings.mailbox(mailbox_name)
+def _team(db: Session, settings: Settings, mailbox_name: str) -> list[str]:
+    configured = registry.settings_for(db, settings, mailbox_name)
     if configured and configured.alert_recipients:
         return list(configured.alert_recipients)
     return list(settings.alerts.recipients)
@@ -83,7 +84,7 @@ def alerts_for_transitions(
             continue
         mailbox_name = names[thread.mailbox_id]
         to = rules.recipients(
-            team=_team(settings, mailbox_name),
+            team=_team(db, settings, mailbox_name),
             managers=settings.alerts.manager_recipients,
             to_managers=rule.to_managers,
         )
@@ -122,7 +123,7 @@ def mailbox_alerts(db: Session, *, settings: Settings, now: datetime) -> list[Al
     again when it recovers."""
     threshold = timedelta(minutes=settings.alerts.poll_failure_minutes)
     recorded = []
-    for configured in settings.mailboxes:
+    for configured in registry.active(db, settings):
         mailbox = mailboxes.get_or_create_mailbox(db, configured.name)
         since = mailbox.last_success_at or mailbox.created_at
         refused = (
@@ -169,7 +170,7 @@ def _mailbox_alert(
             dedupe_key=f"mailbox:{mailbox.id}:{kind}:{since.isoformat()}",
             mailbox_id=mailbox.id,
             recipients=rules.recipients(
-                team=_team(settings, mailbox.name),
+                team=_team(db, settings, mailbox.name),
                 managers=settings.alerts.manager_recipients,
                 to_managers=True,
             ),

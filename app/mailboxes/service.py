@@ -17,6 +17,7 @@ from app import audit
 from app.config import ConfigError, MailboxSettings, Settings, describe_problem
 from app.errors import AppError, Conflict, NotFound
 from app.ingest import repository
+from app.mailboxes import registry
 from app.models import Mailbox, User
 from app.threads import stats
 from app.threads.queries import Selection
@@ -61,15 +62,6 @@ def sync_configured(db: Session, settings: Settings) -> None:
                 "through the API; rename one of them"
             )
         row.client = configured.client
-
-
-def active(db: Session, settings: Settings) -> list[MailboxSettings]:
-    """Every mailbox to poll: the config file's, then the enabled API ones."""
-    return list(settings.mailboxes) + [
-        MailboxSettings.model_validate(row.settings)
-        for row in repository.api_mailboxes(db)
-        if row.enabled and row.settings is not None
-    ]
 
 
 def get(db: Session, name: str) -> Mailbox:
@@ -143,10 +135,8 @@ def set_enabled(
 
 def settings_of(db: Session, name: str, settings: Settings) -> MailboxSettings:
     """The connection settings of a mailbox, from the config file or the database."""
-    for configured in settings.mailboxes:
-        if configured.name == name:
-            return configured
-    row = get(db, name)
-    if row.settings is None:
+    found = registry.settings_for(db, settings, name)
+    if found is None:
+        get(db, name)  # a 404 for an unknown name
         raise Conflict(f"mailbox {name!r} has no connection settings (it was removed from config)")
-    return MailboxSettings.model_validate(row.settings)
+    return found

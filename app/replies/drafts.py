@@ -27,6 +27,7 @@ from app.mail import smtp
 from app.mail.header_values import one_line, usable_address, usable_message_id
 from app.mail.imap import ImapError, ImapMailbox
 from app.mail.parse import trim_quoted_history
+from app.mailboxes import registry
 from app.models import Draft, Message, TemplateVersion, Thread, User
 from app.replies import repository
 from app.replies.lint import Finding, lint
@@ -250,7 +251,7 @@ def _claim(db: Session, *, draft_id: int, user: User, settings: Settings) -> _Ou
         raise Conflict(f"draft {draft.id} changed after its approval; approve it again")
     thread = threads.get_thread(db, draft.thread_id)
     mailbox_name = mailboxes.get_mailbox(db, thread.mailbox_id).name
-    mailbox = settings.mailbox(mailbox_name)
+    mailbox = registry.settings_for(db, settings, mailbox_name)
     if mailbox is None:
         raise Conflict(f"mailbox {mailbox_name!r} is not configured; cannot send from it")
     if draft.outgoing_message_id is None:

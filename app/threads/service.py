@@ -12,6 +12,7 @@ from app.enums import Classification, FolderRole, ThreadKind, ThreadSource
 from app.errors import AppError, Conflict, NotFound
 from app.ingest import repository as mailboxes
 from app.mail.subjects import normalize_subject
+from app.mailboxes import registry
 from app.models import Message, ResponseEpisode, Thread, User
 from app.sla import ThreadState
 from app.threads import activity, repository
@@ -74,7 +75,7 @@ def policy_lookup(sla: SlaSettings, marketplace: str) -> PolicyFor:
 def policy_for_thread(db: Session, settings: Settings, thread: Thread) -> PolicyFor:
     """The policies of the marketplace the thread's mailbox sells on."""
     name = mailboxes.get_mailbox(db, thread.mailbox_id).name
-    return policy_lookup(settings.sla, settings.marketplace_of(name))
+    return policy_lookup(settings.sla, registry.marketplace_of(db, settings, name))
 
 
 def attach(

@@ -12,6 +12,7 @@ from app import sla
 from app.config import KindPolicy, Settings
 from app.enums import ThreadKind
 from app.ingest import repository as mailboxes
+from app.mailboxes import registry
 from app.models import Thread, ThreadTransition
 from app.threads import repository
 
@@ -71,8 +72,9 @@ def _advance(thread: Thread, *, now: datetime, policy: KindPolicy) -> ThreadTran
 
 def transitions_due(db: Session, settings: Settings, *, now: datetime) -> list[ThreadTransition]:
     """Record the levels reached since the last sweep, with each mailbox's marketplace policies."""
+    by_name = registry.marketplaces(db, settings)
     marketplaces = {
-        mailbox.id: settings.marketplace_of(mailbox.name)
+        mailbox.id: by_name.get(mailbox.name, registry.DEFAULT_MARKETPLACE)
         for mailbox in mailboxes.list_mailboxes(db)
     }
 

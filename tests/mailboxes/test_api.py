@@ -78,6 +78,8 @@ def test_an_admin_creates_changes_disables_and_enables_a_mailbox(
         ({"password_file": "/run/secrets/pw"}, 422, "not both"),
         ({"alert_recipients": ["0A1B2C3D@relay.walmart.com"]}, 422, "relay"),
         ({"name": "renamed"}, 422, "renamed"),
+        ({"host": "a..b"}, 422, "not a valid host name"),
+        ({"host": "x" * 300}, 422, "not a valid host name"),
         ({"surprise": True}, 422, "surprise"),
     ],
 )
