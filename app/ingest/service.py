@@ -18,6 +18,13 @@ from email.utils import getaddresses
 from enum import StrEnum
 
 from imapclient.exceptions import IMAPClientError
+from sqlalchemy.exc import (
+    DBAPIError,
+    InterfaceError,
+    OperationalError,
+    PendingRollbackError,
+    SQLAlchemyError,
+)
 from sqlalchemy.orm import Session, sessionmaker
 
 from app import metrics
@@ -310,7 +317,9 @@ def store_batch(
             ]
             db.flush()
         return outcomes + stored
-    except Exception:  # noqa: BLE001 — find the culprit below; nothing is dropped
+    except Exception as e:  # noqa: BLE001 — find the culprit below; nothing is dropped
+        if database_unavailable(e):
+            raise  # not this batch's fault: the poll stops, the next one retries it
         log.info("batch of %d failed; storing its messages one by one", len(todo))
     for f in todo:
         try:
@@ -328,6 +337,8 @@ def store_batch(
                 db.flush()
             outcomes.append((outcome, one.message.classification))
         except Exception as e:  # noqa: BLE001 — any failure keeps the raw message for replay
+            if database_unavailable(e):
+                raise
             log.exception(
                 "mailbox %s: %s UID %s could not be stored; kept as a dead letter",
                 cursor.mailbox_id,
@@ -389,16 +400,15 @@ def _by_bytes(uids: list[int], sizes: dict[int, int]) -> Iterator[list[int]]:
         yield part
 
 
-def _fetch(imap: ImapMailbox, uids: list[int], *, max_message_bytes: int) -> list[FetchedMessage]:
-    """The messages of ``uids`` in UID order: whole, or only the header of one over the limit
-    (stored with a note), so no message's size decides how much memory a poll needs."""
-    if not uids:
-        return []
-    sizes = imap.sizes(uids)
+def _fetch(
+    imap: ImapMailbox, uids: list[int], sizes: dict[int, int], *, max_message_bytes: int
+) -> list[FetchedMessage]:
+    """The messages of ``uids`` in UID order: whole, or only the header of one over the limit,
+    with a note, so no single message decides how much memory a poll needs."""
     whole = [uid for uid in uids if sizes.get(uid, 0) <= max_message_bytes]
     too_big = [uid for uid in uids if sizes.get(uid, 0) > max_message_bytes]
-    fetched = [m for part in _by_bytes(whole, sizes) for m in imap.fetch(part)]
-    headers = imap.fetch_headers(too_big, max_bytes=max_message_bytes) if too_big else iter(())
+    fetched = list(imap.fetch(whole)) if whole else []
+    headers = imap.fetch_headers(too_big, max_bytes=max_message_bytes) if too_big else []
     for header in headers:
         note = (
             f"message of {header.size} bytes is over max_message_bytes ({max_message_bytes}); "
@@ -471,28 +481,39 @@ def sync_folder(
     if state.uidnext is not None and state.uidnext - 1 <= cursor.last_uid:
         return report  # nothing new: the cost does not depend on the folder's size
     seller_addresses = frozenset(settings.seller_addresses)
+    done_up_to = cursor.last_uid
     for chunk in _batches(imap.uids_above(cursor.last_uid), settings.batch_size):
         wanted = chunk
         if role == FolderRole.SPAM:
             wanted = _whitelisted_uids(imap, chunk, settings.spam_whitelist)
             report.skipped += len(chunk) - len(wanted)
-        fetched = _fetch(imap, wanted, max_message_bytes=settings.max_message_bytes)
-        with session_scope(session_factory) as db:
-            cursor = repository.lock_cursor(db, cursor.id)
-            outcomes = store_batch(
-                db,
-                cursor=cursor,
-                uidvalidity=state.uidvalidity,
-                fetched=fetched,
-                seller_addresses=seller_addresses,
-                policy_for=policy_for,
-            )
-            for outcome, classification in outcomes:
-                report.count(outcome, classification)
-            cursor.last_uid = max(chunk)
-            cursor.skipped_count += len(chunk) - len(wanted)
-        if role == FolderRole.SPAM and wanted and settings.rescue_spam:
-            imap.copy_to(wanted, "INBOX")
+        sizes = imap.sizes(wanted) if wanted else {}
+        # A message over the limit costs at most that much (of its header). Each part of at
+        # most BATCH_BYTES is fetched and committed on its own: a batch of big messages is never
+        # in memory at once.
+        costs = {uid: min(size, settings.max_message_bytes) for uid, size in sizes.items()}
+        parts = list(_by_bytes(wanted, costs)) or [[]]
+        skipped = set(chunk) - set(wanted)
+        for number, part in enumerate(parts, 1):
+            up_to = max(chunk) if number == len(parts) else max(part)
+            fetched = _fetch(imap, part, sizes, max_message_bytes=settings.max_message_bytes)
+            with session_scope(session_factory) as db:
+                cursor = repository.lock_cursor(db, cursor.id)
+                outcomes = store_batch(
+                    db,
+                    cursor=cursor,
+                    uidvalidity=state.uidvalidity,
+                    fetched=fetched,
+                    seller_addresses=seller_addresses,
+                    policy_for=policy_for,
+                )
+                for outcome, classification in outcomes:
+                    report.count(outcome, classification)
+                cursor.last_uid = up_to
+                cursor.skipped_count += sum(1 for uid in skipped if done_up_to < uid <= up_to)
+            done_up_to = up_to
+            if role == FolderRole.SPAM and part and settings.rescue_spam:
+                imap.copy_to(part, "INBOX")
     _reconcile(session_factory, cursor_id=cursor.id, mailbox=settings.name)
     return report
 
@@ -520,7 +541,37 @@ def _reconcile(session_factory: sessionmaker[Session], *, cursor_id: int, mailbo
             )
 
 
+def database_unavailable(error: BaseException) -> bool:
+    """The database went away (a restart, a cut connection, a lock not granted): no message is
+    at fault, so none becomes a dead letter."""
+    return isinstance(error, OperationalError | InterfaceError | PendingRollbackError) or (
+        isinstance(error, DBAPIError) and error.connection_invalidated
+    )
+
+
+def _describe_database_error(error: SQLAlchemyError) -> str:
+    first_line = str(getattr(error, "orig", None) or error).strip().splitlines()
+    return (
+        f"database error during the poll: {first_line[0] if first_line else type(error).__name__}"
+    )
+
+
 def _record_health(
+    session_factory: sessionmaker[Session], *, mailbox_id: int | None, report: PollReport
+) -> None:
+    if mailbox_id is None:
+        return  # the database was not reachable even to start the poll
+    try:
+        _save_health(session_factory, mailbox_id=mailbox_id, report=report)
+    except SQLAlchemyError as e:
+        log.error(
+            "mailbox %s: could not record the poll's outcome: %s",
+            report.mailbox,
+            _describe_database_error(e),
+        )
+
+
+def _save_health(
     session_factory: sessionmaker[Session], *, mailbox_id: int, report: PollReport
 ) -> None:
     with session_scope(session_factory) as db:
@@ -542,11 +593,12 @@ def poll_mailbox(
     report = PollReport(mailbox=settings.name)
     policy_for = threads.policy_lookup(sla, settings.marketplace)
     started = time.monotonic()
-    with session_scope(session_factory) as db:
-        mailbox = repository.get_or_create_mailbox(db, settings.name)
-        mailbox.last_poll_at = now()
-        mailbox_id = mailbox.id
+    mailbox_id: int | None = None
     try:
+        with session_scope(session_factory) as db:
+            mailbox = repository.get_or_create_mailbox(db, settings.name)
+            mailbox.last_poll_at = now()
+            mailbox_id = mailbox.id
         with ImapMailbox.for_settings(settings) as imap:
             paths = imap.find_folders(
                 {
@@ -582,6 +634,9 @@ def poll_mailbox(
     except (IMAPClientError, OSError) as e:
         report.error = f"{settings.host}: connection lost during the poll: {e}"
         report.error_kind = "network"
+    except SQLAlchemyError as e:
+        # What was committed stays; the batch in flight is read again by the next poll.
+        report.error, report.error_kind = _describe_database_error(e), "database"
     if report.error:
         log.error("mailbox %s: poll failed: %s", settings.name, report.error)
         metrics.POLL_FAILURES.labels(settings.name, report.error_kind or "unknown").inc()
