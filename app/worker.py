@@ -69,6 +69,7 @@ class Worker:
         self._watchers: dict[str, IdleWatcher] = {}
         self._singletons: set[str] = set()  # the sweep and figures leases it holds
         self._polling: set[str] = set()
+        self._stopping = False
         self._failures: dict[str, int] = {}
         self.scheduler.add_job(
             self.coordinate,
@@ -100,6 +101,10 @@ class Worker:
 
     def shutdown(self) -> None:
         """Stop, and hand every lease back so other workers take the mailboxes over at once."""
+        with self._lock:
+            # From here no job touches the scheduler: APScheduler holds its job-store lock while
+            # it waits for running jobs, so a job calling it would wait forever.
+            self._stopping = True
         if self.scheduler.running:
             self.scheduler.shutdown(wait=True)
         with self._lock:
@@ -132,6 +137,8 @@ class Worker:
             )
         keep = [n for n in mine if n in wanted][:share]
         with self._lock:
+            if self._stopping:
+                return
             # Stop polling what is handed over before the lease goes, so no poll of it can start
             # here once another worker may have it. One being polled right now is handed over
             # at a later round, after its poll: two workers never poll a mailbox at once.
@@ -163,6 +170,8 @@ class Worker:
             )
         polled = [name.removeprefix(leases.MAILBOX_PREFIX) for name in held]
         with self._lock:
+            if self._stopping:
+                return
             for name in singletons - self._singletons:
                 self.scheduler.modify_job(name, next_run_time=now())  # newly ours: run it now
             self._singletons = singletons
@@ -205,8 +214,9 @@ class Worker:
 
     def poll_now(self, mailbox_name: str) -> None:
         # Moving the next run keeps polls of one mailbox one at a time (max_instances = 1).
-        if self.scheduler.get_job(_poll_job_id(mailbox_name)):
-            self.scheduler.modify_job(_poll_job_id(mailbox_name), next_run_time=now())
+        with self._lock:
+            if not self._stopping and self.scheduler.get_job(_poll_job_id(mailbox_name)):
+                self.scheduler.modify_job(_poll_job_id(mailbox_name), next_run_time=now())
 
     def _poll(self, name: str) -> None:
         with self._lock:
@@ -228,8 +238,9 @@ class Worker:
         failures = self._failures[name] = self._failures.get(name, 0) + 1
         delay = backoff_delay(poll_seconds=mailbox.poll_seconds, failures=failures)
         log.warning("mailbox %s: next poll in %s after %d failures", name, delay, failures)
-        if self.scheduler.get_job(_poll_job_id(name)):
-            self.scheduler.modify_job(_poll_job_id(name), next_run_time=now() + delay)
+        with self._lock:
+            if not self._stopping and self.scheduler.get_job(_poll_job_id(name)):
+                self.scheduler.modify_job(_poll_job_id(name), next_run_time=now() + delay)
 
     def _holds(self, lease: str) -> bool:
         with self._lock:
