@@ -278,7 +278,9 @@ def test_a_hung_server_does_not_stall_the_other_mailboxes_of_a_worker(
     hung = silent_server(greet=True)
     settings = Settings(
         database_url=database_url,
-        mailboxes=[imap_account.settings(), hung.mailbox("hung")],
+        # The hung mailbox's timeout is long enough for the other's mail to come in meanwhile,
+        # even on a slow machine.
+        mailboxes=[imap_account.settings(), hung.mailbox("hung", timeout_seconds=10)],
         worker=WorkerSettings(lease_seconds=4),
     )
 
@@ -303,18 +305,18 @@ def test_a_hung_server_does_not_stall_the_other_mailboxes_of_a_worker(
             # for an answer: new mail in the Dovecot mailbox is stored before that poll times out.
             _wait_for(
                 lambda: hung.stuck >= 2 and health()[1] == failed,  # noqa: B023
-                seconds=15,
+                seconds=30,
                 what=f"poll {failed + 1} of the hung mailbox under way",
             )
             arrived = customer(f"Buyer {failed}", order=f"10882927281{failed:04d}")
             imap_account.append("INBOX", [arrived])
             _wait_for(
                 lambda: message_id_of(arrived) in stored_message_ids(session_factory),  # noqa: B023
-                seconds=5,
+                seconds=8,
                 what="new mail in the Dovecot mailbox stored",
             )
             assert health()[1] == failed, "stored only after the hung poll had timed out"
-        _wait_for(lambda: health()[1] >= 2, seconds=15, what="the hung mailbox failing again")
+        _wait_for(lambda: health()[1] >= 2, seconds=30, what="the hung mailbox failing again")
     finally:
         worker.shutdown()
     error, failures = health()
