@@ -62,8 +62,8 @@ class DatabaseCollector(Collector):
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         with self._read_factory() as db:
-            summaries = queries.summary(db, now=now()).mailboxes
-            figures = stats.latest(db)
+            summary = queries.summary(db, now=now())
+        summaries, figures = summary.mailboxes, summary.figures
         threads = GaugeMetricFamily(
             "slawatch_threads",
             "Threads by state, kind and mailbox.",

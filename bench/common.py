@@ -2,14 +2,24 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import tempfile
+import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
+import httpx
 from sqlalchemy import create_engine, text
 
 from app import migrate
 from app.db import normalise_url
+from tests.dovecot import free_port
+
+ROOT = Path(__file__).parents[1]
 
 
 def fresh_database(database_url: str | None) -> str:
@@ -26,3 +36,35 @@ def fresh_database(database_url: str | None) -> str:
         url = normalise_url(database_url).set(database=name).render_as_string(hide_password=False)
     migrate.upgrade(url)
     return url
+
+
+@contextmanager
+def serving(database_url: str, *extra_args: str) -> Iterator[str]:
+    """`slawatch serve` on a free port over ``database_url``; yields its base URL once /healthz
+    answers, and stops it afterwards."""
+    work = Path(tempfile.mkdtemp(prefix="slawatch-serve-"))
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "app.cli", "serve", *extra_args, "--port", str(port)],
+        env={
+            **os.environ,
+            "SLAWATCH_DATABASE_URL": database_url,
+            "SLAWATCH_LOG_LEVEL": "WARNING",
+            "PYTHONPATH": str(ROOT),
+        },
+        cwd=work,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(300):
+            try:
+                httpx.get(base + "/healthz").raise_for_status()
+                break
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        yield base
+    finally:
+        server.terminate()
+        server.wait()

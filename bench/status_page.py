@@ -11,16 +11,11 @@ from __future__ import annotations
 
 import argparse
 import math
-import os
 import re
 import statistics
-import subprocess
-import sys
-import tempfile
 import time
 from collections import defaultdict
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import httpx
 from sqlalchemy import insert, select
@@ -30,11 +25,9 @@ from app.enums import Role
 from app.models import HourlyActivity, ResponseEpisode
 from app.threads import activity, stats
 from app.users.service import create_user, set_password
-from bench.common import fresh_database
+from bench.common import fresh_database, serving
 from bench.threads_api import fill, pct
-from tests.dovecot import free_port
 
-ROOT = Path(__file__).parents[1]
 PASSWORD = "bench password"
 AT_RISK = timedelta(hours=12)
 
@@ -126,7 +119,6 @@ def main() -> None:
     parser.add_argument("--settle", type=float, default=30, help="seconds to wait after start")
     args = parser.parse_args()
     url = fresh_database(args.database_url)
-    work = Path(tempfile.mkdtemp(prefix="slawatch-serve-"))
     began = time.perf_counter()
     fill(url, args.threads)
     now = datetime.now(UTC)
@@ -146,27 +138,7 @@ def main() -> None:
         f"figures job {job:.1f} s"
     )
 
-    port = free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "app.cli", "serve", "--port", str(port)],
-        env={
-            **os.environ,
-            "SLAWATCH_DATABASE_URL": url,
-            "SLAWATCH_LOG_LEVEL": "WARNING",
-            "PYTHONPATH": str(ROOT),
-        },
-        cwd=work,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(300):
-            try:
-                httpx.get(base + "/healthz").raise_for_status()
-                break
-            except httpx.HTTPError:
-                time.sleep(0.1)
+    with serving(url) as base:
         # `serve` starts with the sweep and the figures job (10 s at a million threads on two
         # cores); time the page once they are done, as it is served most of the time.
         time.sleep(args.settle)
@@ -188,9 +160,6 @@ def main() -> None:
                 f"GET {path}: median {statistics.median(values):.1f} ms, "
                 f"p99 {pct(values, 0.99):.1f} ms, {len(response.content) / 1024:.0f} KiB"
             )
-    finally:
-        server.terminate()
-        server.wait()
 
 
 if __name__ == "__main__":

@@ -10,17 +10,12 @@ from __future__ import annotations
 
 import argparse
 import multiprocessing
-import os
 import random
 import statistics
-import subprocess
-import sys
-import tempfile
 import threading
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import httpx
 from sqlalchemy import insert, text
@@ -30,10 +25,8 @@ from app.enums import Role, ThreadKind, ThreadSource
 from app.models import Mailbox, ResponseEpisode, Thread
 from app.threads.repository import rebuild_tallies
 from app.users.service import create_user
-from bench.common import fresh_database
-from tests.dovecot import free_port
+from bench.common import fresh_database, serving
 
-ROOT = Path(__file__).parents[1]
 MAILBOXES = 5
 CHUNK = 20_000
 
@@ -178,7 +171,6 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=300)
     args = parser.parse_args()
     url = fresh_database(args.database_url)
-    work = Path(tempfile.mkdtemp(prefix="slawatch-serve-"))
     began = time.perf_counter()
     fill(url, args.threads)
     print(
@@ -188,27 +180,7 @@ def main() -> None:
     with session_scope(make_session_factory(make_engine(url))) as db:
         token = create_user(db, name="bench", role=Role.VIEWER, actor="bench").token
 
-    port = free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "app.cli", "serve", "--port", str(port)],
-        env={
-            **os.environ,
-            "SLAWATCH_DATABASE_URL": url,
-            "SLAWATCH_LOG_LEVEL": "WARNING",
-            "PYTHONPATH": str(ROOT),
-        },
-        cwd=work,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(300):
-            try:
-                httpx.get(base + "/healthz").raise_for_status()
-                break
-            except httpx.HTTPError:
-                time.sleep(0.1)
+    with serving(url) as base:
         for path in ("/api/v1/threads?state=overdue&limit=50", "/api/v1/summary"):
             values = latencies(base, token, path, args.requests)
             print(
@@ -219,9 +191,6 @@ def main() -> None:
                 f"    under load (8 clients, second process): "
                 f"{throughput([base], token, path):.0f} requests/s"
             )
-    finally:
-        server.terminate()
-        server.wait()
 
 
 if __name__ == "__main__":

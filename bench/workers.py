@@ -12,6 +12,7 @@ completed per second and the CPU they cost (the workers' user + system time from
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import re
 import signal
@@ -21,19 +22,17 @@ import tempfile
 import time
 from pathlib import Path
 
-import httpx
 from sqlalchemy import func, select
 
 from app.db import make_engine, make_session_factory, session_scope
 from app.enums import Role
 from app.models import Mailbox, Message
 from app.users.service import create_user
-from bench.common import fresh_database
+from bench.common import ROOT, fresh_database, serving
 from bench.threads_api import fill, throughput
-from tests.dovecot import Dovecot, free_port
+from tests.dovecot import Dovecot
 from tests.mailfactory import customer
 
-ROOT = Path(__file__).parents[1]
 PASSWORD_ENV = "SLAWATCH_BENCH_PASSWORD"
 POLL_SECONDS = 5
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
@@ -139,38 +138,8 @@ def run_replicas(admin_url: str, threads: int) -> None:
     fill(url, threads)
     with session_scope(make_session_factory(make_engine(url))) as db:
         token = create_user(db, name="bench", role=Role.VIEWER, actor="bench").token
-    servers, bases = [], []
-    work = Path(tempfile.mkdtemp(prefix="slawatch-replicas-"))
-    env = {**os.environ, "SLAWATCH_DATABASE_URL": url, "SLAWATCH_LOG_LEVEL": "WARNING"}
-    env["PYTHONPATH"] = str(ROOT)
-    try:
-        for _ in range(2):
-            port = free_port()
-            servers.append(
-                subprocess.Popen(
-                    [
-                        sys.executable,
-                        "-m",
-                        "app.cli",
-                        "serve",
-                        "--no-scheduler",
-                        "--port",
-                        str(port),
-                    ],
-                    env=env,
-                    cwd=work,
-                    stdout=subprocess.DEVNULL,
-                    stderr=subprocess.DEVNULL,
-                )
-            )
-            bases.append(f"http://127.0.0.1:{port}")
-        for base in bases:
-            for _ in range(300):
-                try:
-                    httpx.get(base + "/healthz").raise_for_status()
-                    break
-                except httpx.HTTPError:
-                    time.sleep(0.1)
+    with contextlib.ExitStack() as stack:
+        bases = [stack.enter_context(serving(url, "--no-scheduler")) for _ in range(2)]
         for path in ("/api/v1/threads?state=overdue&limit=50", "/api/v1/summary"):
             one = throughput(bases[:1], token, path)
             two = throughput(bases, token, path)
@@ -178,10 +147,6 @@ def run_replicas(admin_url: str, threads: int) -> None:
                 f"GET {path} with {threads} threads, 8 clients: 1 replica {one:.0f} requests/s, "
                 f"2 replicas {two:.0f} requests/s"
             )
-    finally:
-        for server in servers:
-            server.terminate()
-            server.wait()
 
 
 def main() -> None:

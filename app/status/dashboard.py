@@ -222,7 +222,7 @@ def build(
     activity.set_live_sample(series[-1], by_state)
     starts = [h.start for h in series]
 
-    counts, figures_as_of = _distribution(stats.latest(db).get(selection.scope), range_.days)
+    counts, figures_as_of = _distribution(summary.figures.get(selection.scope), range_.days)
 
     page = queries.page_of_threads(
         db,

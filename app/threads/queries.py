@@ -173,6 +173,7 @@ class MailboxSummary:
 class Summary:
     mailboxes: list[MailboxSummary]
     overall: Responses  # of all mailboxes together (a median is not a sum of medians)
+    figures: dict[str, dict[int, ResponseFigures]]  # every scope's, by window (stats.latest)
 
     @property
     def by_state(self) -> dict[ThreadState, int]:
@@ -210,4 +211,4 @@ def summary(db: Session, *, now: datetime, selection: Selection | None = None) -
         entry.last_error_at = mailbox.last_error_at
         entry.last_error = mailbox.last_error
         entry.consecutive_failures = mailbox.consecutive_failures
-    return Summary([result[m.id] for m in known], responses(figures.get(selection.scope)))
+    return Summary([result[m.id] for m in known], responses(figures.get(selection.scope)), figures)
