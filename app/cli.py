@@ -7,16 +7,21 @@ import sys
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pydantic import SecretStr
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from app.config import ConfigError, Settings, load_settings
+from app.config import ConfigError, MailboxSettings, Settings, load_settings
 from app.db import make_engine, make_session_factory, normalise_url, session_scope
 from app.enums import Role
 from app.errors import AppError
 from app.logs import configure_logging
+from app.mail.credentials import CredentialsError
+
+if TYPE_CHECKING:
+    from app.oauth.grants import Logins
 
 EXIT_OK, EXIT_FAILURE, EXIT_CONFIG = 0, 1, 2
 CLI_ACTOR = "cli"
@@ -129,6 +134,7 @@ def _cmd_poll(settings: Settings, _: argparse.Namespace) -> int:
     from app.ingest.service import poll_mailbox
     from app.mailboxes import registry
     from app.mailboxes import service as mailboxes
+    from app.oauth.grants import Logins
 
     session_factory = make_session_factory(make_engine(settings.database_url))
     with session_scope(session_factory) as db:
@@ -138,8 +144,9 @@ def _cmd_poll(settings: Settings, _: argparse.Namespace) -> int:
         print("no mailboxes configured: add [[mailboxes]] to slawatch.toml", file=sys.stderr)
         return EXIT_CONFIG
     failures = 0
+    logins = Logins(session_factory, settings)
     for mailbox in active:
-        report = poll_mailbox(session_factory, mailbox, sla=settings.sla)
+        report = poll_mailbox(session_factory, mailbox, sla=settings.sla, logins=logins)
         if report.error:
             failures += 1
             print(f"{mailbox.name}: FAILED: {report.error}")
@@ -243,9 +250,69 @@ def _cmd_users_list(settings: Settings, _: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _mailbox_settings(settings: Settings, name: str) -> tuple[MailboxSettings, Logins]:
+    from app.mailboxes import registry
+    from app.mailboxes import service as mailboxes
+    from app.oauth.grants import Logins
+
+    session_factory = make_session_factory(make_engine(settings.database_url))
+    with session_scope(session_factory) as db:
+        mailboxes.sync_configured(db, settings)
+        mailbox = registry.settings_for(db, settings, name)
+    if mailbox is None:
+        raise ConfigError(f"no mailbox named {name!r} (see [[mailboxes]] in the config)")
+    return mailbox, Logins(session_factory, settings)
+
+
+def _cmd_mailboxes_test(settings: Settings, args: argparse.Namespace) -> int:
+    from app.mailboxes import connection
+
+    mailbox, logins = _mailbox_settings(settings, args.name)
+    report = connection.test(mailbox, logins=logins, default_smtp=settings.smtp)
+    for step in report.steps:
+        mark = "ok  " if step.ok else "FAIL"
+        kind = f" [{step.error_kind}]" if step.error_kind else ""
+        print(f"{mark} {step.step}: {step.detail}{kind}")
+    print("connection OK" if report.ok else "connection test FAILED")
+    return EXIT_OK if report.ok else EXIT_FAILURE
+
+
+def _cmd_mailboxes_authorize(settings: Settings, args: argparse.Namespace) -> int:
+    from app.ingest.repository import get_or_create_mailbox
+    from app.oauth import grants
+    from app.oauth.authorize import authorize
+
+    mailbox, logins = _mailbox_settings(settings, args.name)
+    if mailbox.auth != "oauth2":
+        raise ConfigError(f"mailbox {mailbox.name!r} signs in with a password (auth = 'password')")
+    cipher = logins.cipher()  # a missing key is reported before the person signs in
+    grant = authorize(mailbox, port=args.port)
+    with _session(settings) as db:
+        grants.store(db, get_or_create_mailbox(db, mailbox.name), grant, cipher)
+    print(f"mailbox {mailbox.name} authorised; its refresh token is stored encrypted")
+    return _cmd_mailboxes_test(settings, args)
+
+
+def _cmd_token_key(settings: Settings, args: argparse.Namespace) -> int:
+    from app.oauth import grants
+    from app.oauth.cipher import TokenCipher, new_key
+
+    if not args.rotate:
+        print(new_key())
+        return EXIT_OK
+    with _session(settings) as db:
+        count = grants.reencrypt_all(db, TokenCipher(settings.token_key()))
+    print(f"{count} stored grants re-encrypted with the first key")
+    return EXIT_OK
+
+
 def _cmd_check_config(settings: Settings, _: argparse.Namespace) -> int:
     problems = []
-    secrets: list[Callable[[], SecretStr | None]] = [m.password for m in settings.mailboxes]
+    secrets: list[Callable[[], SecretStr | None]] = [
+        m.password if m.auth == "password" else m.oauth_client_secret for m in settings.mailboxes
+    ]
+    if any(m.auth == "oauth2" for m in settings.mailboxes):
+        secrets.append(settings.token_key)
     secrets.append(settings.smtp.password)
     for read_secret in secrets:
         try:
@@ -345,6 +412,32 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser(
         "check-config", help="validate the configuration and the secrets it names"
     ).set_defaults(handler=_cmd_check_config)
+
+    boxes = commands.add_parser("mailboxes", help="test a mailbox, authorise OAuth2 sign-in")
+    box_commands = boxes.add_subparsers(dest="mailboxes_command", required=True, metavar="ACTION")
+    test = box_commands.add_parser(
+        "test", help="log in to IMAP, find the folders, log in to SMTP; each step reported"
+    )
+    test.add_argument("name")
+    test.set_defaults(handler=_cmd_mailboxes_test)
+    authorize = box_commands.add_parser(
+        "authorize", help="sign in to the provider (OAuth2) and store the grant, encrypted"
+    )
+    authorize.add_argument("name")
+    authorize.add_argument(
+        "--port", type=int, default=0, help="loopback port for the browser's redirect (Google)"
+    )
+    authorize.set_defaults(handler=_cmd_mailboxes_authorize)
+
+    token_key = commands.add_parser(
+        "token-key", help="print a new key for the stored OAuth2 tokens (SLAWATCH_TOKEN_KEY)"
+    )
+    token_key.add_argument(
+        "--rotate",
+        action="store_true",
+        help="re-encrypt the stored tokens with the first of the configured keys",
+    )
+    token_key.set_defaults(handler=_cmd_token_key)
     return parser
 
 
@@ -363,6 +456,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_CONFIG
     except AppError as e:
         print(f"slawatch: {e.message}", file=sys.stderr)
+        return EXIT_FAILURE
+    except CredentialsError as e:
+        print(f"slawatch: {e.reason}", file=sys.stderr)
         return EXIT_FAILURE
     except SQLAlchemyError as e:
         print(f"slawatch: database error: {str(e).splitlines()[0]}", file=sys.stderr)

@@ -29,11 +29,15 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from app.providers import DEFAULT_MICROSOFT_TENANT, PRESETS, ProviderName, ProviderPreset
+
 ENV_PREFIX = "SLAWATCH_"
 CONFIG_ENV_VAR = "SLAWATCH_CONFIG"
 DEFAULT_CONFIG_FILE = "slawatch.toml"
 
 Security = Literal["ssl", "starttls", "plain"]
+AuthMethod = Literal["password", "oauth2"]
+OAuthProviderName = Literal["google", "microsoft", "custom"]
 
 # Walmart publishes no list of its senders; these cover the relay (buyers, payments) and
 # corporate domains seen in real mail. A guess, hence configurable per mailbox.
@@ -93,22 +97,23 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def read_secret_env(var_name: str, *, owner: str) -> SecretStr:
-    """The secret held by environment variable ``var_name``; ``owner`` names who needs it."""
+def read_secret_env(var_name: str, *, owner: str, key: str = "password_env") -> SecretStr:
+    """The secret held by environment variable ``var_name``; ``owner`` names who needs it and
+    ``key`` the setting that names the variable."""
     value = os.environ.get(var_name)
     if not value:
-        raise ConfigError(f"{owner}: environment variable {var_name} (password_env) is not set")
+        raise ConfigError(f"{owner}: environment variable {var_name} ({key}) is not set")
     return SecretStr(value)
 
 
-def read_secret_file(path: str, *, owner: str) -> SecretStr:
+def read_secret_file(path: str, *, owner: str, key: str = "password_file") -> SecretStr:
     """The secret in file ``path`` (a Docker or Kubernetes secret), without its final newline."""
     try:
         value = Path(path).read_text(encoding="utf-8").rstrip("\r\n")
     except OSError as e:
-        raise ConfigError(f"{owner}: cannot read password_file {path}: {e.strerror}") from None
+        raise ConfigError(f"{owner}: cannot read {key} {path}: {e.strerror}") from None
     if not value:
-        raise ConfigError(f"{owner}: password_file {path} is empty")
+        raise ConfigError(f"{owner}: {key} {path} is empty")
     return SecretStr(value)
 
 
@@ -143,17 +148,63 @@ class FolderOverrides(_Section):
     spam: str | None = None
 
 
+def _apply_preset(values: dict[str, Any]) -> dict[str, Any]:
+    """Fill what a provider preset knows into the keys a mailbox leaves out (explicit keys win).
+    Folder names are not fixed here: the preset's are hints, after SPECIAL-USE (app.mail.imap)."""
+    provider = values.get("provider")
+    preset = PRESETS.get(provider) if isinstance(provider, str) else None
+    if preset is None:
+        return values
+    filled = {
+        "host": preset.imap_host,
+        "port": preset.imap_port,
+        "security": preset.imap_security,
+        "smtp_host": preset.smtp_host,
+        "smtp_port": preset.smtp_port,
+        "smtp_security": preset.smtp_security,
+        "append_sent_copy": not preset.saves_sent_copy,
+        **values,
+    }
+    if filled.get("auth") == "oauth2":
+        filled.setdefault("oauth_provider", provider)
+    return filled
+
+
 class MailboxSettings(_Section):
     name: str = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+    # A preset for Gmail / Google Workspace or Microsoft 365: servers, ports, folders and OAuth2
+    # endpoints filled in, so only the address (username) is needed.
+    provider: ProviderName | None = None
     host: HostName
     port: int | None = Field(default=None, ge=1, le=65535)
     security: Security = "ssl"
     username: str = Field(min_length=1)
+    auth: AuthMethod = "password"
     password_env: str | None = Field(default=None, min_length=1)
     password_file: str | None = Field(default=None, min_length=1)
+    # OAuth2 (auth = "oauth2"): the app registered with the provider. The refresh token is not
+    # configured: `slawatch mailboxes authorize NAME` obtains it and keeps it encrypted.
+    oauth_provider: OAuthProviderName | None = None
+    oauth_client_id: str | None = Field(default=None, min_length=1)
+    oauth_client_secret_env: str | None = Field(default=None, min_length=1)
+    oauth_client_secret_file: str | None = Field(default=None, min_length=1)
+    oauth_tenant: str = Field(
+        default=DEFAULT_MICROSOFT_TENANT, min_length=1, pattern=r"^[A-Za-z0-9.-]+$"
+    )
+    oauth_token_url: str | None = Field(default=None, pattern=r"^https?://")
+    oauth_device_url: str | None = Field(default=None, pattern=r"^https?://")
+    oauth_authorize_url: str | None = Field(default=None, pattern=r"^https?://")
+    oauth_scopes: list[str] | None = None
+    # The SMTP server replies from this mailbox go through, logged in as the mailbox (password or
+    # OAuth2); unset, replies use the global [smtp] server.
+    smtp_host: HostName | None = None
+    smtp_port: int | None = Field(default=None, ge=1, le=65535)
+    smtp_security: Security = "starttls"
     # Who the mailbox belongs to, for an agency watching many sellers: pages, API and metrics
     # filter by it.
     client: str | None = Field(default=None, min_length=1, max_length=100)
+    # The seller's own addresses (replies from them stop the clock); default: the username, when
+    # it is an address.
     seller_addresses: list[EmailAddress] = Field(min_length=1)
     folders: FolderOverrides = FolderOverrides()
     spam_whitelist: list[str] = Field(default_factory=lambda: list(DEFAULT_SPAM_WHITELIST))
@@ -172,6 +223,17 @@ class MailboxSettings(_Section):
     marketplace: str = "walmart"
     alert_recipients: list[EmailAddress] = Field(default_factory=list)
 
+    @model_validator(mode="before")
+    @classmethod
+    def _defaults_from_preset_and_address(cls, values: Any) -> Any:
+        if not isinstance(values, dict):
+            return values
+        values = _apply_preset(values)
+        username = values.get("username")
+        if "seller_addresses" not in values and isinstance(username, str) and "@" in username:
+            values = {**values, "seller_addresses": [username]}
+        return values
+
     @model_validator(mode="after")
     def _team_only_alerts(self) -> MailboxSettings:
         for address in self.alert_recipients:
@@ -183,29 +245,87 @@ class MailboxSettings(_Section):
         return self
 
     @model_validator(mode="after")
-    def _password_source(self) -> MailboxSettings:
-        _one_password_source(self.password_env, self.password_file, required=True)
+    def _credentials(self) -> MailboxSettings:
+        if self.auth == "password":
+            _one_password_source(self.password_env, self.password_file, required=True)
+            return self
+        if self.password_env or self.password_file:
+            raise ValueError("auth = 'oauth2' uses no password: remove password_env/password_file")
+        if self.oauth_provider is None:
+            raise ValueError("auth = 'oauth2' needs oauth_provider (google, microsoft or custom)")
+        if not self.oauth_client_id:
+            raise ValueError(
+                "auth = 'oauth2' needs oauth_client_id: the id of the app registered with "
+                "the provider (see the README's Gmail and Microsoft 365 steps)"
+            )
+        if self.oauth_client_secret_env and self.oauth_client_secret_file:
+            raise ValueError("give oauth_client_secret_env or oauth_client_secret_file, not both")
+        if self.oauth_provider == "google" and not (
+            self.oauth_client_secret_env or self.oauth_client_secret_file
+        ):
+            raise ValueError(
+                "Google needs the OAuth client's secret: oauth_client_secret_env or "
+                "oauth_client_secret_file"
+            )
+        if self.oauth_provider == "custom" and not self.oauth_token_url:
+            raise ValueError("oauth_provider = 'custom' needs oauth_token_url")
         return self
 
     @model_validator(mode="after")
     def _refuse_plaintext_over_network(self) -> MailboxSettings:
-        if self.security == "plain" and not is_loopback(self.host):
-            raise ValueError(
-                f"security = 'plain' sends the password unencrypted; it is allowed only for a "
-                f"loopback host, not {self.host!r} (use 'ssl' or 'starttls')"
-            )
+        for key, security, host in (
+            ("security", self.security, self.host),
+            ("smtp_security", self.smtp_security, self.smtp_host),
+        ):
+            if host and security == "plain" and not is_loopback(host):
+                raise ValueError(
+                    f"{key} = 'plain' sends the password unencrypted; it is allowed only for a "
+                    f"loopback host, not {host!r} (use 'ssl' or 'starttls')"
+                )
         return self
 
     @property
     def imap_port(self) -> int:
         return self.port or (993 if self.security == "ssl" else 143)
 
+    @property
+    def preset(self) -> ProviderPreset | None:
+        return PRESETS.get(self.provider) if self.provider else None
+
     def password(self) -> SecretStr:
         password = read_password(
             self.password_env, self.password_file, owner=f"mailbox {self.name!r}"
         )
-        assert password is not None  # noqa: S101 (the validator requires a source)
+        if password is None:
+            raise ConfigError(f"mailbox {self.name!r} signs in with OAuth2, not a password")
         return password
+
+    def oauth_client_secret(self) -> SecretStr | None:
+        owner = f"mailbox {self.name!r}"
+        if self.oauth_client_secret_env:
+            return read_secret_env(
+                self.oauth_client_secret_env, owner=owner, key="oauth_client_secret_env"
+            )
+        if self.oauth_client_secret_file:
+            return read_secret_file(
+                self.oauth_client_secret_file, owner=owner, key="oauth_client_secret_file"
+            )
+        return None
+
+    def smtp(self) -> SmtpSettings | None:
+        """The SMTP server of this mailbox's replies, signing in as the mailbox; None: [smtp]."""
+        if self.smtp_host is None:
+            return None
+        return SmtpSettings(
+            host=self.smtp_host,
+            port=self.smtp_port,
+            security=self.smtp_security,
+            username=self.username,
+            password_env=self.password_env,
+            password_file=self.password_file,
+            from_address=self.seller_addresses[0],
+            timeout_seconds=self.timeout_seconds,
+        )
 
 
 class SmtpSettings(_Section):
@@ -433,6 +553,16 @@ class Settings(BaseSettings):
     replies: ReplySettings = ReplySettings()
     worker: WorkerSettings = WorkerSettings()
     status: StatusSettings = StatusSettings()
+    # The key that encrypts OAuth2 refresh tokens in the database (`slawatch token-key` makes
+    # one): the name of an environment variable, or a file. Several keys separated by commas
+    # decrypt; the first encrypts (rotation).
+    token_key_env: str = "SLAWATCH_TOKEN_KEY"
+    token_key_file: str | None = None
+
+    def token_key(self) -> SecretStr:
+        if self.token_key_file:
+            return read_secret_file(self.token_key_file, owner="settings", key="token_key_file")
+        return read_secret_env(self.token_key_env, owner="settings", key="token_key_env")
 
     @model_validator(mode="after")
     def _known_marketplaces(self) -> Settings:

@@ -12,6 +12,7 @@ from app.db import session_scope
 from app.enums import Role
 from app.errors import Forbidden, Unauthenticated
 from app.models import User
+from app.oauth.grants import Logins
 from app.users.service import note_token_use, token_holder
 
 _bearer = HTTPBearer(auto_error=False, description="An API token from `slawatch users add`.")
@@ -43,6 +44,14 @@ def get_settings(request: Request) -> Settings:
 SessionDep = Annotated[Session, Depends(get_db, scope="function")]
 ReadSessionDep = Annotated[Session, Depends(get_read_db, scope="function")]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
+
+
+def get_logins(request: Request) -> Logins:
+    logins: Logins = request.app.state.logins
+    return logins
+
+
+LoginsDep = Annotated[Logins, Depends(get_logins)]
 
 
 def current_user(

@@ -17,6 +17,7 @@ from app.ingest.router import router as ingest_router
 from app.input_guard import refuse_unstorable_input
 from app.mailboxes.router import router as mailboxes_router
 from app.metrics_router import router as metrics_router
+from app.oauth.grants import Logins
 from app.replies.router import router as replies_router
 from app.status.router import router as status_router
 from app.threads.router import router as threads_router
@@ -50,6 +51,7 @@ def create_app(settings: Settings, *, run_jobs: bool = False) -> FastAPI:
         app.state.engine = engine
         app.state.session_factory = make_session_factory(engine)
         app.state.read_session_factory = make_read_session_factory(engine)
+        app.state.logins = Logins(app.state.session_factory, settings)
         app.state.metrics_registry = metrics.app_registry(app.state.read_session_factory)
         worker = Worker(settings, engine) if run_jobs else None
         if worker:

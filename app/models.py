@@ -74,6 +74,27 @@ class Mailbox(Base):
     folders: Mapped[list[FolderCursor]] = relationship(back_populates="mailbox")
 
 
+class OAuthGrant(Base):
+    """A mailbox's OAuth2 sign-in: the refresh token a person's consent gave, and the access
+    token in use. Both are encrypted (app.oauth.cipher); neither is ever logged or returned."""
+
+    __tablename__ = "oauth_grants"
+
+    mailbox_id: Mapped[int] = mapped_column(
+        ForeignKey("mailboxes.id", ondelete="CASCADE"), primary_key=True
+    )
+    refresh_token: Mapped[str] = mapped_column(Text)
+    access_token: Mapped[str | None] = mapped_column(Text)
+    access_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    scope: Mapped[str | None] = mapped_column(Text)
+    authorized_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
+    refreshed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Set when the provider refused the refresh token (revoked, expired, password changed):
+    # nothing is tried again until a person authorises anew.
+    refused_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    refused_reason: Mapped[str | None] = mapped_column(Text)
+
+
 class Lease(Base):
     """Who does a piece of shared work (polls a mailbox, sweeps) until when: see app.leases."""
 

@@ -33,6 +33,7 @@ from app.ingest.idle import IdleWatcher
 from app.ingest.service import poll_mailbox
 from app.mailboxes import registry
 from app.mailboxes import service as mailboxes
+from app.oauth.grants import Logins
 from app.threads import activity, stats
 
 log = logging.getLogger(__name__)
@@ -59,6 +60,7 @@ class Worker:
         self._ttl = timedelta(seconds=settings.worker.lease_seconds)
         self._session_factory = make_session_factory(engine)
         self._read_factory = make_read_session_factory(engine)
+        self._logins = Logins(self._session_factory, settings)
         self.scheduler = BackgroundScheduler(
             timezone=UTC,
             executors={"default": ThreadPoolExecutor(settings.worker.threads)},
@@ -199,7 +201,9 @@ class Worker:
             )
         if self.scheduler.running:
             for name in {n for n, m in self._polled.items() if m.idle} - set(self._watchers):
-                watcher = IdleWatcher(self._polled[name], on_change=partial(self.poll_now, name))
+                watcher = IdleWatcher(
+                    self._polled[name], self._logins, on_change=partial(self.poll_now, name)
+                )
                 self._watchers[name] = watcher
                 watcher.start()
 
@@ -225,7 +229,9 @@ class Worker:
                 return  # handed over since this run was scheduled
             self._polling.add(name)
         try:
-            report = poll_mailbox(self._session_factory, mailbox, sla=self._settings.sla)
+            report = poll_mailbox(
+                self._session_factory, mailbox, sla=self._settings.sla, logins=self._logins
+            )
         finally:
             with self._lock:
                 self._polling.discard(name)

@@ -14,9 +14,10 @@ import time
 
 from imapclient import IMAPClient
 
-from app.config import MailboxSettings, SlaSettings
+from app.config import MailboxSettings, Settings, SlaSettings
 from app.db import make_engine, make_session_factory
 from app.ingest.service import poll_mailbox
+from app.oauth.grants import Logins
 from bench.common import fresh_database
 from tests.dovecot import Dovecot
 from tests.mailfactory import customer
@@ -61,7 +62,9 @@ def no_change_poll_ms(session_factory, settings: MailboxSettings, repeats: int =
     times = []
     for _ in range(repeats):
         began = time.perf_counter()
-        report = poll_mailbox(session_factory, settings, sla=SlaSettings())
+        report = poll_mailbox(
+            session_factory, settings, sla=SlaSettings(), logins=Logins(session_factory, Settings())
+        )
         times.append((time.perf_counter() - began) * 1000)
         assert report.ok and not any(f.new for f in report.folders), report
     return statistics.median(times)
@@ -103,7 +106,12 @@ def main() -> None:
         print(f"appended {args.messages} messages in {time.perf_counter() - began:.1f} s")
         fetch_seconds = bare_fetch(server, user)
         began = time.perf_counter()
-        report = poll_mailbox(session_factory, mailbox(server, user), sla=SlaSettings())
+        report = poll_mailbox(
+            session_factory,
+            mailbox(server, user),
+            sla=SlaSettings(),
+            logins=Logins(session_factory, Settings()),
+        )
         ingest_seconds = time.perf_counter() - began
         assert report.ok and report.folders[0].new == args.messages, report
         print(
@@ -123,7 +131,12 @@ def main() -> None:
                 user, (customer(f"Buyer {i}", order=f"20001141{i:07d}") for i in range(size))
             )
             settings = mailbox(server, user)
-            assert poll_mailbox(session_factory, settings, sla=SlaSettings()).ok
+            assert poll_mailbox(
+                session_factory,
+                settings,
+                sla=SlaSettings(),
+                logins=Logins(session_factory, Settings()),
+            ).ok
             ours = no_change_poll_ms(session_factory, settings)
             bare = bare_no_change_ms(server, user)
             print(

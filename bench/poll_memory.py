@@ -24,9 +24,10 @@ import time
 import tracemalloc
 from pathlib import Path
 
-from app.config import SlaSettings
+from app.config import Settings, SlaSettings
 from app.db import make_engine, make_session_factory
 from app.ingest.service import poll_mailbox
+from app.oauth.grants import Logins
 from bench.common import fresh_database
 from bench.ingest import PASSWORD_ENV, mailbox
 from tests.dovecot import Dovecot
@@ -65,7 +66,9 @@ def main() -> None:
             user, (customer(f"Buyer {i}", order=f"30001141{i:07d}") for i in range(args.messages))
         )
         settings = mailbox(server, user)
-        first = poll_mailbox(session_factory, settings, sla=SlaSettings())
+        first = poll_mailbox(
+            session_factory, settings, sla=SlaSettings(), logins=Logins(session_factory, Settings())
+        )
         assert first.ok and first.folders[0].new == args.messages, first
         backend = "SQLite" if url.startswith("sqlite") else "PostgreSQL"
         print(f"{args.messages} messages stored; {args.polls} polls that find nothing ({backend})")
@@ -74,7 +77,12 @@ def main() -> None:
         snapshot = None
         began = time.perf_counter()
         for count in range(1, args.polls + 1):
-            report = poll_mailbox(session_factory, settings, sla=SlaSettings())
+            report = poll_mailbox(
+                session_factory,
+                settings,
+                sla=SlaSettings(),
+                logins=Logins(session_factory, Settings()),
+            )
             assert report.ok and not any(f.new for f in report.folders), report
             if count % EVERY == 0 or count == args.polls:
                 gc.collect()

@@ -119,7 +119,8 @@ def alerts_for_transitions(
 
 def mailbox_alerts(db: Session, *, settings: Settings, now: datetime) -> list[Alert]:
     """A silent poller is the worst failure slawatch can have: alert when a mailbox has not been
-    polled successfully for `poll_failure_minutes` (at once when its login was refused), and
+    polled successfully for `poll_failure_minutes` (at once when its login was refused, by
+    password or OAuth2: neither mends itself), and
     again when it recovers."""
     threshold = timedelta(minutes=settings.alerts.poll_failure_minutes)
     recorded = []
@@ -127,7 +128,7 @@ def mailbox_alerts(db: Session, *, settings: Settings, now: datetime) -> list[Al
         mailbox = mailboxes.get_or_create_mailbox(db, configured.name)
         since = mailbox.last_success_at or mailbox.created_at
         refused = (
-            mailbox.last_error_kind == "auth"
+            mailbox.last_error_kind in ("auth", "reauthorize")
             and mailbox.last_error_at is not None
             and (mailbox.last_success_at is None or mailbox.last_error_at > mailbox.last_success_at)
         )

@@ -10,6 +10,7 @@ from imapclient.exceptions import IMAPClientError
 
 from app.config import ConfigError, MailboxSettings
 from app.mail.imap import ImapError, ImapMailbox
+from app.oauth.grants import Logins
 
 log = logging.getLogger(__name__)
 
@@ -23,9 +24,12 @@ class IdleWatcher(threading.Thread):
     """Watches one mailbox's INBOX; ``on_change`` runs when mail arrives. Polling is the fallback:
     a server without IDLE, or one that keeps failing, only delays news until the next poll."""
 
-    def __init__(self, settings: MailboxSettings, on_change: Callable[[], None]) -> None:
+    def __init__(
+        self, settings: MailboxSettings, logins: Logins, on_change: Callable[[], None]
+    ) -> None:
         super().__init__(name=f"idle-{settings.name}", daemon=True)
         self._settings = settings
+        self._logins = logins
         self._on_change = on_change
         self._stop = threading.Event()
 
@@ -48,7 +52,8 @@ class IdleWatcher(threading.Thread):
     def _watch(self) -> bool:
         """IDLE until stopped; False when the server has no IDLE (nothing to watch with)."""
         s = self._settings
-        with ImapMailbox.for_settings(s, extra_timeout=IDLE_SLICE_SECONDS) as imap:
+        login = self._logins.for_mailbox(s)
+        with ImapMailbox.for_settings(s, login, extra_timeout=IDLE_SLICE_SECONDS) as imap:
             if not imap.supports_idle():
                 log.info(
                     "mailbox %s: server has no IDLE; polling every %s s", s.name, s.poll_seconds

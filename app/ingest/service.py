@@ -50,6 +50,7 @@ from app.models import (
     MessageRaw,
     Thread,
 )
+from app.oauth.grants import Logins
 from app.sla import arrival_time
 from app.threads import service as threads
 from app.threads.service import PolicyFor
@@ -586,7 +587,11 @@ def _save_health(
 
 
 def poll_mailbox(
-    session_factory: sessionmaker[Session], settings: MailboxSettings, *, sla: SlaSettings
+    session_factory: sessionmaker[Session],
+    settings: MailboxSettings,
+    *,
+    sla: SlaSettings,
+    logins: Logins,
 ) -> PollReport:
     """Poll INBOX, Junk and Sent of one mailbox. Failures are reported, recorded on the mailbox's
     health and logged; they never raise, so one broken mailbox cannot stop the others."""
@@ -599,14 +604,8 @@ def poll_mailbox(
             mailbox = repository.get_or_create_mailbox(db, settings.name)
             mailbox.last_poll_at = now()
             mailbox_id = mailbox.id
-        with ImapMailbox.for_settings(settings) as imap:
-            paths = imap.find_folders(
-                {
-                    FolderRole.INBOX: settings.folders.inbox,
-                    FolderRole.SENT: settings.folders.sent,
-                    FolderRole.SPAM: settings.folders.spam,
-                }
-            )
+        with ImapMailbox.for_settings(settings, logins.for_mailbox(settings)) as imap:
+            paths = imap.locate_folders(settings)
             for role in FOLDER_ORDER:
                 path = paths.get(role)
                 if path is None:

@@ -16,12 +16,14 @@ from typing import Any, Literal
 
 from imapclient import IMAPClient
 from imapclient.exceptions import IMAPClientError, LoginError
-from pydantic import SecretStr
 
 from app.config import MailboxSettings
 from app.enums import FolderRole
+from app.mail.credentials import CredentialsError, Login, OAuthLogin
 
-ErrorKind = Literal["auth", "network", "tls", "folder", "protocol"]
+# reauthorize: the OAuth2 sign-in was refused even with a fresh token; a person must authorise
+# the mailbox again. config: a secret is missing or unreadable.
+ErrorKind = Literal["auth", "reauthorize", "network", "tls", "folder", "protocol", "config"]
 
 SPECIAL_USE_FLAGS = {FolderRole.SENT: b"\\Sent", FolderRole.SPAM: b"\\Junk"}
 COMMON_NAMES = {
@@ -40,7 +42,7 @@ def did_not_answer(host: str, port: int, *, timeout: float, during: str = "") ->
 
 
 class ImapError(Exception):
-    """A mailbox problem: its kind (auth, network, tls, folder, protocol) and a readable reason."""
+    """A mailbox problem: its kind (see ErrorKind) and a readable reason."""
 
     def __init__(self, kind: ErrorKind, reason: str) -> None:
         super().__init__(reason)
@@ -99,13 +101,14 @@ class ImapMailbox:
     """One logged-in IMAP session. Use as a context manager; every call has ``timeout``."""
 
     @classmethod
-    def for_settings(cls, settings: MailboxSettings, *, extra_timeout: float = 0) -> ImapMailbox:
+    def for_settings(
+        cls, settings: MailboxSettings, login: Login, *, extra_timeout: float = 0
+    ) -> ImapMailbox:
         return cls(
             host=settings.host,
             port=settings.imap_port,
             security=settings.security,
-            username=settings.username,
-            password=settings.password(),
+            login=login,
             timeout=settings.timeout_seconds + extra_timeout,
         )
 
@@ -115,15 +118,13 @@ class ImapMailbox:
         host: str,
         port: int,
         security: Literal["ssl", "starttls", "plain"],
-        username: str,
-        password: SecretStr,
+        login: Login,
         timeout: float,
         ssl_context: ssl.SSLContext | None = None,
     ) -> None:
         self.host, self.port = host, port
         self._security = security
-        self._username = username
-        self._password = password
+        self._login = login
         self._timeout = timeout
         self._ssl_context = ssl_context
         self._client: IMAPClient | None = None
@@ -150,18 +151,47 @@ class ImapMailbox:
         try:
             if self._security == "starttls":
                 client.starttls(self._tls_context())
-            client.login(self._username, self._password.get_secret_value())
+            self._sign_in(client)
         except LoginError as e:
             self._close(graceful=True)
             raise ImapError(
-                "auth", f"login as {self._username!r} refused by {self.host}: {_text(e)}"
+                "auth", f"login as {self._login.username!r} refused by {self.host}: {_text(e)}"
             ) from e
+        except CredentialsError as e:
+            self._close(graceful=True)
+            raise ImapError(e.kind, e.reason) from e
+        except ImapError:
+            self._close(graceful=True)
+            raise
         except (IMAPClientError, OSError) as e:
             self._close(graceful=not isinstance(e, OSError))
             if isinstance(e, OSError):
                 raise _describe_os_error(self.host, self.port, e, timeout=self._timeout) from e
             raise ImapError("protocol", f"{self.host}: {_text(e)}") from e
         return self
+
+    def _sign_in(self, client: IMAPClient) -> None:
+        login = self._login
+        if not isinstance(login, OAuthLogin):
+            client.login(login.username, login.password.get_secret_value())
+            return
+        token = login.tokens.current()
+        try:
+            client.oauth2_login(login.username, token.get_secret_value())
+            return
+        except LoginError:
+            pass
+        # Refused: the token may have been revoked early; a new one gets one more try.
+        token = login.tokens.renewed(token)
+        try:
+            client.oauth2_login(login.username, token.get_secret_value())
+        except LoginError as e:
+            raise ImapError(
+                "reauthorize",
+                f"{self.host} refused OAuth2 sign-in as {login.username!r} even with a fresh "
+                f"token ({_text(e)}): re-authorise the mailbox, and check IMAP is enabled for "
+                "the account",
+            ) from e
 
     def _tls_context(self) -> ssl.SSLContext | None:
         if self._security == "plain":
@@ -187,9 +217,33 @@ class ImapMailbox:
             with contextlib.suppress(IMAPClientError, OSError):
                 client.shutdown()
 
-    def find_folders(self, overrides: dict[FolderRole, str | None]) -> dict[FolderRole, str | None]:
-        """Server paths of INBOX, Sent and Junk: configured path, else SPECIAL-USE, else a usual
-        name. A role with no folder maps to None (an account without a Junk folder is fine)."""
+    def locate_folders(self, settings: MailboxSettings) -> dict[FolderRole, str | None]:
+        """The folders of a mailbox's settings: its overrides, then its provider's names."""
+        preset = settings.preset
+        hints = (
+            {FolderRole.SENT: preset.sent_folder, FolderRole.SPAM: preset.spam_folder}
+            if preset
+            else {}
+        )
+        return self.find_folders(
+            {
+                FolderRole.INBOX: settings.folders.inbox,
+                FolderRole.SENT: settings.folders.sent,
+                FolderRole.SPAM: settings.folders.spam,
+            },
+            hints=hints,
+        )
+
+    def find_folders(
+        self,
+        overrides: dict[FolderRole, str | None],
+        *,
+        hints: dict[FolderRole, str] | None = None,
+    ) -> dict[FolderRole, str | None]:
+        """Server paths of INBOX, Sent and Junk: configured path, else SPECIAL-USE, else a name
+        hinted by the provider preset or a usual name. SPECIAL-USE comes before names because
+        Gmail and Microsoft 365 translate folder names into the account's language. A role with
+        no folder maps to None (an account without a Junk folder is fine)."""
         listing = self.client.list_folders()
         paths = [name for _, _, name in listing]
         found: dict[FolderRole, str | None] = {FolderRole.INBOX: overrides.get(FolderRole.INBOX)}
@@ -206,7 +260,8 @@ class ImapMailbox:
                 found[role] = configured
                 continue
             by_flag = next((name for flags, _, name in listing if flag in flags), None)
-            found[role] = by_flag or _by_common_name(paths, COMMON_NAMES[role])
+            hinted = [hints[role]] if hints and role in hints else []
+            found[role] = by_flag or _by_common_name(paths, [*hinted, *COMMON_NAMES[role]])
         return found
 
     def examine(self, path: str) -> FolderState:
@@ -266,9 +321,9 @@ class ImapMailbox:
                 size=int(data.get(b"RFC822.SIZE", 0)),
             )
 
-    def append_sent(self, raw: bytes, *, overrides: str | None) -> str:
+    def append_sent(self, raw: bytes, *, settings: MailboxSettings) -> str:
         """Store a message the seller sent in the Sent folder, marked read; returns the path."""
-        path = self.find_folders({FolderRole.SENT: overrides})[FolderRole.SENT]
+        path = self.locate_folders(settings)[FolderRole.SENT]
         if path is None:
             raise ImapError("folder", "no Sent folder found; set folders.sent for this mailbox")
         try:

@@ -1,4 +1,5 @@
-"""Sending one message over SMTP (SSL, STARTTLS or plain on loopback), with a timeout."""
+"""Sending one message over SMTP (SSL, STARTTLS or plain on loopback), with a timeout, signed in
+with a password or OAuth2 (SASL XOAUTH2)."""
 
 from __future__ import annotations
 
@@ -7,15 +8,22 @@ import socket
 import ssl
 from email.message import EmailMessage
 
-from app.config import SmtpSettings
+from pydantic import SecretStr
+
+from app.config import ConfigError, SmtpSettings
+from app.mail.credentials import CredentialsError, Login, OAuthLogin, PasswordLogin, xoauth2_string
 
 
 class SmtpError(Exception):
-    """The message was not accepted; ``reason`` says why in words a person can act on."""
+    """The message was not accepted; ``reason`` says why in words a person can act on, ``kind``
+    what to check: auth (username or password), reauthorize (OAuth2 sign-in), tls, network
+    (unknown host, refused or silent connection), config (a missing secret) or refused (the
+    server declined the message or a recipient)."""
 
-    def __init__(self, reason: str) -> None:
+    def __init__(self, reason: str, kind: str = "refused") -> None:
         super().__init__(reason)
         self.reason = reason
+        self.kind = kind
 
 
 class SmtpSession:
@@ -23,10 +31,12 @@ class SmtpSession:
     connection itself, the following sends fail at once with the same reason instead of each
     waiting for its own timeout; a refused message does not stop the others."""
 
-    def __init__(self, settings: SmtpSettings) -> None:
+    def __init__(self, settings: SmtpSettings, login: Login | None = None) -> None:
+        """``login`` None: the password of ``settings``, if it has a username."""
         self._settings = settings
+        self._login = login
         self._client: smtplib.SMTP | None = None
-        self._broken: str | None = None
+        self._broken: SmtpError | None = None
 
     def __enter__(self) -> SmtpSession:
         return self
@@ -52,56 +62,130 @@ class SmtpSession:
         try:
             if s.security == "starttls":
                 client.starttls(context=context)
-            password = s.password()
-            if s.username and password is not None:
-                client.login(s.username, password.get_secret_value())
+            login = self._login or self._password_login()
+            if isinstance(login, OAuthLogin):
+                _sign_in_oauth2(client, login)
+            elif login is not None:
+                client.login(login.username, login.password.get_secret_value())
         except BaseException:
             client.close()
             raise
         return client
 
+    def _password_login(self) -> PasswordLogin | None:
+        password = self._settings.password()
+        if self._settings.username and password is not None:
+            return PasswordLogin(self._settings.username, password)
+        return None
+
     def send(self, message: EmailMessage, *, recipients: list[str]) -> None:
         """Hand ``message`` to the server for ``recipients`` (the envelope, not the headers)."""
-        if self._broken:
-            raise SmtpError(self._broken)
+        if self._client is None:
+            self._client = self.connect()
         try:
-            if self._client is None:
-                self._client = self._connect()
             refused = self._client.send_message(message, to_addrs=recipients)
         except smtplib.SMTPResponseException as e:
-            if isinstance(e, smtplib.SMTPAuthenticationError):
-                self._broken = _describe(self._settings, e)
-            raise SmtpError(_describe(self._settings, e)) from e
+            raise _error(self._settings, e) from e
         except (smtplib.SMTPException, OSError) as e:
-            self._broken = _describe(self._settings, e)
-            raise SmtpError(self._broken) from e
+            self._broken = _error(self._settings, e)
+            raise self._broken from e
         if refused:
             raise SmtpError(
                 f"{self._settings.host} refused recipients: {', '.join(sorted(refused))}"
             )
 
+    def connect(self) -> smtplib.SMTP:
+        """The signed-in connection (opened once); a failure is kept for later sends."""
+        if self._broken:
+            raise SmtpError(self._broken.reason, self._broken.kind)
+        if self._client is not None:
+            return self._client
+        try:
+            self._client = self._connect()
+        except (smtplib.SMTPException, OSError) as e:
+            self._broken = _error(self._settings, e)
+        except CredentialsError as e:
+            self._broken = SmtpError(e.reason, e.kind)
+        except ConfigError as e:
+            self._broken = SmtpError(str(e), "config")
+        if self._broken:
+            raise SmtpError(self._broken.reason, self._broken.kind)
+        assert self._client is not None
+        return self._client
 
-def send(settings: SmtpSettings, message: EmailMessage, *, recipients: list[str]) -> None:
+
+def send(
+    settings: SmtpSettings,
+    message: EmailMessage,
+    *,
+    recipients: list[str],
+    login: Login | None = None,
+) -> None:
     """Send one message on a connection of its own."""
-    with SmtpSession(settings) as session:
+    with SmtpSession(settings, login) as session:
         session.send(message, recipients=recipients)
 
 
-def _describe(settings: SmtpSettings, error: Exception) -> str:
+def _sign_in_oauth2(client: smtplib.SMTP, login: OAuthLogin) -> None:
+    """AUTH XOAUTH2, once more with a renewed token if the server refuses the first."""
+    token = login.tokens.current()
+    try:
+        _xoauth2(client, login.username, token)
+        return
+    except smtplib.SMTPAuthenticationError:
+        pass
+    token = login.tokens.renewed(token)
+    try:
+        _xoauth2(client, login.username, token)
+    except smtplib.SMTPAuthenticationError as e:
+        raise CredentialsError(
+            "reauthorize",
+            f"the SMTP server refused OAuth2 sign-in as {login.username!r} even with a fresh "
+            f"token ({_reply(e)}): re-authorise the mailbox, and check SMTP AUTH is enabled "
+            "for the account",
+        ) from e
+
+
+def _xoauth2(client: smtplib.SMTP, username: str, token: SecretStr) -> None:
+    client.ehlo_or_helo_if_needed()
+
+    def respond(challenge: bytes | None = None) -> str:
+        # A challenge after the token is the server's error report: answer it with an empty
+        # line, and the server ends the exchange with its refusal (RFC 7628).
+        return xoauth2_string(username, token) if challenge is None else ""
+
+    client.auth("XOAUTH2", respond, initial_response_ok=True)
+
+
+def check_login(settings: SmtpSettings, login: Login | None = None) -> None:
+    """Connect and sign in, then leave without sending anything (the connection test)."""
+    with SmtpSession(settings, login) as session:
+        session.connect()
+
+
+def _error(settings: SmtpSettings, error: Exception) -> SmtpError:
     host, port = settings.host, settings.smtp_port
     if isinstance(error, smtplib.SMTPAuthenticationError):
-        return f"login as {settings.username!r} refused by {host}: {_reply(error)}"
+        return SmtpError(
+            f"login as {settings.username!r} refused by {host}: {_reply(error)}", "auth"
+        )
     if isinstance(error, smtplib.SMTPRecipientsRefused):
-        return f"{host} refused recipients: {', '.join(sorted(error.recipients))}"
+        return SmtpError(f"{host} refused recipients: {', '.join(sorted(error.recipients))}")
     if isinstance(error, smtplib.SMTPResponseException):
-        return f"{host} answered {error.smtp_code}: {_reply(error)}"
+        return SmtpError(f"{host} answered {error.smtp_code}: {_reply(error)}")
+    if isinstance(error, smtplib.SMTPNotSupportedError):
+        return SmtpError(f"{host}: {error}", "config")
     if isinstance(error, smtplib.SMTPException):
-        return f"{host}: {error}"
+        return SmtpError(f"{host}: {error}", "network")
     if isinstance(error, ssl.SSLError):
-        return f"TLS with {host}:{port} failed: {error.reason or error}"
+        return SmtpError(f"TLS with {host}:{port} failed: {error.reason or error}", "tls")
     if isinstance(error, socket.gaierror):
-        return f"unknown host {host!r}"
-    return f"connection to {host}:{port} failed: {error}"
+        return SmtpError(f"unknown host {host!r} ({error.strerror})", "network")
+    if isinstance(error, TimeoutError):
+        return SmtpError(f"{host}:{port} did not answer in time", "network")
+    if isinstance(error, ConnectionRefusedError):
+        return SmtpError(f"connection to {host}:{port} refused", "network")
+    return SmtpError(f"connection to {host}:{port} failed: {error}", "network")
 
 
 def _reply(error: smtplib.SMTPResponseException) -> str:

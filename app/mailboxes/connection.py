@@ -1,5 +1,6 @@
-"""A mailbox's connection test: each step of a poll tried in turn and reported with its reason,
-changing nothing on the server (folders are opened read-only)."""
+"""A mailbox's connection test: each step of a poll and of sending a reply tried in turn and
+reported with its reason, changing nothing on the server (folders are opened read-only, the SMTP
+session ends after the login)."""
 
 from __future__ import annotations
 
@@ -7,9 +8,12 @@ from dataclasses import dataclass, field
 
 from imapclient.exceptions import IMAPClientError
 
-from app.config import ConfigError, MailboxSettings
+from app.config import ConfigError, MailboxSettings, SmtpSettings
 from app.enums import FolderRole
+from app.mail import smtp
+from app.mail.credentials import CredentialsError, Login, OAuthLogin
 from app.mail.imap import ImapError, ImapMailbox
+from app.oauth.grants import Logins
 
 
 @dataclass
@@ -17,7 +21,9 @@ class Step:
     step: str
     ok: bool
     detail: str
-    error_kind: str | None = None  # auth, network, tls, folder, protocol, config
+    # config, auth (wrong password), reauthorize (OAuth2 sign-in refused), network (unknown
+    # host, refused or silent connection), tls, folder, protocol, smtp
+    error_kind: str | None = None
 
 
 @dataclass
@@ -29,19 +35,46 @@ class ConnectionReport:
     ok: bool = False  # every step succeeded
 
 
-def test(settings: MailboxSettings) -> ConnectionReport:
+def test(
+    settings: MailboxSettings, *, logins: Logins, default_smtp: SmtpSettings
+) -> ConnectionReport:
     report = ConnectionReport(mailbox=settings.name)
-    where = f"{settings.username} at {settings.host}:{settings.imap_port} ({settings.security})"
+    login = _credentials(settings, logins, report)
+    if login is not None:
+        _imap(settings, login, report)
+        _smtp(settings, login, default_smtp, report)
+    report.ok = all(s.ok for s in report.steps)
+    return report
+
+
+def _credentials(
+    settings: MailboxSettings, logins: Logins, report: ConnectionReport
+) -> Login | None:
+    what = "get an OAuth2 access token" if settings.auth == "oauth2" else "read the password"
     try:
-        with ImapMailbox.for_settings(settings) as imap:
-            report.steps.append(Step("log in", True, where))
-            paths = imap.find_folders(
-                {
-                    FolderRole.INBOX: settings.folders.inbox,
-                    FolderRole.SENT: settings.folders.sent,
-                    FolderRole.SPAM: settings.folders.spam,
-                }
-            )
+        login = logins.for_mailbox(settings)
+        if isinstance(login, OAuthLogin):
+            login.tokens.current()  # refreshed here when due, so a refusal is named as such
+    except ConfigError as e:
+        report.steps.append(Step(what, False, str(e), "config"))
+        return None
+    except CredentialsError as e:
+        report.steps.append(Step(what, False, e.reason, e.kind))
+        return None
+    source = settings.password_env or settings.password_file
+    detail = f"{settings.oauth_provider} grant" if settings.auth == "oauth2" else f"from {source}"
+    report.steps.append(Step(what, True, detail))
+    return login
+
+
+def _imap(settings: MailboxSettings, login: Login, report: ConnectionReport) -> None:
+    where = f"{settings.username} at {settings.host}:{settings.imap_port} ({settings.security})"
+    logged_in = False
+    try:
+        with ImapMailbox.for_settings(settings, login) as imap:
+            logged_in = True
+            report.steps.append(Step("log in to IMAP", True, where))
+            paths = imap.locate_folders(settings)
             for role in FolderRole:
                 path = paths.get(role)
                 report.folders[role.value] = path
@@ -60,13 +93,24 @@ def test(settings: MailboxSettings) -> ConnectionReport:
                 report.steps.append(
                     Step(f"find the {role} folder", True, f"{path}: {count} messages")
                 )
-    except ConfigError as e:
-        report.steps.append(Step("read the password", False, str(e), "config"))
     except ImapError as e:
-        report.steps.append(
-            Step("log in" if not report.steps else "read folders", False, e.reason, e.kind)
-        )
+        step = "read folders" if logged_in else "log in to IMAP"
+        report.steps.append(Step(step, False, e.reason, e.kind))
     except (IMAPClientError, OSError) as e:
         report.steps.append(Step("read folders", False, f"connection lost: {e}", "network"))
-    report.ok = all(s.ok for s in report.steps)
-    return report
+
+
+def _smtp(
+    settings: MailboxSettings, login: Login, default_smtp: SmtpSettings, report: ConnectionReport
+) -> None:
+    """Sign in to the server replies go through: the mailbox's own, else the global one."""
+    own = settings.smtp()
+    server = own or default_smtp
+    who = f" as {server.username}" if server.username else " (no login configured)"
+    where = f"{server.host}:{server.smtp_port} ({server.security}){who}"
+    try:
+        smtp.check_login(server, login if own else None)
+    except smtp.SmtpError as e:
+        report.steps.append(Step("log in to SMTP", False, e.reason, e.kind))
+        return
+    report.steps.append(Step("log in to SMTP", True, where))

@@ -8,7 +8,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
 from app.config import MailboxSettings
-from app.deps import AdminUser, SessionDep, SettingsDep
+from app.deps import AdminUser, LoginsDep, ReadSessionDep, SessionDep, SettingsDep
 from app.mailboxes import connection, service
 from app.models import Mailbox
 
@@ -71,8 +71,12 @@ def enable_mailbox(
 
 @router.post("/{name}/test")
 def test_mailbox(
-    name: str, db: SessionDep, settings: SettingsDep, _: AdminUser
+    name: str, db: ReadSessionDep, settings: SettingsDep, logins: LoginsDep, _: AdminUser
 ) -> connection.ConnectionReport:
-    """Log in, find the inbox, sent and spam folders and count their messages; each step with
-    a clear reason when it fails. Changes nothing on the server."""
-    return connection.test(service.settings_of(db, name, settings))
+    """Get the credentials (refreshing an OAuth2 token), log in to IMAP, find the inbox, sent
+    and spam folders and count their messages, then log in to the SMTP server replies go
+    through; each step with a clear reason when it fails. Changes nothing on the servers. Only
+    reads here: the token refresh writes in a unit of work of its own."""
+    return connection.test(
+        service.settings_of(db, name, settings), logins=logins, default_smtp=settings.smtp
+    )

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from app import audit, metrics
 from app.clock import now
-from app.config import MailboxSettings, Settings
+from app.config import ConfigError, MailboxSettings, Settings
 from app.db import session_scope
 from app.enums import Classification, DraftState
 from app.errors import AppError, Conflict, NotFound
@@ -29,6 +29,7 @@ from app.mail.imap import ImapError, ImapMailbox
 from app.mail.parse import trim_quoted_history
 from app.mailboxes import registry
 from app.models import Draft, Message, TemplateVersion, Thread, User
+from app.oauth.grants import Logins
 from app.replies import repository
 from app.replies.lint import Finding, lint
 from app.replies.render import ReplyContext, render
@@ -291,8 +292,9 @@ def send(
         claimed = _claim(db, draft_id=draft_id, user=_user(db, user_id), settings=settings)
     if isinstance(claimed, Draft):
         return claimed.id
+    logins = Logins(session_factory, settings)
     try:
-        smtp.send(settings.smtp, claimed.message, recipients=[claimed.recipient])
+        _send_reply(claimed, settings=settings, logins=logins)
         metrics.SMTP_SENDS.labels("reply", "accepted").inc()
     except smtp.SmtpError as e:
         metrics.SMTP_SENDS.labels("reply", "refused").inc()
@@ -321,21 +323,43 @@ def send(
             detail={"message_id": draft.outgoing_message_id, "to": claimed.recipient},
         )
     if claimed.mailbox.append_sent_copy:
-        _append_sent_copy(session_factory, draft_id=draft_id, mailbox=claimed.mailbox, raw=raw)
+        _append_sent_copy(
+            session_factory, draft_id=draft_id, mailbox=claimed.mailbox, raw=raw, logins=logins
+        )
     return draft_id
 
 
+def _send_reply(claimed: _Outgoing, *, settings: Settings, logins: Logins) -> None:
+    """Through the mailbox's own SMTP server signed in as the mailbox, else the global one."""
+    own = claimed.mailbox.smtp()
+    if own is None:
+        smtp.send(settings.smtp, claimed.message, recipients=[claimed.recipient])
+        return
+    try:
+        login = logins.for_mailbox(claimed.mailbox)
+    except ConfigError as e:
+        raise smtp.SmtpError(str(e), "config") from e
+    smtp.send(own, claimed.message, recipients=[claimed.recipient], login=login)
+
+
 def _append_sent_copy(
-    session_factory: sessionmaker[Session], *, draft_id: int, mailbox: MailboxSettings, raw: bytes
+    session_factory: sessionmaker[Session],
+    *,
+    draft_id: int,
+    mailbox: MailboxSettings,
+    raw: bytes,
+    logins: Logins,
 ) -> None:
     """Put the reply in the mailbox's Sent folder, as any mail client would; a failure here is
     recorded on the draft (the customer has the reply already)."""
     error = None
     try:
-        with ImapMailbox.for_settings(mailbox) as imap:
-            imap.append_sent(raw, overrides=mailbox.folders.sent)
+        with ImapMailbox.for_settings(mailbox, logins.for_mailbox(mailbox)) as imap:
+            imap.append_sent(raw, settings=mailbox)
     except ImapError as e:
         error = e.reason
+    except ConfigError as e:
+        error = str(e)
     except OSError as e:
         error = f"{mailbox.host}: {e}"
     if error:

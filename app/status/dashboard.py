@@ -83,6 +83,7 @@ class MailboxHealth:
     last_poll_at: datetime | None
     last_success_at: datetime | None
     consecutive_failures: int
+    needs_reauthorization: bool
     last_error: str | None  # None on a public page
 
 
@@ -284,6 +285,7 @@ def build(
                 last_poll_at=m.last_poll_at,
                 last_success_at=m.last_success_at,
                 consecutive_failures=m.consecutive_failures,
+                needs_reauthorization=m.needs_reauthorization,
                 last_error=None if public else m.last_error,
             )
             for m in chosen

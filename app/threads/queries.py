@@ -153,12 +153,18 @@ class MailboxSummary:
     last_success_at: datetime | None = None
     last_error_at: datetime | None = None
     last_error: str | None = None
+    last_error_kind: str | None = None
     consecutive_failures: int = 0
 
     @property
     def healthy(self) -> bool:
         """Polled, and the last poll succeeded."""
         return self.last_success_at is not None and self.consecutive_failures == 0
+
+    @property
+    def needs_reauthorization(self) -> bool:
+        """Its OAuth2 sign-in was refused: polling cannot resume until a person authorises."""
+        return self.consecutive_failures > 0 and self.last_error_kind == "reauthorize"
 
     @property
     def by_state(self) -> dict[ThreadState, int]:
@@ -210,5 +216,6 @@ def summary(db: Session, *, now: datetime, selection: Selection | None = None) -
         entry.last_success_at = mailbox.last_success_at
         entry.last_error_at = mailbox.last_error_at
         entry.last_error = mailbox.last_error
+        entry.last_error_kind = mailbox.last_error_kind
         entry.consecutive_failures = mailbox.consecutive_failures
     return Summary([result[m.id] for m in known], responses(figures.get(selection.scope)), figures)

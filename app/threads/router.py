@@ -235,6 +235,9 @@ class MailboxSummaryOut(ResponsesOut):
     last_success_at: datetime | None
     last_error_at: datetime | None
     last_error: str | None
+    needs_reauthorization: bool = Field(
+        description="its OAuth2 sign-in was refused: run `slawatch mailboxes authorize NAME`"
+    )
 
 
 class SummaryOut(ResponsesOut):
@@ -272,6 +275,7 @@ def get_summary(
                 last_success_at=m.last_success_at,
                 last_error_at=m.last_error_at,
                 last_error=m.last_error,
+                needs_reauthorization=m.needs_reauthorization,
             )
             for m in summary.mailboxes
         ],

@@ -12,9 +12,10 @@ from imapclient import IMAPClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from app.config import MailboxSettings, SlaSettings
+from app.config import MailboxSettings, Settings, SlaSettings
 from app.ingest.service import PollReport, poll_mailbox
 from app.models import Message, MessageLocation
+from app.oauth.grants import Logins
 
 ROOT = Path(__file__).parents[2]
 
@@ -43,7 +44,9 @@ def run_cli(*args: str, config: Path, timeout: float = 120) -> subprocess.Comple
 
 def poll(session_factory: sessionmaker[Session], mailbox: MailboxSettings) -> PollReport:
     """One poll with the default (Walmart) SLA policy."""
-    return poll_mailbox(session_factory, mailbox, sla=SlaSettings())
+    return poll_mailbox(
+        session_factory, mailbox, sla=SlaSettings(), logins=Logins(session_factory, Settings())
+    )
 
 
 def stored_message_ids(session_factory: sessionmaker[Session]) -> list[str]:
