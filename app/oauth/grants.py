@@ -3,8 +3,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from pydantic import SecretStr
 from sqlalchemy import select
@@ -23,11 +22,9 @@ from app.oauth.endpoints import OAuthClient, TokenGrant
 REFRESH_MARGIN = timedelta(minutes=5)
 
 
-def _mailbox(db: Session, name: str) -> Mailbox:
-    mailbox = db.scalar(select(Mailbox).where(Mailbox.name == name))
-    if mailbox is None:
-        raise CredentialsError("reauthorize", f"mailbox {name!r} is not known yet")
-    return mailbox
+def _grant_row(db: Session, mailbox_name: str) -> OAuthGrant | None:
+    mailbox = db.scalar(select(Mailbox).where(Mailbox.name == mailbox_name))
+    return db.get(OAuthGrant, mailbox.id) if mailbox else None
 
 
 def store(db: Session, mailbox: Mailbox, grant: TokenGrant, cipher: TokenCipher) -> OAuthGrant:
@@ -48,31 +45,6 @@ def store(db: Session, mailbox: Mailbox, grant: TokenGrant, cipher: TokenCipher)
     db.add(row)
     db.flush()
     return row
-
-
-@dataclass(frozen=True)
-class GrantState:
-    """What may be shown of a grant: never a token."""
-
-    authorized_at: datetime
-    refreshed_at: datetime | None
-    access_expires_at: datetime | None
-    refused_at: datetime | None
-    refused_reason: str | None
-
-
-def state_of(db: Session, mailbox_name: str) -> GrantState | None:
-    mailbox = db.scalar(select(Mailbox).where(Mailbox.name == mailbox_name))
-    row = db.get(OAuthGrant, mailbox.id) if mailbox else None
-    if row is None:
-        return None
-    return GrantState(
-        row.authorized_at,
-        row.refreshed_at,
-        row.access_expires_at,
-        row.refused_at,
-        row.refused_reason,
-    )
 
 
 def reencrypt_all(db: Session, cipher: TokenCipher) -> int:
@@ -109,7 +81,7 @@ class MailboxTokens:
     def _token(self, *, refused: SecretStr | None) -> SecretStr:
         name = self._settings.name
         with session_scope(self._session_factory) as db:
-            row = db.get(OAuthGrant, _mailbox(db, name).id)
+            row = _grant_row(db, name)
             if row is None:
                 raise CredentialsError(
                     "reauthorize",
@@ -136,7 +108,7 @@ class MailboxTokens:
 
     def _current_row(self, db: Session, refresh_token: SecretStr) -> OAuthGrant | None:
         """The grant row, unless a person authorised anew meanwhile (another refresh token)."""
-        row = db.get(OAuthGrant, _mailbox(db, self._settings.name).id)
+        row = _grant_row(db, self._settings.name)
         if row is None or self._cipher.decrypt(row.refresh_token) != refresh_token:
             return None
         return row
