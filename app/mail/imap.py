@@ -240,29 +240,7 @@ class ImapMailbox:
         *,
         hints: dict[FolderRole, str] | None = None,
     ) -> dict[FolderRole, str | None]:
-        """Server paths of INBOX, Sent and Junk: configured path, else SPECIAL-USE, else a name
-        hinted by the provider preset or a usual name. SPECIAL-USE comes before names because
-        Gmail and Microsoft 365 translate folder names into the account's language. A role with
-        no folder maps to None (an account without a Junk folder is fine)."""
-        listing = self.client.list_folders()
-        paths = [name for _, _, name in listing]
-        found: dict[FolderRole, str | None] = {FolderRole.INBOX: overrides.get(FolderRole.INBOX)}
-        found[FolderRole.INBOX] = found[FolderRole.INBOX] or "INBOX"
-        for role, flag in SPECIAL_USE_FLAGS.items():
-            configured = overrides.get(role)
-            if configured:
-                if configured not in paths:
-                    raise ImapError(
-                        "folder",
-                        f"configured {role} folder {configured!r} does not exist; "
-                        f"the server has: {', '.join(sorted(paths))}",
-                    )
-                found[role] = configured
-                continue
-            by_flag = next((name for flags, _, name in listing if flag in flags), None)
-            hinted = [hints[role]] if hints and role in hints else []
-            found[role] = by_flag or _by_common_name(paths, [*hinted, *COMMON_NAMES[role]])
-        return found
+        return choose_folders(self.client.list_folders(), overrides, hints=hints or {})
 
     def examine(self, path: str) -> FolderState:
         """Open ``path`` read-only: nothing this session does can change flags or delete mail."""
@@ -346,6 +324,41 @@ class ImapMailbox:
         finally:
             self.client.idle_done()
         return any(b"EXISTS" in r or b"RECENT" in r for r in responses if isinstance(r, tuple))
+
+
+Listing = Sequence[tuple[Sequence[bytes], Any, str]]  # (flags, delimiter, path) from LIST
+
+
+def choose_folders(
+    listing: Listing,
+    overrides: dict[FolderRole, str | None],
+    *,
+    hints: dict[FolderRole, str],
+) -> dict[FolderRole, str | None]:
+    """Server paths of INBOX, Sent and Junk: configured path, else SPECIAL-USE, else a name
+    hinted by the provider preset or a usual name. SPECIAL-USE comes before names because Gmail
+    and Microsoft 365 translate folder names into the account's language; Gmail's All Mail
+    (\\All) and Important are never chosen, so a labelled message is read where it matters. A
+    role with no folder maps to None (an account without a Junk folder is fine)."""
+    paths = [name for _, _, name in listing]
+    found: dict[FolderRole, str | None] = {
+        FolderRole.INBOX: overrides.get(FolderRole.INBOX) or "INBOX"
+    }
+    for role, flag in SPECIAL_USE_FLAGS.items():
+        configured = overrides.get(role)
+        if configured:
+            if configured not in paths:
+                raise ImapError(
+                    "folder",
+                    f"configured {role} folder {configured!r} does not exist; "
+                    f"the server has: {', '.join(sorted(paths))}",
+                )
+            found[role] = configured
+            continue
+        by_flag = next((name for flags, _, name in listing if flag in flags), None)
+        hinted = [hints[role]] if role in hints else []
+        found[role] = by_flag or _by_common_name(paths, [*hinted, *COMMON_NAMES[role]])
+    return found
 
 
 def _by_common_name(paths: list[str], names: list[str]) -> str | None:

@@ -209,8 +209,15 @@ class OAuthClient:
             **self._client_fields(),
         }
         status, body = self._post(self.endpoints.token_url, form)
-        if body.get("error") in ("authorization_pending", "slow_down"):
-            raise DevicePending(slow_down=body["error"] == "slow_down")
+        error = body.get("error")
+        if error in ("authorization_pending", "slow_down"):
+            raise DevicePending(slow_down=error == "slow_down")
+        if error in ("access_denied", "expired_token"):
+            raise CredentialsError(
+                "reauthorize",
+                f"the sign-in was not completed ({error}: declined, or the code expired); "
+                "run the command again",
+            )
         return self._grant(status, body, now=now)
 
     def authorization_url(self, *, redirect_uri: str, state: str, pkce: Pkce) -> str:

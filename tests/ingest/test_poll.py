@@ -339,3 +339,23 @@ def test_a_message_that_fails_to_store_becomes_a_dead_letter_and_replays(
     assert message_id_of(poison) in stored_message_ids(session_factory)
     with session_factory() as db:
         assert db.scalars(select(DeadLetter)).one().resolved_at is not None
+
+
+def test_one_message_under_several_labels_is_stored_once(
+    imap_account: ImapAccount, session_factory: sessionmaker[Session]
+) -> None:
+    # Gmail shows a message in every folder whose label it carries: a seller's reply that is
+    # also in INBOX (sent to themselves, or filtered back in), a customer's message moved out of
+    # spam but still labelled Spam.
+    question = customer("Ann")
+    reply = seller_reply(
+        "Ann", in_reply_to=message_id_of(question), subject="Customer message regarding order"
+    )
+    imap_account.append("INBOX", [question, reply])
+    imap_account.append("Sent", [reply])
+    imap_account.append("Junk", [question])
+    report = poll(session_factory, imap_account.settings())
+    assert report.ok
+    assert sum(f.new for f in report.folders) == 2
+    assert sum(f.duplicates for f in report.folders) == 2
+    assert counts(session_factory) == (2, 4)  # two messages, each in two places
