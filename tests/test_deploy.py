@@ -145,8 +145,12 @@ def test_compose_runs_postgres_an_api_and_two_workers_on_the_example_config() ->
         )
         url = services[name]["environment"]["SLAWATCH_DATABASE_URL"]
         assert url.startswith("postgresql://") and "@postgres:5432/" in url
-    # The example config it mounts is valid, and names its passwords by file, never inline.
+    # The example config it mounts is valid, and names its secrets by file, never inline: the
+    # password mailbox's password, and the key of the OAuth2 mailbox's stored tokens.
     settings = load_settings(DEPLOY / "slawatch.toml")
-    assert settings.mailboxes and all(m.password_file for m in settings.mailboxes)
+    by_auth = {m.auth: m for m in settings.mailboxes}
+    assert set(by_auth) == {"password", "oauth2"}
+    assert by_auth["oauth2"].smtp_host == "smtp.office365.com"
     secret_paths = {f"/run/secrets/{name}" for name in compose["secrets"]}
-    assert {m.password_file for m in settings.mailboxes} <= secret_paths
+    assert by_auth["password"].password_file in secret_paths
+    assert settings.token_key_file in secret_paths
