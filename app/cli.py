@@ -325,9 +325,10 @@ def _cmd_check_config(settings: Settings, _: argparse.Namespace) -> int:
         f"at risk in the last {settings.sla.at_risk_hours:g} h"
     )
     for mailbox in settings.mailboxes:
+        how = f", oauth2 {mailbox.oauth_provider}" if mailbox.auth == "oauth2" else ""
         print(
             f"mailbox {mailbox.name}: {mailbox.username} at {mailbox.host}:{mailbox.imap_port} "
-            f"({mailbox.security})"
+            f"({mailbox.security}{how})"
         )
     if not settings.mailboxes:
         print("no mailboxes configured")

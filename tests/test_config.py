@@ -146,3 +146,35 @@ def test_check_config_reports_an_unset_password_variable_and_never_prints_a_set_
     assert present.returncode == 0, present.stderr
     assert "configuration OK" in present.stdout
     assert "hunter2-secret" not in present.stdout + present.stderr
+
+
+GMAIL_OAUTH = """
+[[mailboxes]]
+name = "gmail"
+provider = "google"
+username = "support@store.example"
+auth = "oauth2"
+oauth_client_id = "1234.apps.googleusercontent.com"
+oauth_client_secret_env = "GOOGLE_CLIENT_SECRET"
+"""
+
+
+def test_check_config_of_an_oauth2_mailbox_names_its_client_secret_and_the_token_key(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "slawatch.toml").write_text(GMAIL_OAUTH)
+    env = {"SLAWATCH_TOKEN_KEY": "", "GOOGLE_CLIENT_SECRET": ""}
+    missing = slawatch("check-config", cwd=tmp_path, env=env)
+    assert missing.returncode == 2
+    assert "GOOGLE_CLIENT_SECRET (oauth_client_secret_env) is not set" in missing.stderr
+    assert "SLAWATCH_TOKEN_KEY (token_key_env) is not set" in missing.stderr
+    assert "mailbox gmail: support@store.example at imap.gmail.com:993 (ssl, oauth2 google)" in (
+        missing.stdout
+    )
+
+    key = slawatch("token-key", cwd=tmp_path).stdout.strip()
+    env = {"SLAWATCH_TOKEN_KEY": key, "GOOGLE_CLIENT_SECRET": "GOCSPX-secret"}
+    present = slawatch("check-config", cwd=tmp_path, env=env)
+    assert present.returncode == 0, present.stderr
+    assert key not in present.stdout + present.stderr
+    assert "GOCSPX-secret" not in present.stdout + present.stderr
