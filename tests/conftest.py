@@ -285,3 +285,99 @@ def serving(app: Any) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+# --- OAuth2 sign-in: a real authorization server, a Dovecot that checks its tokens, SMTP too ----
+# (Appended after the fixtures above, so its imports sit here.)
+
+from tests.oauth_provider import OAuthProvider  # noqa: E402
+from tests.oauth_smtp import OAuthSmtpHandler  # noqa: E402
+from tests.oauth_smtp import serve as serve_oauth_smtp  # noqa: E402
+
+OAUTH_CLIENT_ID = "slawatch-test"
+OAUTH_CLIENT_SECRET = "test-client-secret"
+
+
+@pytest.fixture(scope="session")
+def oauth_provider() -> Iterator[OAuthProvider]:
+    with OAuthProvider(client_id=OAUTH_CLIENT_ID, client_secret=OAUTH_CLIENT_SECRET) as provider:
+        yield provider
+
+
+@pytest.fixture
+def fresh_oauth_provider(oauth_provider: OAuthProvider) -> OAuthProvider:
+    """The session's provider with every knob at its default and empty records: a test sees only
+    its own requests. Tokens of earlier tests stay valid, but belong to other users."""
+    oauth_provider.reset()
+    return oauth_provider
+
+
+@pytest.fixture(scope="session")
+def oauth_dovecot(oauth_provider: OAuthProvider) -> Iterator[Dovecot]:
+    if not Path(DOVECOT).exists():
+        unavailable(f"Dovecot is not installed ({DOVECOT}; apt-get install dovecot-imapd)")
+    server = Dovecot(oauth_introspection_url=oauth_provider.introspection_url)
+    server.start()
+    yield server
+    server.cleanup()
+
+
+@dataclass
+class OAuthAccount:
+    """A mailbox on ``oauth_dovecot`` that signs in with the provider's access tokens only."""
+
+    provider: OAuthProvider
+    server: Dovecot
+    username: str
+
+    @property
+    def host(self) -> str:
+        return self.server.host
+
+    @property
+    def port(self) -> int:
+        return self.server.port
+
+    def access_token(self, lifetime: float | None = None) -> str:
+        return self.provider.issue_access_token(self.username, lifetime)
+
+    def refresh_token(self) -> str:
+        return self.provider.issue_refresh_token(self.username)
+
+    def client(self) -> IMAPClient:
+        client = IMAPClient(self.host, port=self.port, ssl=False, timeout=30)
+        client.oauth2_login(self.username, self.access_token())
+        return client
+
+    def append(self, folder: str, messages: Sequence[bytes], when: datetime | None = None) -> None:
+        with closing_client(self.client()) as client:
+            for raw in messages:
+                client.append(folder, raw, msg_time=when)
+
+
+@pytest.fixture
+def oauth_account(fresh_oauth_provider: OAuthProvider, oauth_dovecot: Dovecot) -> OAuthAccount:
+    # Any user name is an account on oauth_dovecot: a new one keeps tests apart.
+    username = f"u-{uuid.uuid4().hex[:12]}@example.test"
+    return OAuthAccount(fresh_oauth_provider, oauth_dovecot, username)
+
+
+@dataclass
+class OAuthSmtpServer:
+    """SMTP on 127.0.0.1 without TLS that requires AUTH: XOAUTH2 with the provider's tokens, or
+    PLAIN/LOGIN as ``username``/``password``. ``handler`` records mail and sign-ins."""
+
+    host: str
+    port: int
+    handler: OAuthSmtpHandler
+    username: str
+    password: str
+
+
+@pytest.fixture
+def oauth_smtp_server(fresh_oauth_provider: OAuthProvider) -> Iterator[OAuthSmtpServer]:
+    username, password = "smtp-user@example.test", "smtp-password"
+    handler = OAuthSmtpHandler(fresh_oauth_provider, username, password)
+    controller = serve_oauth_smtp(handler, free_port())
+    yield OAuthSmtpServer("127.0.0.1", controller.port, handler, username, password)
+    controller.stop()

@@ -89,6 +89,30 @@ service anvil {{
 """
 
 
+# OAuth2 sign-in (XOAUTH2, OAUTHBEARER): Dovecot asks the provider's RFC 7662 introspection
+# endpoint about each token (a form POST of token=...) and accepts it when "active" is true and
+# "username" is the user the client named. Password logins still go to the passwd-file passdb.
+OAUTH2 = """
+auth_mechanisms = plain login xoauth2 oauthbearer
+# No cache: a token revoked at the provider must be refused at the next login.
+auth_cache_size = 0
+passdb {{
+  driver = oauth2
+  mechanisms = xoauth2 oauthbearer
+  args = {base}/oauth2.conf.ext
+}}
+"""
+
+OAUTH2_ARGS = """
+introspection_mode = post
+introspection_url = {introspection_url}
+username_attribute = username
+active_attribute = active
+active_value = true
+timeout_msecs = 10000
+"""
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -97,9 +121,12 @@ def free_port() -> int:
 
 class Dovecot:
     """Start with ``start()``; ``add_user`` makes an account; ``stop``/``kill`` and ``start`` again
-    keep the mail and UIDVALIDITY, as a restarted production server would."""
+    keep the mail and UIDVALIDITY, as a restarted production server would.
 
-    def __init__(self) -> None:
+    With ``oauth_introspection_url`` it also takes XOAUTH2 and OAUTHBEARER logins, checking each
+    access token at that URL (see ``OAuthProvider``); any user name is then an account."""
+
+    def __init__(self, oauth_introspection_url: str | None = None) -> None:
         # Unix socket paths are limited to ~108 characters: keep the base short.
         self.base = Path(tempfile.mkdtemp(prefix="dc", dir="/tmp"))
         self.base.chmod(0o755)
@@ -127,6 +154,11 @@ class Dovecot:
             config += UNPRIVILEGED.format(
                 user=pwd.getpwuid(uid).pw_name, group=grp.getgrgid(gid).gr_name
             )
+        if oauth_introspection_url:
+            config += OAUTH2.format(base=self.base)
+            args = self.base / "oauth2.conf.ext"
+            args.write_text(OAUTH2_ARGS.format(introspection_url=oauth_introspection_url))
+            args.chmod(0o644)
         self.config.write_text(config)
 
     def add_user(self, username: str, password: str) -> None:
