@@ -354,6 +354,45 @@ class OAuthAccount:
             for raw in messages:
                 client.append(folder, raw, msg_time=when)
 
+    def settings(self, smtp: OAuthSmtpServer | None = None, **overrides: Any) -> MailboxSettings:
+        """A mailbox signing in with OAuth2 at the test provider (a custom provider with every
+        endpoint), replying through ``smtp`` if given; needs the ``oauth_secrets`` fixture."""
+        values: dict[str, Any] = {
+            "name": "oauth-shop",
+            "host": self.host,
+            "port": self.port,
+            "security": "plain",
+            "username": self.username,
+            "auth": "oauth2",
+            "oauth_provider": "custom",
+            "oauth_client_id": self.provider.client_id,
+            "oauth_client_secret_env": OAUTH_SECRET_ENV,
+            "oauth_token_url": self.provider.token_url,
+            "oauth_device_url": self.provider.device_url,
+            "oauth_authorize_url": self.provider.authorize_url,
+            "seller_addresses": [SELLER_ADDRESS],
+            "idle": False,
+            "timeout_seconds": 10,
+        }
+        if smtp is not None:
+            values |= {"smtp_host": smtp.host, "smtp_port": smtp.port, "smtp_security": "plain"}
+        return MailboxSettings(**{**values, **overrides})
+
+
+OAUTH_SECRET_ENV = "SLAWATCH_TEST_OAUTH_CLIENT_SECRET"
+
+
+@pytest.fixture
+def oauth_secrets(monkeypatch: pytest.MonkeyPatch) -> str:
+    """The client secret in its variable and a new token key in SLAWATCH_TOKEN_KEY (returned),
+    as an operator sets them; subprocesses inherit both."""
+    from app.oauth.cipher import new_key
+
+    key = new_key()
+    monkeypatch.setenv("SLAWATCH_TOKEN_KEY", key)
+    monkeypatch.setenv(OAUTH_SECRET_ENV, OAUTH_CLIENT_SECRET)
+    return key
+
 
 @pytest.fixture
 def oauth_account(fresh_oauth_provider: OAuthProvider, oauth_dovecot: Dovecot) -> OAuthAccount:

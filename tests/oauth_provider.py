@@ -79,6 +79,7 @@ class _AuthorizationCode:
 @dataclass
 class _Records:
     token_requests: list[tuple[str, dict[str, str]]] = field(default_factory=list)
+    issued: list[str] = field(default_factory=list)  # every access and refresh token given out
     refresh_count: int = 0
     introspections: int = 0
     introspection_requests: list[tuple[str, bytes]] = field(default_factory=list)
@@ -221,6 +222,7 @@ class OAuthProvider:
         lifetime = self.access_token_lifetime if lifetime is None else lifetime
         with self._lock:
             self._access[token] = _AccessToken(user, scope, time.time() + lifetime)
+            self._records.issued.append(token)
         return token
 
     def revoke_refresh_token(self, token: str) -> None:
@@ -251,6 +253,11 @@ class OAuthProvider:
     def deny_device(self, user_code: str) -> None:
         with self._lock:
             self._device(user_code).denied = True
+
+    def issued_tokens(self) -> list[str]:
+        """Every access and refresh token given out since the last reset, revoked ones too."""
+        with self._lock:
+            return list(self._records.issued)
 
     def user_of(self, access_token: str) -> str | None:
         """The user a live access token belongs to, or None (expired, revoked or unknown)."""
@@ -368,6 +375,7 @@ class OAuthProvider:
         access_token = "at-" + secrets.token_urlsafe(24)
         lifetime = self.access_token_lifetime
         self._access[access_token] = _AccessToken(user, scope, time.time() + lifetime)
+        self._records.issued.append(access_token)
         answer: dict[str, Any] = {
             "access_token": access_token,
             "token_type": "Bearer",
@@ -383,6 +391,7 @@ class OAuthProvider:
     def _new_refresh_token(self, user: str, scope: str) -> str:
         token = "rt-" + secrets.token_urlsafe(24)
         self._refresh[token] = _RefreshToken(user, scope)
+        self._records.issued.append(token)
         return token
 
     def _id_token(self, user: str) -> str:
