@@ -33,6 +33,7 @@ from tests.conftest import (
     OAuthAccount,
     OAuthSmtpServer,
     auth,
+    closing_client,
 )
 from tests.mailfactory import customer
 from tests.oauth_provider import OAuthProvider
@@ -305,3 +306,54 @@ def test_tokens_never_reach_logs_api_output_or_the_database_in_clear(
         for secret in secrets:
             found = subprocess.run(["grep", "-Fla", "-e", secret, *files], capture_output=True)
             assert found.returncode == 1, found  # 1: in no file
+
+
+def test_an_approved_reply_goes_out_through_the_mailboxs_own_smtp_signed_in_with_oauth2(
+    session_factory: sessionmaker[Session],
+    settings: Settings,
+    oauth_account: OAuthAccount,
+    oauth_smtp_server: OAuthSmtpServer,
+    make_token: Any,
+) -> None:
+    # No [smtp] server is configured (the default, localhost, has none): only the mailbox's own.
+    mailbox = oauth_account.settings(oauth_smtp_server)
+    settings = settings.model_copy(update={"mailboxes": [mailbox]})
+    authorise(session_factory, settings, oauth_account)
+    oauth_account.append("INBOX", [customer("Eve")])
+    assert poll(session_factory, settings).ok
+    agent = auth(make_token(Role.AGENT))
+    with TestClient(create_app(settings, run_jobs=False)) as client:
+        (thread,) = client.get("/api/v1/threads", headers=agent).json()["items"]
+        body = "Hello Eve,\n\nYour order ships today.\n\nCustomer Care Team\n"
+        draft = client.post(
+            f"/api/v1/threads/{thread['id']}/drafts", json={"body": body}, headers=agent
+        ).json()
+        approved = client.post(f"/api/v1/drafts/{draft['id']}/approve", json={}, headers=agent)
+        assert approved.status_code == 200, approved.text
+        sent = client.post(f"/api/v1/drafts/{draft['id']}/send", headers=agent)
+    assert sent.status_code == 200, sent.text
+    assert sent.json()["state"] == "sent" and sent.json()["sent_copy_error"] is None
+    ((_, raw),) = oauth_smtp_server.handler.messages
+    assert sent.json()["message_id"].encode() in raw
+    assert oauth_smtp_server.handler.logins == [(oauth_account.username, "XOAUTH2")]
+    # The copy in Sent was appended over IMAP, signed in the same way.
+    with closing_client(oauth_account.client()) as imap:
+        imap.select_folder("Sent", readonly=True)
+        assert len(imap.search(["HEADER", "Message-ID", sent.json()["message_id"]])) == 1
+
+
+def test_a_rotated_refresh_token_replaces_the_stored_one(
+    session_factory: sessionmaker[Session], settings: Settings, oauth_account: OAuthAccount
+) -> None:
+    # Microsoft answers a refresh with a new refresh token: the newest must be kept.
+    provider = oauth_account.provider
+    provider.rotate_refresh_tokens = True
+    first = authorise(session_factory, settings, oauth_account)
+    assert poll(session_factory, settings).ok
+    cipher = TokenCipher(settings.token_key())
+    stored = cipher.decrypt(grant_row(session_factory).refresh_token).get_secret_value()
+    rotated = [t for t in provider.issued_tokens() if t.startswith("rt-")]
+    assert stored != first and stored == rotated[-1]
+    provider.revoke_refresh_token(first)
+    provider.expire_access_tokens()
+    assert poll(session_factory, settings).ok  # renewed with the rotated token
