@@ -6,7 +6,6 @@ No database here: the poller decides what to fetch and stores what this module r
 from __future__ import annotations
 
 import contextlib
-import functools
 import socket
 import ssl
 from collections.abc import Iterable, Iterator, Sequence
@@ -20,6 +19,7 @@ from imapclient.exceptions import IMAPClientError, LoginError
 from app.config import MailboxSettings
 from app.enums import FolderRole
 from app.mail.credentials import CredentialsError, Login, OAuthLogin
+from app.mail.tls import default_tls_context
 
 # reauthorize: the OAuth2 sign-in was refused even with a fresh token; a person must authorise
 # the mailbox again. config: a secret is missing or unreadable.
@@ -70,13 +70,6 @@ class FetchedMessage:
     # What is known to be wrong before parsing (a body left on the server), stored with the
     # message beside the parser's own problems.
     problems: tuple[str, ...] = ()
-
-
-@functools.cache
-def default_tls_context() -> ssl.SSLContext:
-    """One verifying context for every connection: loading the system's CA certificates takes
-    ~40 ms, most of a poll that finds nothing if done for each. Contexts are thread-safe."""
-    return ssl.create_default_context()
 
 
 def _utc(value: Any) -> datetime | None:

@@ -12,6 +12,7 @@ from pydantic import SecretStr
 
 from app.config import ConfigError, SmtpSettings
 from app.mail.credentials import CredentialsError, Login, OAuthLogin, PasswordLogin, xoauth2_string
+from app.mail.tls import default_tls_context
 
 
 class SmtpError(Exception):
@@ -51,7 +52,7 @@ class SmtpSession:
 
     def _connect(self) -> smtplib.SMTP:
         s = self._settings
-        context = ssl.create_default_context()
+        context = default_tls_context()
         client: smtplib.SMTP
         if s.security == "ssl":
             client = smtplib.SMTP_SSL(
