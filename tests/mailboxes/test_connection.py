@@ -13,7 +13,8 @@ from fastapi.testclient import TestClient
 from app.config import Settings
 from app.enums import Role
 from app.main import create_app
-from tests.conftest import ImapAccount, SmtpServer, auth, free_port
+from tests.conftest import ImapAccount, OAuthSmtpServer, SmtpServer, auth, free_port
+from tests.dovecot import Dovecot
 from tests.ingest.helpers import run_cli, write_config
 from tests.mailfactory import customer
 
@@ -186,3 +187,30 @@ def test_the_command_reports_each_step(
 
     unknown = run_cli("mailboxes", "test", "nope", config=config)
     assert unknown.returncode == 2 and "no mailbox named 'nope'" in unknown.stderr
+
+
+def test_smtp_login_with_the_mailbox_password_right_and_wrong(
+    api: TestClient,
+    admin: dict[str, str],
+    dovecot: Dovecot,
+    oauth_smtp_server: OAuthSmtpServer,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Replies go through the mailbox's own SMTP server, signed in as the mailbox.
+    smtp = oauth_smtp_server
+    dovecot.add_user(smtp.username, smtp.password)
+    monkeypatch.setenv("SLAWATCH_TEST_SMTP_PW", smtp.password)
+    account = ImapAccount(dovecot, smtp.username, smtp.password, "SLAWATCH_TEST_SMTP_PW")
+    server = {"smtp_host": "127.0.0.1", "smtp_port": smtp.port, "smtp_security": "plain"}
+    good = _test(api, admin, account, **server)
+    assert good["ok"] is True, good
+    assert good["steps"][-1]["detail"] == f"127.0.0.1:{smtp.port} (plain) as {smtp.username}"
+    assert smtp.handler.logins and smtp.handler.messages == []
+
+    # The same account under another address the SMTP server does not know.
+    dovecot.add_user("other@example.test", smtp.password)
+    other = ImapAccount(dovecot, "other@example.test", smtp.password, "SLAWATCH_TEST_SMTP_PW")
+    step, kind, detail = _failed(_test(api, admin, other, **server))
+    assert (step, kind) == ("log in to SMTP", "auth")
+    assert detail.startswith("login as 'other@example.test' refused by 127.0.0.1: ")
+    assert smtp.password not in detail
