@@ -95,6 +95,12 @@ class DatabaseCollector(Collector):
             "1 when the mailbox has been polled and its last poll succeeded, else 0.",
             labels=["mailbox", "client"],
         )
+        reauthorize = GaugeMetricFamily(
+            "slawatch_mailbox_needs_reauthorization",
+            "1 when the mailbox's OAuth2 sign-in was refused and a person must authorise it "
+            "again (slawatch mailboxes authorize NAME), else 0.",
+            labels=["mailbox", "client"],
+        )
         last_success = GaugeMetricFamily(
             "slawatch_mailbox_last_success_timestamp_seconds",
             "When the mailbox was last polled successfully (Unix time).",
@@ -118,9 +124,19 @@ class DatabaseCollector(Collector):
                 for bucket, count in zip(stats.BUCKET_LABELS, window.distribution, strict=False):
                     distribution.add_metric([*who, f"{days}d", bucket], count)
             healthy.add_metric(who, 1.0 if m.healthy else 0.0)
+            reauthorize.add_metric(who, 1.0 if m.needs_reauthorization else 0.0)
             if m.last_success_at is not None:
                 last_success.add_metric(who, _unix(m.last_success_at))
-        yield from (threads, oldest, rate, first_response, distribution, healthy, last_success)
+        yield from (
+            threads,
+            oldest,
+            rate,
+            first_response,
+            distribution,
+            healthy,
+            reauthorize,
+            last_success,
+        )
 
 
 def _unix(moment: datetime) -> float:

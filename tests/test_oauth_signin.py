@@ -175,6 +175,10 @@ def test_a_revoked_grant_asks_for_reauthorisation_and_alerts_at_once(
         viewer = auth(make_token(Role.VIEWER))
         (entry,) = client.get("/api/v1/summary", headers=viewer).json()["mailboxes"]
         assert entry["needs_reauthorization"] is True
+        metrics = client.get("/metrics").text
+        assert 'slawatch_mailbox_needs_reauthorization{client="",mailbox="oauth-shop"} 1.0' in (
+            metrics
+        )
     wall_screen = settings.model_copy(update={"status": StatusSettings(public=True)})
     with TestClient(create_app(wall_screen, run_jobs=False)) as client:
         assert "re-authorise needed" in client.get("/status").text
