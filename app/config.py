@@ -217,6 +217,9 @@ class MailboxSettings(_Section):
     # waits for the next poll (for servers that limit connections per account).
     idle: bool = True
     timeout_seconds: float = Field(default=60, gt=0)
+    # A whole poll ends by then even on a server answering each call just in time: what was
+    # stored stays, and the next poll reads on.
+    poll_deadline_seconds: float = Field(default=900, gt=0)
     batch_size: int = Field(default=500, ge=1, le=5000)
     # A message larger than this is stored as its headers and a note, never fetched whole.
     max_message_bytes: int = Field(default=50 * 1024 * 1024, ge=16 * 1024)

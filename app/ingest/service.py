@@ -599,12 +599,16 @@ def poll_mailbox(
     policy_for = threads.policy_lookup(sla, settings.marketplace)
     started = time.monotonic()
     mailbox_id: int | None = None
+    imap: ImapMailbox | None = None
     try:
         with session_scope(session_factory) as db:
             mailbox = repository.get_or_create_mailbox(db, settings.name)
             mailbox.last_poll_at = now()
             mailbox_id = mailbox.id
-        with ImapMailbox.for_settings(settings, logins.for_mailbox(settings)) as imap:
+        imap = ImapMailbox.for_settings(
+            settings, logins.for_mailbox(settings), deadline=settings.poll_deadline_seconds
+        )
+        with imap:
             paths = imap.locate_folders(settings)
             for role in FOLDER_ORDER:
                 path = paths.get(role)
@@ -636,6 +640,12 @@ def poll_mailbox(
     except SQLAlchemyError as e:
         # What was committed stays; the batch in flight is read again by the next poll.
         report.error, report.error_kind = _describe_database_error(e), "database"
+    if imap is not None and imap.deadline_passed and report.error_kind == "network":
+        report.error = (
+            f"{settings.host}: the poll was stopped at its deadline of "
+            f"{settings.poll_deadline_seconds:g} s (poll_deadline_seconds): the server is too "
+            "slow; what was stored stays, the next poll reads on"
+        )
     if report.error:
         log.error("mailbox %s: poll failed: %s", settings.name, report.error)
         metrics.POLL_FAILURES.labels(settings.name, report.error_kind or "unknown").inc()

@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import socket
 import ssl
+import threading
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -95,7 +96,12 @@ class ImapMailbox:
 
     @classmethod
     def for_settings(
-        cls, settings: MailboxSettings, login: Login, *, extra_timeout: float = 0
+        cls,
+        settings: MailboxSettings,
+        login: Login,
+        *,
+        extra_timeout: float = 0,
+        deadline: float | None = None,
     ) -> ImapMailbox:
         return cls(
             host=settings.host,
@@ -103,6 +109,7 @@ class ImapMailbox:
             security=settings.security,
             login=login,
             timeout=settings.timeout_seconds + extra_timeout,
+            deadline=deadline,
         )
 
     def __init__(
@@ -113,14 +120,20 @@ class ImapMailbox:
         security: Literal["ssl", "starttls", "plain"],
         login: Login,
         timeout: float,
+        deadline: float | None = None,
         ssl_context: ssl.SSLContext | None = None,
     ) -> None:
+        """``timeout`` bounds each network call; ``deadline`` (seconds) the whole session once
+        connected, for a server that answers each call, but too slowly ever to finish."""
         self.host, self.port = host, port
         self._security = security
         self._login = login
         self._timeout = timeout
         self._ssl_context = ssl_context
         self._client: IMAPClient | None = None
+        self._deadline = deadline
+        self._watchdog: threading.Timer | None = None
+        self.deadline_passed = False
 
     @property
     def client(self) -> IMAPClient:
@@ -141,6 +154,10 @@ class ImapMailbox:
             raise _describe_os_error(self.host, self.port, e, timeout=self._timeout) from e
         client.normalise_times = False  # keep INTERNALDATE's zone; we convert to UTC ourselves
         self._client = client
+        if self._deadline is not None:
+            self._watchdog = threading.Timer(self._deadline, self._stop_at_deadline, [client])
+            self._watchdog.daemon = True
+            self._watchdog.start()
         try:
             if self._security == "starttls":
                 client.starttls(self._tls_context())
@@ -194,10 +211,18 @@ class ImapMailbox:
     def __exit__(self, _type: object, error: BaseException | None, _tb: object) -> None:
         self._close(graceful=not isinstance(error, OSError))
 
+    def _stop_at_deadline(self, client: IMAPClient) -> None:
+        # Shutting the socket down wakes the call blocked on it, which then fails at once.
+        self.deadline_passed = True
+        with contextlib.suppress(OSError):
+            client.socket().shutdown(socket.SHUT_RDWR)
+
     def _close(self, *, graceful: bool) -> None:
         """Log out, or after a timeout or a broken connection just close the socket: a LOGOUT
         to a server that stopped answering would wait a whole timeout again."""
         client, self._client = self._client, None
+        if self._watchdog is not None:
+            self._watchdog.cancel()
         if client is None:
             return
         if not graceful:

@@ -163,10 +163,13 @@ def test_a_batch_bigger_than_batch_bytes_is_fetched_and_committed_in_parts(
 class SilentImapServer:
     """A TCP server on 127.0.0.1 that hangs like a broken IMAP server: with ``greet=False`` it
     accepts connections and never says a word; otherwise it greets, answers CAPABILITY, and then
-    goes silent at LOGIN. ``stuck`` counts the connections a client holds open meanwhile."""
+    goes silent at LOGIN. With ``trickle``, it accepts the LOGIN and then answers the next
+    command one byte every 0.2 s, for ever: no single read ever times out. ``stuck`` counts the
+    connections a client holds open meanwhile."""
 
-    def __init__(self, *, greet: bool) -> None:
+    def __init__(self, *, greet: bool, trickle: bool = False) -> None:
         self._greet = greet
+        self._trickle = trickle
         self._listener = socket.create_server(("127.0.0.1", 0))
         self.port = int(self._listener.getsockname()[1])
         self._connections: list[socket.socket] = []
@@ -193,6 +196,13 @@ class SilentImapServer:
                 connection.sendall(b"* OK silent test server ready\r\n")
                 for line in reader:
                     tag, _, command = line.partition(b" ")
+                    if self._trickle and command.upper().startswith(b"LOGIN"):
+                        connection.sendall(tag + b" OK LOGIN completed\r\n")
+                        continue
+                    if self._trickle and not command.upper().startswith(b"CAPABILITY"):
+                        while True:  # "* LIST ..." that never ends
+                            connection.sendall(b"*")
+                            time.sleep(0.2)
                     if not command.upper().startswith(b"CAPABILITY"):
                         break  # LOGIN: from here on, not another byte
                     connection.sendall(b"* CAPABILITY IMAP4rev1 AUTH=PLAIN IDLE\r\n")
@@ -231,8 +241,8 @@ def silent_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., Sil
     monkeypatch.setenv("SLAWATCH_TEST_SILENT_PASSWORD", "unused")
     servers: list[SilentImapServer] = []
 
-    def make(*, greet: bool) -> SilentImapServer:
-        servers.append(SilentImapServer(greet=greet))
+    def make(*, greet: bool, trickle: bool = False) -> SilentImapServer:
+        servers.append(SilentImapServer(greet=greet, trickle=trickle))
         return servers[-1]
 
     yield make
@@ -360,3 +370,21 @@ def _forget_regex_cache() -> None:
     # poller itself keeps.
     re.purge()
     gc.collect()
+
+
+def test_a_server_answering_too_slowly_to_finish_is_stopped_at_the_poll_deadline(
+    silent_server: Callable[..., SilentImapServer],
+    session_factory: sessionmaker[Session],
+) -> None:
+    server = silent_server(greet=True, trickle=True)
+    began = time.monotonic()
+    report = poll(session_factory, server.mailbox("slow", poll_deadline_seconds=3))
+    took = time.monotonic() - began
+
+    assert not report.ok and report.error_kind == "network"
+    assert report.error == (
+        "127.0.0.1: the poll was stopped at its deadline of 3 s (poll_deadline_seconds): the "
+        "server is too slow; what was stored stays, the next poll reads on"
+    )
+    assert 3 <= took < 5  # each byte came within the 2 s timeout: only the deadline ended it
+    _wait_for(lambda: server.stuck == 0, seconds=2, what="the connection closed")
