@@ -352,6 +352,11 @@ class DeadLetter(Base):
     uid: Mapped[int] = mapped_column(BigInteger)
     internal_date: Mapped[datetime | None] = mapped_column(UTCDateTime)
     raw: Mapped[bytes] = mapped_column(LargeBinary)
+    # What was known to be wrong at the fetch (a body left on the server), stored again with
+    # the message when it is replayed.
+    fetch_problems: Mapped[list[str]] = mapped_column(JSON, default=list)
+    size: Mapped[int | None] = mapped_column(BigInteger)
+    headers_only: Mapped[bool] = mapped_column(Boolean, default=False)
     error: Mapped[str] = mapped_column(Text)
     attempts: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)

@@ -42,6 +42,7 @@ from app.mail.imap import (
     did_not_answer,
 )
 from app.mail.parse import dedupe_key, parse_message
+from app.mailboxes import registry
 from app.models import (
     DeadLetter,
     FolderCursor,
@@ -372,6 +373,9 @@ def _dead_letter(
                 **location,
                 internal_date=fetched.internal_date,
                 raw=fetched.raw,
+                fetch_problems=list(fetched.problems),
+                size=fetched.size,
+                headers_only=fetched.headers_only,
                 error=_text(error) or "",
             )
         )
@@ -665,9 +669,9 @@ class ReplayReport:
 
 def replay_dead_letters(session_factory: sessionmaker[Session], settings: Settings) -> ReplayReport:
     """Process every unresolved dead letter again, e.g. after a fix; each keeps its raw bytes."""
-    by_name = {m.name: m for m in settings.mailboxes}
     report = ReplayReport()
     with session_scope(session_factory) as db:
+        by_name = registry.all_settings(db, settings)  # API mailboxes too
         for letter in repository.unresolved_dead_letters(db):
             cursor = letter.cursor
             mailbox_settings = by_name.get(cursor.mailbox.name)
@@ -681,7 +685,12 @@ def replay_dead_letters(session_factory: sessionmaker[Session], settings: Settin
                 uidvalidity=letter.uidvalidity,
                 fetched=[
                     FetchedMessage(
-                        uid=letter.uid, internal_date=letter.internal_date, raw=letter.raw
+                        uid=letter.uid,
+                        internal_date=letter.internal_date,
+                        raw=letter.raw,
+                        headers_only=letter.headers_only,
+                        size=letter.size,
+                        problems=tuple(letter.fetch_problems or ()),
                     )
                 ],
                 seller_addresses=seller_addresses,

@@ -6,10 +6,12 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from imapclient import IMAPClient
-from sqlalchemy import func, select
+from sqlalchemy import Engine, func, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.config import MailboxSettings, Settings, SlaSettings
@@ -72,3 +74,42 @@ def all_flags(client: IMAPClient) -> dict[tuple[str, int], frozenset[bytes]]:
         for uid, data in (client.fetch(uids, ["FLAGS"]) if uids else {}).items():
             flags[(folder, uid)] = frozenset(data[b"FLAGS"]) - {b"\\Recent"}
     return flags
+
+
+@contextmanager
+def poisoned(engine: Engine) -> Iterator[None]:
+    """Inserting a message whose subject starts with POISON fails meanwhile: a real storage
+    failure, made by the database (a trigger) rather than by patching our code."""
+    with engine.begin() as connection:
+        if engine.dialect.name == "sqlite":
+            connection.execute(
+                text(
+                    "CREATE TRIGGER poison BEFORE INSERT ON messages "
+                    "WHEN NEW.subject LIKE 'POISON%' "
+                    "BEGIN SELECT RAISE(ABORT, 'poison message refused'); END"
+                )
+            )
+        else:
+            connection.execute(
+                text(
+                    "CREATE OR REPLACE FUNCTION poison() RETURNS trigger AS $$ BEGIN "
+                    "IF NEW.subject LIKE 'POISON%' THEN RAISE EXCEPTION 'poison message refused'; "
+                    "END IF; RETURN NEW; END $$ LANGUAGE plpgsql"
+                )
+            )
+            connection.execute(
+                text(
+                    "CREATE TRIGGER poison BEFORE INSERT ON messages "
+                    "FOR EACH ROW EXECUTE FUNCTION poison()"
+                )
+            )
+    try:
+        yield
+    finally:
+        with engine.begin() as connection:
+            connection.execute(
+                text(
+                    "DROP TRIGGER poison"
+                    + ("" if engine.dialect.name == "sqlite" else " ON messages")
+                )
+            )

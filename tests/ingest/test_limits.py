@@ -26,7 +26,7 @@ from app.sla import ThreadState
 from app.threads.queries import state_of
 from app.worker import Worker
 from tests.conftest import ImapAccount, closing_client
-from tests.ingest.helpers import all_flags, counts, poll, stored_message_ids
+from tests.ingest.helpers import all_flags, counts, poisoned, poll, stored_message_ids
 from tests.mailfactory import (
     SELLER_ADDRESS,
     customer,
@@ -38,12 +38,14 @@ from tests.mailfactory import (
 LIMIT = 16 * 1024  # the smallest max_message_bytes allowed
 
 
-def _big_customer_message(marker: str) -> bytes:
+def _big_customer_message(
+    marker: str, subject: str = "Customer message regarding order 108829272810999"
+) -> bytes:
     """A buyer's question with a ~200 KiB photo attached; ``marker`` is only in the body."""
     msg = EmailMessage()
     msg["From"] = f"Dana <{relay_address('Dana')}>"
     msg["To"] = SELLER_ADDRESS
-    msg["Subject"] = "Customer message regarding order 108829272810999"
+    msg["Subject"] = subject
     msg["Message-ID"] = f"<big-{uuid.uuid4().hex}@test.example>"
     msg["Date"] = "Tue, 24 Nov 2026 12:00:00 +0000"
     msg.set_content(f"The box arrived broken, photo attached. {marker}\n")
@@ -117,6 +119,27 @@ def test_a_message_over_max_message_bytes_is_stored_as_its_header_only(
     assert again.ok and sum(f.new + f.duplicates for f in again.folders) == 0
     assert counts(session_factory) == (2, 2)
     assert marker.encode() not in imap_account.server.traffic()
+
+
+def test_a_header_only_message_that_fails_to_store_keeps_its_note_through_the_replay(
+    imap_account: ImapAccount, session_factory: sessionmaker[Session], engine: Engine
+) -> None:
+    big = _big_customer_message("body", subject="POISON order 108829272810999 question")
+    imap_account.append("INBOX", [big])
+    settings = imap_account.settings(max_message_bytes=LIMIT)
+    with poisoned(engine):
+        report = poll(session_factory, settings)
+    assert report.folders[0].failed == 1
+
+    replayed = service.replay_dead_letters(
+        session_factory, Settings(mailboxes=[settings], database_url=str(engine.url))
+    )
+    assert (replayed.resolved, replayed.still_failing) == (1, [])
+    with session_factory() as db:
+        stored = db.scalars(select(Message)).one()
+        (note,) = stored.parse_problems
+        assert note.endswith("only its headers were fetched")
+        assert stored.size_bytes > LIMIT  # the whole message's size, not the header's
 
 
 def test_a_batch_bigger_than_batch_bytes_is_fetched_and_committed_in_parts(

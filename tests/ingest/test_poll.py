@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, select, text
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.config import Settings
@@ -25,6 +25,7 @@ from tests.ingest.helpers import (
     ROOT,
     all_flags,
     counts,
+    poisoned,
     poll,
     run_cli,
     stored_message_ids,
@@ -284,31 +285,7 @@ def test_a_message_that_fails_to_store_becomes_a_dead_letter_and_replays(
 ) -> None:
     poison = customer("Frank", subject="POISON order question")
     imap_account.append("INBOX", [customer("Gina"), poison])
-    # A real storage failure, injected in the database rather than by patching our code.
-    with engine.begin() as connection:
-        if engine.dialect.name == "sqlite":
-            connection.execute(
-                text(
-                    "CREATE TRIGGER poison BEFORE INSERT ON messages "
-                    "WHEN NEW.subject LIKE 'POISON%' "
-                    "BEGIN SELECT RAISE(ABORT, 'poison message refused'); END"
-                )
-            )
-        else:
-            connection.execute(
-                text(
-                    "CREATE OR REPLACE FUNCTION poison() RETURNS trigger AS $$ BEGIN "
-                    "IF NEW.subject LIKE 'POISON%' THEN RAISE EXCEPTION 'poison message refused'; "
-                    "END IF; RETURN NEW; END $$ LANGUAGE plpgsql"
-                )
-            )
-            connection.execute(
-                text(
-                    "CREATE TRIGGER poison BEFORE INSERT ON messages "
-                    "FOR EACH ROW EXECUTE FUNCTION poison()"
-                )
-            )
-    try:
+    with poisoned(engine):
         report = poll(session_factory, imap_account.settings())
         assert report.ok
         assert (report.folders[0].new, report.folders[0].failed) == (1, 1)
@@ -321,14 +298,6 @@ def test_a_message_that_fails_to_store_becomes_a_dead_letter_and_replays(
         assert (inbox["stored_count"], inbox["failed_count"], inbox["server_count"]) == (1, 1, 2)
         # Polling again does not retry it silently, nor lose it.
         assert poll(session_factory, imap_account.settings()).folders[0].failed == 0
-    finally:
-        with engine.begin() as connection:
-            connection.execute(
-                text(
-                    "DROP TRIGGER poison"
-                    + ("" if engine.dialect.name == "sqlite" else " ON messages")
-                )
-            )
 
     config = write_config(
         tmp_path / "slawatch.toml", database_url=database_url, mailboxes=[imap_account.settings()]
