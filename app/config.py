@@ -12,10 +12,12 @@ import ipaddress
 import os
 import re
 import tomllib
+from dataclasses import dataclass
 from datetime import time
 from email.utils import parseaddr
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
@@ -28,8 +30,6 @@ from pydantic import (
     model_validator,
 )
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
-
-from app.providers import DEFAULT_MICROSOFT_TENANT, PRESETS, ProviderName, ProviderPreset
 
 ENV_PREFIX = "SLAWATCH_"
 CONFIG_ENV_VAR = "SLAWATCH_CONFIG"
@@ -48,6 +48,81 @@ DEFAULT_SPAM_WHITELIST = [
     "*@*.walmart.com",
     "*@wal-mart.com",
 ]
+
+
+# --- mail providers: what is known about the big ones, so a seller types only the address ---
+
+ProviderName = Literal["google", "microsoft"]
+
+# The flows `slawatch mailboxes authorize` can run: RFC 8628's device code (a code typed on any
+# device) or the authorization code with PKCE and a loopback redirect.
+AuthorizeFlow = Literal["device", "browser"]
+
+
+@dataclass(frozen=True)
+class ProviderPreset:
+    imap_host: str
+    imap_port: int
+    imap_security: Security
+    smtp_host: str
+    smtp_port: int
+    smtp_security: Security
+    sent_folder: str
+    spam_folder: str
+    # The provider saves a copy of what its SMTP server sends: another would show twice.
+    saves_sent_copy: bool
+    token_url: str
+    device_url: str | None
+    authorize_url: str
+    scopes: tuple[str, ...]
+    # Google's device flow admits only a few scopes, not mail: it takes the browser flow.
+    authorize_flow: AuthorizeFlow
+
+
+GOOGLE = ProviderPreset(
+    imap_host="imap.gmail.com",
+    imap_port=993,
+    imap_security="ssl",
+    smtp_host="smtp.gmail.com",
+    smtp_port=465,
+    smtp_security="ssl",
+    sent_folder="[Gmail]/Sent Mail",
+    spam_folder="[Gmail]/Spam",
+    saves_sent_copy=True,
+    token_url="https://oauth2.googleapis.com/token",
+    device_url=None,
+    authorize_url="https://accounts.google.com/o/oauth2/v2/auth",
+    scopes=("https://mail.google.com/",),
+    authorize_flow="browser",
+)
+
+MICROSOFT_LOGIN = "https://login.microsoftonline.com/{tenant}/oauth2/v2.0"
+
+MICROSOFT = ProviderPreset(
+    imap_host="outlook.office365.com",
+    imap_port=993,
+    imap_security="ssl",
+    smtp_host="smtp.office365.com",
+    smtp_port=587,
+    smtp_security="starttls",
+    sent_folder="Sent Items",
+    spam_folder="Junk Email",
+    saves_sent_copy=True,
+    token_url=MICROSOFT_LOGIN + "/token",
+    device_url=MICROSOFT_LOGIN + "/devicecode",
+    authorize_url=MICROSOFT_LOGIN + "/authorize",
+    scopes=(
+        "https://outlook.office.com/IMAP.AccessAsUser.All",
+        "https://outlook.office.com/SMTP.Send",
+        "offline_access",
+    ),
+    authorize_flow="device",
+)
+
+PRESETS: dict[str, ProviderPreset] = {"google": GOOGLE, "microsoft": MICROSOFT}
+
+# "organizations": any work or school account; a tenant id or domain pins one organisation.
+DEFAULT_MICROSOFT_TENANT = "organizations"
 
 
 class ConfigError(Exception):
@@ -86,6 +161,23 @@ def _check_host(host: str) -> str:
 
 
 HostName = Annotated[str, AfterValidator(_check_host)]
+
+
+def _check_oauth_url(url: str) -> str:
+    """An endpoint that tokens may be sent to: https, or http only on this machine (tests)."""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+    except ValueError:
+        raise ValueError(f"{url!r} is not a valid URL") from None
+    if parts.scheme not in ("https", "http") or not host:
+        raise ValueError(f"{url!r} is not an http(s) URL")
+    if parts.scheme == "http" and not is_loopback(host):
+        raise ValueError(f"{url!r}: tokens go only over https (http only to a loopback address)")
+    return url
+
+
+OAuthUrl = Annotated[str, AfterValidator(_check_oauth_url)]
 
 
 def is_loopback(host: str) -> bool:
@@ -155,16 +247,18 @@ def _apply_preset(values: dict[str, Any]) -> dict[str, Any]:
     preset = PRESETS.get(provider) if isinstance(provider, str) else None
     if preset is None:
         return values
-    filled = {
-        "host": preset.imap_host,
-        "port": preset.imap_port,
-        "security": preset.imap_security,
-        "smtp_host": preset.smtp_host,
-        "smtp_port": preset.smtp_port,
-        "smtp_security": preset.smtp_security,
-        "append_sent_copy": not preset.saves_sent_copy,
-        **values,
-    }
+    defaults: dict[str, Any] = {"host": preset.imap_host, "security": preset.imap_security}
+    if values.get("security", preset.imap_security) == preset.imap_security:
+        defaults["port"] = preset.imap_port  # another security keeps its own default port
+    if "smtp_host" not in values:
+        # The provider's SMTP server files a copy of what it sends; a relay of one's own doesn't.
+        defaults |= {
+            "smtp_host": preset.smtp_host,
+            "smtp_port": preset.smtp_port,
+            "smtp_security": preset.smtp_security,
+            "append_sent_copy": not preset.saves_sent_copy,
+        }
+    filled = {**defaults, **values}
     if filled.get("auth") == "oauth2":
         filled.setdefault("oauth_provider", provider)
     return filled
@@ -191,9 +285,9 @@ class MailboxSettings(_Section):
     oauth_tenant: str = Field(
         default=DEFAULT_MICROSOFT_TENANT, min_length=1, pattern=r"^[A-Za-z0-9.-]+$"
     )
-    oauth_token_url: str | None = Field(default=None, pattern=r"^https?://")
-    oauth_device_url: str | None = Field(default=None, pattern=r"^https?://")
-    oauth_authorize_url: str | None = Field(default=None, pattern=r"^https?://")
+    oauth_token_url: OAuthUrl | None = None
+    oauth_device_url: OAuthUrl | None = None
+    oauth_authorize_url: OAuthUrl | None = None
     oauth_scopes: list[str] | None = None
     # The SMTP server replies from this mailbox go through, logged in as the mailbox (password or
     # OAuth2); unset, replies use the global [smtp] server.

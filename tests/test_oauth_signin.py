@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import subprocess
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -77,6 +78,14 @@ def refresh_requests(provider: OAuthProvider) -> int:
     return sum(1 for grant_type, _ in provider.token_requests if grant_type == "refresh_token")
 
 
+def expire_stored_token(session_factory: sessionmaker[Session], *, in_seconds: float) -> None:
+    """As if time had passed: the stored access token expires in ``in_seconds``."""
+    with session_scope(session_factory) as db:
+        row = db.scalars(select(OAuthGrant)).one()
+        row.refreshed_at = now() - timedelta(seconds=120 - in_seconds)
+        row.access_expires_at = now() + timedelta(seconds=in_seconds)
+
+
 def grant_row(session_factory: sessionmaker[Session]) -> OAuthGrant:
     with session_factory() as db:
         return db.scalars(select(OAuthGrant)).one()
@@ -96,12 +105,15 @@ def test_signs_in_with_a_fresh_token_and_reuses_it_until_near_expiry(
     assert poll(session_factory, settings).ok
     assert provider.refresh_count == 1  # still valid for an hour: reused, also across sessions
 
-    # A token with less than the margin (5 minutes) left is refreshed before it is used.
+    # A token is refreshed before it is used once less than five minutes, or half its
+    # lifetime for a short-lived one, are left.
     provider.access_token_lifetime = 120
-    with session_scope(session_factory) as db:
-        row = db.scalars(select(OAuthGrant)).one()
-        row.access_expires_at = now()
+    expire_stored_token(session_factory, in_seconds=0)
     assert poll(session_factory, settings).ok
+    assert provider.refresh_count == 2
+    assert poll(session_factory, settings).ok
+    assert provider.refresh_count == 2  # 120 s left: fresh enough
+    expire_stored_token(session_factory, in_seconds=50)  # still valid, but past half its life
     assert poll(session_factory, settings).ok
     assert provider.refresh_count == 3
     assert grant_row(session_factory).refreshed_at is not None

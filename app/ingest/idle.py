@@ -7,6 +7,7 @@ import threading
 from collections.abc import Callable
 
 from imapclient.exceptions import IMAPClientError
+from sqlalchemy.exc import SQLAlchemyError
 
 from app.config import ConfigError, MailboxSettings
 from app.mail.imap import ImapError, ImapMailbox
@@ -43,7 +44,7 @@ class IdleWatcher(threading.Thread):
                 if not self._watch():
                     return
                 delay = float(self._settings.poll_seconds)
-            except (ImapError, ConfigError, IMAPClientError, OSError) as e:
+            except (ImapError, ConfigError, IMAPClientError, OSError, SQLAlchemyError) as e:
                 # The poll job reports mailbox health; here a failure only pauses the watching.
                 log.info("mailbox %s: IDLE paused for %.0f s: %s", self._settings.name, delay, e)
                 self._stop.wait(delay)

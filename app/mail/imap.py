@@ -6,6 +6,7 @@ No database here: the poller decides what to fetch and stores what this module r
 from __future__ import annotations
 
 import contextlib
+import imaplib
 import socket
 import ssl
 import threading
@@ -16,10 +17,11 @@ from typing import Any, Literal
 
 from imapclient import IMAPClient
 from imapclient.exceptions import IMAPClientError, LoginError
+from pydantic import SecretStr
 
 from app.config import MailboxSettings
 from app.enums import FolderRole
-from app.mail.credentials import CredentialsError, Login, OAuthLogin
+from app.mail.credentials import CredentialsError, Login, OAuthLogin, PasswordLogin
 from app.mail.tls import default_tls_context
 
 # reauthorize: the OAuth2 sign-in was refused even with a fresh token; a person must authorise
@@ -142,6 +144,11 @@ class ImapMailbox:
         return self._client
 
     def __enter__(self) -> ImapMailbox:
+        # The token first (it may take a call to the provider), so no connection idles meanwhile.
+        try:
+            token = self._login.tokens.current() if isinstance(self._login, OAuthLogin) else None
+        except CredentialsError as e:
+            raise ImapError(e.kind, e.reason) from e
         try:
             client = IMAPClient(
                 self.host,
@@ -161,7 +168,7 @@ class ImapMailbox:
         try:
             if self._security == "starttls":
                 client.starttls(self._tls_context())
-            self._sign_in(client)
+            self._sign_in(client, token)
         except LoginError as e:
             self._close(graceful=True)
             raise ImapError(
@@ -178,30 +185,42 @@ class ImapMailbox:
             if isinstance(e, OSError):
                 raise _describe_os_error(self.host, self.port, e, timeout=self._timeout) from e
             raise ImapError("protocol", f"{self.host}: {_text(e)}") from e
+        except BaseException:
+            self._close(graceful=False)
+            raise
         return self
 
-    def _sign_in(self, client: IMAPClient) -> None:
+    def _sign_in(self, client: IMAPClient, token: SecretStr | None) -> None:
         login = self._login
-        if not isinstance(login, OAuthLogin):
+        if not isinstance(login, OAuthLogin) or token is None:
+            assert isinstance(login, PasswordLogin)
             client.login(login.username, login.password.get_secret_value())
             return
-        token = login.tokens.current()
         try:
             client.oauth2_login(login.username, token.get_secret_value())
             return
-        except LoginError:
-            pass
+        except LoginError as e:
+            self._unless_disconnected(e)
         # Refused: the token may have been revoked early; a new one gets one more try.
         token = login.tokens.renewed(token)
         try:
             client.oauth2_login(login.username, token.get_secret_value())
         except LoginError as e:
+            self._unless_disconnected(e)
             raise ImapError(
                 "reauthorize",
                 f"{self.host} refused OAuth2 sign-in as {login.username!r} even with a fresh "
                 f"token ({_text(e)}): re-authorise the mailbox, and check IMAP is enabled for "
                 "the account",
             ) from e
+
+    def _unless_disconnected(self, error: LoginError) -> None:
+        """imapclient reports a connection lost during AUTHENTICATE as a refused login: that is
+        a network failure, not a reason to re-authorise."""
+        if isinstance(error.__context__, imaplib.IMAP4.abort):
+            raise ImapError(
+                "network", f"{self.host}: connection lost while signing in: {_text(error)}"
+            ) from error
 
     def _tls_context(self) -> ssl.SSLContext | None:
         if self._security == "plain":

@@ -3,16 +3,22 @@ with a password or OAuth2 (SASL XOAUTH2)."""
 
 from __future__ import annotations
 
+import logging
 import smtplib
 import socket
 import ssl
 from email.message import EmailMessage
+from typing import Literal
 
 from pydantic import SecretStr
 
 from app.config import ConfigError, SmtpSettings
 from app.mail.credentials import CredentialsError, Login, OAuthLogin, PasswordLogin, xoauth2_string
 from app.mail.tls import default_tls_context
+
+log = logging.getLogger(__name__)
+
+SmtpErrorKind = Literal["auth", "reauthorize", "tls", "network", "config", "refused"]
 
 
 class SmtpError(Exception):
@@ -21,7 +27,7 @@ class SmtpError(Exception):
     (unknown host, refused or silent connection), config (a missing secret) or refused (the
     server declined the message or a recipient)."""
 
-    def __init__(self, reason: str, kind: str = "refused") -> None:
+    def __init__(self, reason: str, *, kind: SmtpErrorKind = "refused") -> None:
         super().__init__(reason)
         self.reason = reason
         self.kind = kind
@@ -98,7 +104,7 @@ class SmtpSession:
     def connect(self) -> smtplib.SMTP:
         """The signed-in connection (opened once); a failure is kept for later sends."""
         if self._broken:
-            raise SmtpError(self._broken.reason, self._broken.kind)
+            raise SmtpError(self._broken.reason, kind=self._broken.kind)
         if self._client is not None:
             return self._client
         try:
@@ -106,11 +112,14 @@ class SmtpSession:
         except (smtplib.SMTPException, OSError) as e:
             self._broken = _error(self._settings, e)
         except CredentialsError as e:
-            self._broken = SmtpError(e.reason, e.kind)
+            self._broken = SmtpError(e.reason, kind=e.kind)
         except ConfigError as e:
-            self._broken = SmtpError(str(e), "config")
+            self._broken = SmtpError(str(e), kind="config")
+        except Exception as e:  # nothing was sent yet: whatever failed, the message can wait
+            log.exception("SMTP sign-in to %s failed", self._settings.host)
+            self._broken = SmtpError(f"signing in to {self._settings.host} failed: {e}")
         if self._broken:
-            raise SmtpError(self._broken.reason, self._broken.kind)
+            raise SmtpError(self._broken.reason, kind=self._broken.kind)
         assert self._client is not None
         return self._client
 
@@ -149,6 +158,13 @@ def _sign_in_oauth2(client: smtplib.SMTP, login: OAuthLogin) -> None:
 
 def _xoauth2(client: smtplib.SMTP, username: str, token: SecretStr) -> None:
     client.ehlo_or_helo_if_needed()
+    offered = client.esmtp_features.get("auth", "").upper().split()
+    if "XOAUTH2" not in offered:
+        raise CredentialsError(
+            "config",
+            f"the SMTP server does not offer OAuth2 sign-in (AUTH {' '.join(offered) or 'none'}); "
+            "check smtp_host, smtp_port and smtp_security",
+        )
 
     def respond(challenge: bytes | None = None) -> str:
         # A challenge after the token is the server's error report: answer it with an empty
@@ -168,25 +184,25 @@ def _error(settings: SmtpSettings, error: Exception) -> SmtpError:
     host, port = settings.host, settings.smtp_port
     if isinstance(error, smtplib.SMTPAuthenticationError):
         return SmtpError(
-            f"login as {settings.username!r} refused by {host}: {_reply(error)}", "auth"
+            f"login as {settings.username!r} refused by {host}: {_reply(error)}", kind="auth"
         )
     if isinstance(error, smtplib.SMTPRecipientsRefused):
         return SmtpError(f"{host} refused recipients: {', '.join(sorted(error.recipients))}")
     if isinstance(error, smtplib.SMTPResponseException):
         return SmtpError(f"{host} answered {error.smtp_code}: {_reply(error)}")
     if isinstance(error, smtplib.SMTPNotSupportedError):
-        return SmtpError(f"{host}: {error}", "config")
+        return SmtpError(f"{host}: {error}", kind="config")
     if isinstance(error, smtplib.SMTPException):
-        return SmtpError(f"{host}: {error}", "network")
+        return SmtpError(f"{host}: {error}", kind="network")
     if isinstance(error, ssl.SSLError):
-        return SmtpError(f"TLS with {host}:{port} failed: {error.reason or error}", "tls")
+        return SmtpError(f"TLS with {host}:{port} failed: {error.reason or error}", kind="tls")
     if isinstance(error, socket.gaierror):
-        return SmtpError(f"unknown host {host!r} ({error.strerror})", "network")
+        return SmtpError(f"unknown host {host!r} ({error.strerror})", kind="network")
     if isinstance(error, TimeoutError):
-        return SmtpError(f"{host}:{port} did not answer in time", "network")
+        return SmtpError(f"{host}:{port} did not answer in time", kind="network")
     if isinstance(error, ConnectionRefusedError):
-        return SmtpError(f"connection to {host}:{port} refused", "network")
-    return SmtpError(f"connection to {host}:{port} failed: {error}", "network")
+        return SmtpError(f"connection to {host}:{port} refused", kind="network")
+    return SmtpError(f"connection to {host}:{port} failed: {error}", kind="network")
 
 
 def _reply(error: smtplib.SMTPResponseException) -> str:

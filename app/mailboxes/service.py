@@ -8,6 +8,7 @@ names an API mailbox refuses to start.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from pydantic import ValidationError
@@ -19,8 +20,31 @@ from app.errors import AppError, Conflict, NotFound
 from app.ingest import repository
 from app.mailboxes import registry
 from app.models import Mailbox, User
+from app.oauth import grants
 from app.threads import stats
 from app.threads.queries import Selection
+
+log = logging.getLogger(__name__)
+
+# Settings that decide where a mailbox's OAuth2 tokens are sent, and for which account.
+GRANT_BOUND_KEYS = (
+    "provider",
+    "host",
+    "port",
+    "security",
+    "username",
+    "auth",
+    "smtp_host",
+    "smtp_port",
+    "smtp_security",
+    "oauth_provider",
+    "oauth_client_id",
+    "oauth_tenant",
+    "oauth_token_url",
+    "oauth_device_url",
+    "oauth_authorize_url",
+    "oauth_scopes",
+)
 
 CONFIG, API = "config", "api"
 
@@ -113,8 +137,14 @@ def update(
     row = _api_mailbox(db, name, settings)
     if "name" in changes and changes["name"] != name:
         raise InvalidMailbox("a mailbox cannot be renamed (its threads and history keep its name)")
-    mailbox = _validated({**(row.settings or {}), **changes})
+    before = row.settings or {}
+    mailbox = _validated({**before, **changes})
     row.settings, row.client = mailbox.model_dump(mode="json"), mailbox.client
+    moved = sorted(k for k in GRANT_BOUND_KEYS if row.settings.get(k) != before.get(k))
+    if moved and grants.forget(db, row):
+        # A stored OAuth2 grant is sent only where it was given: new servers, a new account or
+        # another app need a new consent (`slawatch mailboxes authorize NAME`).
+        log.warning("mailbox %s: %s changed; its OAuth2 grant was removed", name, ", ".join(moved))
     audit.record(
         db, actor=actor, action="mailbox.update", target=row, detail={"changed": sorted(changes)}
     )

@@ -16,9 +16,8 @@ from urllib.parse import urlencode
 import httpx
 from pydantic import SecretStr
 
-from app.config import MailboxSettings
+from app.config import PRESETS, AuthorizeFlow, MailboxSettings
 from app.mail.credentials import CredentialsError
-from app.providers import PRESETS, AuthorizeFlow
 
 DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
 # The provider's own errors that mean the grant is gone: a person must consent again.

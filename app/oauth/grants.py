@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import logging
+import threading
 from datetime import timedelta
 
 from pydantic import SecretStr
@@ -20,6 +22,8 @@ from app.oauth.endpoints import OAuthClient, TokenGrant
 # An access token this close to its expiry is refreshed first: a poll or an IDLE session can
 # outlast a token that had only seconds left.
 REFRESH_MARGIN = timedelta(minutes=5)
+
+log = logging.getLogger(__name__)
 
 
 def _grant_row(db: Session, mailbox_name: str) -> OAuthGrant | None:
@@ -47,6 +51,16 @@ def store(db: Session, mailbox: Mailbox, grant: TokenGrant, cipher: TokenCipher)
     return row
 
 
+def forget(db: Session, mailbox: Mailbox) -> bool:
+    """Remove the mailbox's grant; True if it had one."""
+    row = db.get(OAuthGrant, mailbox.id)
+    if row is None:
+        return False
+    db.delete(row)
+    db.flush()
+    return True
+
+
 def reencrypt_all(db: Session, cipher: TokenCipher) -> int:
     """Every stored token re-encrypted with the cipher's first key (after a key rotation)."""
     rows = list(db.scalars(select(OAuthGrant)))
@@ -67,10 +81,12 @@ class MailboxTokens:
         session_factory: sessionmaker[Session],
         settings: MailboxSettings,
         cipher: TokenCipher,
+        lock: threading.Lock,
     ) -> None:
         self._session_factory = session_factory
         self._settings = settings
         self._cipher = cipher
+        self._lock = lock
 
     def current(self) -> SecretStr:
         return self._token(refused=None)
@@ -79,7 +95,13 @@ class MailboxTokens:
         return self._token(refused=refused)
 
     def _token(self, *, refused: SecretStr | None) -> SecretStr:
+        # One refresh at a time per mailbox in this process (a poll and its IDLE watcher).
+        with self._lock:
+            return self._token_locked(refused=refused)
+
+    def _token_locked(self, *, refused: SecretStr | None) -> SecretStr:
         name = self._settings.name
+        still_valid: SecretStr | None = None
         with session_scope(self._session_factory) as db:
             row = _grant_row(db, name)
             if row is None:
@@ -92,16 +114,26 @@ class MailboxTokens:
                 raise CredentialsError("reauthorize", row.refused_reason or "sign-in refused")
             if row.access_token and row.access_expires_at:
                 access = self._cipher.decrypt(row.access_token)
-                fresh = row.access_expires_at - now() > REFRESH_MARGIN
+                issued = row.refreshed_at or row.authorized_at
+                # Five minutes ahead, or half the lifetime of a short-lived token.
+                margin = min(REFRESH_MARGIN, (row.access_expires_at - issued) / 2)
+                left = row.access_expires_at - now()
                 # A token refused by a server is renewed, unless another process already did.
-                if fresh and (refused is None or access != refused):
-                    return access
+                if refused is None or access != refused:
+                    if left > margin:
+                        return access
+                    if left > timedelta(0):
+                        still_valid = access
             refresh_token = self._cipher.decrypt(row.refresh_token)
         try:
             grant = OAuthClient(self._settings).refresh(refresh_token, now=now())
         except CredentialsError as e:
             if e.kind == "reauthorize":
                 self._record_refusal(refresh_token, e.reason)
+            elif still_valid is not None:
+                # Refreshing early failed for now: the token in hand still works a while.
+                log.warning("mailbox %s: early token refresh failed: %s", name, e.reason)
+                return still_valid
             raise
         self._record_refresh(refresh_token, grant)
         return grant.access_token
@@ -138,6 +170,7 @@ class Logins:
         self._session_factory = session_factory
         self._settings = settings
         self._cipher: TokenCipher | None = None
+        self._locks: dict[str, threading.Lock] = {}
 
     def cipher(self) -> TokenCipher:
         # Read when first needed: a deployment without OAuth2 mailboxes needs no key.
@@ -148,6 +181,10 @@ class Logins:
     def for_mailbox(self, mailbox: MailboxSettings) -> Login:
         if mailbox.auth == "password":
             return PasswordLogin(mailbox.username, mailbox.password())
-        return OAuthLogin(
-            mailbox.username, MailboxTokens(self._session_factory, mailbox, self.cipher())
+        tokens = MailboxTokens(
+            self._session_factory,
+            mailbox,
+            self.cipher(),
+            self._locks.setdefault(mailbox.name, threading.Lock()),  # atomic: one lock a name
         )
+        return OAuthLogin(mailbox.username, tokens)

@@ -338,7 +338,7 @@ def _send_reply(claimed: _Outgoing, *, settings: Settings, logins: Logins) -> No
     try:
         login = logins.for_mailbox(claimed.mailbox)
     except ConfigError as e:
-        raise smtp.SmtpError(str(e), "config") from e
+        raise smtp.SmtpError(str(e), kind="config") from e
     smtp.send(own, claimed.message, recipients=[claimed.recipient], login=login)
 
 
@@ -360,7 +360,8 @@ def _append_sent_copy(
         error = e.reason
     except ConfigError as e:
         error = str(e)
-    except OSError as e:
+    except Exception as e:  # the reply went out: the copy's failure is only recorded
+        log.exception("draft %s: the copy to Sent failed", draft_id)
         error = f"{mailbox.host}: {e}"
     if error:
         log.warning("draft %s: sent, but the copy to Sent failed: %s", draft_id, error)
