@@ -86,7 +86,6 @@ class OAuthGrant(Base):
     refresh_token: Mapped[str] = mapped_column(Text)
     access_token: Mapped[str | None] = mapped_column(Text)
     access_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    scope: Mapped[str | None] = mapped_column(Text)
     authorized_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
     refreshed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # Set when the provider refused the refresh token (revoked, expired, password changed):

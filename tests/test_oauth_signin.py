@@ -60,7 +60,6 @@ def authorise(
         access_token=SecretStr(account.access_token()),
         expires_at=now(),  # used up: the first sign-in refreshes
         refresh_token=SecretStr(refresh_token),
-        scope=None,
     )
     with session_scope(session_factory) as db:
         mailbox = repository.get_or_create_mailbox(db, settings.mailboxes[0].name)
@@ -373,3 +372,53 @@ def test_a_rotated_refresh_token_replaces_the_stored_one(
     provider.revoke_refresh_token(first)
     provider.expire_access_tokens()
     assert poll(session_factory, settings).ok  # renewed with the rotated token
+
+
+def test_changing_where_an_api_mailbox_signs_in_forgets_its_grant(
+    session_factory: sessionmaker[Session],
+    database_url: str,
+    oauth_account: OAuthAccount,
+    oauth_secrets: str,
+    make_token: Any,
+) -> None:
+    # An admin can change an API mailbox; the seller's consent must not follow it elsewhere.
+    settings = Settings(database_url=database_url)
+    admin = auth(make_token(Role.ADMIN))
+    body = oauth_account.settings(name="api-shop").model_dump(mode="json", exclude_unset=True)
+
+    def store_grant() -> None:
+        with session_scope(session_factory) as db:
+            mailbox = repository.get_or_create_mailbox(db, "api-shop")
+            grant = TokenGrant(
+                access_token=SecretStr(oauth_account.access_token()),
+                expires_at=now(),
+                refresh_token=SecretStr(oauth_account.refresh_token()),
+            )
+            grants.store(db, mailbox, grant, TokenCipher(settings.token_key()))
+
+    with TestClient(create_app(settings, run_jobs=False)) as client:
+        assert client.post("/api/v1/mailboxes", json=body, headers=admin).status_code == 201
+        store_grant()
+        other = OAuthProvider(client_id=oauth_account.provider.client_id).start()
+        try:
+            changed = client.patch(
+                "/api/v1/mailboxes/api-shop",
+                json={"oauth_token_url": other.token_url},
+                headers=admin,
+            )
+            assert changed.status_code == 200, changed.text
+            report = client.post("/api/v1/mailboxes/api-shop/test", headers=admin).json()
+            assert other.token_requests == []  # nothing was sent to the new address
+        finally:
+            other.stop()
+        assert "not authorised yet" in report["steps"][0]["detail"]
+        with session_factory() as db:
+            assert db.scalars(select(OAuthGrant)).all() == []
+
+        # Changing what does not decide where tokens go keeps the grant.
+        store_grant()
+        polled = client.patch(
+            "/api/v1/mailboxes/api-shop", json={"poll_seconds": 120}, headers=admin
+        )
+        assert polled.status_code == 200
+    assert grant_row(session_factory).refused_at is None  # still there

@@ -6,9 +6,10 @@ import pytest
 from pydantic import SecretStr, ValidationError
 
 from app.config import ConfigError, MailboxSettings
-from app.mail.credentials import xoauth2_string
+from app.mail.credentials import CredentialsError, xoauth2_string
+from app.oauth.authorize import code_from_redirect
 from app.oauth.cipher import TokenCipher, new_key
-from app.oauth.endpoints import endpoints_for
+from app.oauth.endpoints import bounded_seconds, endpoints_for
 
 
 def _mailbox(**values: object) -> MailboxSettings:
@@ -129,7 +130,9 @@ def test_custom_provider_needs_a_token_url_and_uses_its_device_endpoint() -> Non
         ({"oauth_client_secret_env": None}, "Google needs the OAuth client's secret"),
         ({"oauth_client_secret_file": "/x"}, "not both"),
         ({"oauth_tenant": "../evil"}, "oauth_tenant"),
-        ({"oauth_token_url": "file:///etc/passwd"}, "oauth_token_url"),
+        ({"oauth_token_url": "file:///etc/passwd"}, "not an http"),
+        ({"oauth_token_url": "http://idp.example/token"}, "tokens go only over https"),
+        ({"oauth_device_url": "https://[::1/"}, "not a valid URL"),
     ],
 )
 def test_oauth2_settings_refused_with_the_reason(values: dict[str, object], problem: str) -> None:
@@ -172,3 +175,47 @@ def test_xoauth2_initial_response() -> None:
         xoauth2_string("a@shop.example", SecretStr("ya29.tok"))
         == "user=a@shop.example\x01auth=Bearer ya29.tok\x01\x01"
     )
+
+
+def test_another_security_keeps_its_own_port_and_an_own_relay_keeps_the_sent_copy() -> None:
+    mailbox = _mailbox(
+        provider="google",
+        username="a@shop.example",
+        password_env="PW",
+        security="starttls",
+        smtp_host="relay.shop.example",
+    )
+    assert (mailbox.host, mailbox.imap_port) == ("imap.gmail.com", 143)
+    # Replies through a relay of the seller's own: nobody else files them in Sent.
+    assert mailbox.append_sent_copy is True and mailbox.smtp_port is None
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (3599, 3599),
+        ("3600", 3600),
+        (None, 3600),
+        ("soon", 3600),
+        (1e20, 86400),
+        (-5, 60),
+        (float("nan"), 3600),
+        (float("inf"), 3600),
+    ],
+)
+def test_a_providers_token_lifetime_is_kept_within_bounds(value: object, expected: float) -> None:
+    assert bounded_seconds(value, 3600) == expected
+
+
+def test_only_the_answer_to_this_request_ends_the_browser_flow() -> None:
+    state = "s3cr3t-state"
+    assert (
+        code_from_redirect(f"http://127.0.0.1:8765/?code=abc&state={state}", state=state) == "abc"
+    )
+    # Any page could send the browser to the loopback address: without the state, it is noise.
+    with pytest.raises(ValueError, match="state differs"):
+        code_from_redirect("http://127.0.0.1:8765/?error=access_denied", state=state)
+    with pytest.raises(CredentialsError, match="access_denied: consent was not given"):
+        code_from_redirect(f"http://127.0.0.1:8765/?error=access_denied&state={state}", state=state)
+    with pytest.raises(ValueError, match="no authorization code"):
+        code_from_redirect(f"http://127.0.0.1:8765/?state={state}", state=state)

@@ -1,7 +1,7 @@
 """How a mail session signs in: a password, or an OAuth2 access token (SASL XOAUTH2).
 
 The IMAP and SMTP clients take a ``Login`` and know nothing of where tokens come from; the token
-source (app.oauth.tokens) refreshes and stores them."""
+source (app.oauth.grants) refreshes and stores them."""
 
 from __future__ import annotations
 

@@ -25,6 +25,7 @@ from app.mail.credentials import CredentialsError
 from app.oauth.endpoints import DevicePending, OAuthClient, Pkce, TokenGrant
 
 SLOW_DOWN_SECONDS = 5  # RFC 8628: poll this much less often after a slow_down
+CONSENT_SECONDS = 15 * 60  # how long the browser flow waits for the person
 
 
 def authorize(
@@ -57,6 +58,10 @@ def _device_flow(client: OAuthClient, *, out: TextIO) -> TokenGrant:
         except DevicePending as pending:
             if pending.slow_down:
                 interval += SLOW_DOWN_SECONDS
+        except CredentialsError as e:
+            if e.kind != "network":
+                raise
+            print(f"still waiting ({e.reason})", file=out, flush=True)  # a blip: ask again
     raise CredentialsError(
         "reauthorize", f"the code expired after {device.expires_in:g} s; run the command again"
     )
@@ -65,7 +70,28 @@ def _device_flow(client: OAuthClient, *, out: TextIO) -> TokenGrant:
 def _browser_flow(client: OAuthClient, *, out: TextIO, lines: TextIO, port: int) -> TokenGrant:
     pkce, state = Pkce.new(), secrets.token_urlsafe(24)
     answers: queue.Queue[str] = queue.Queue()
-    server = _LoopbackServer(port, answers.put)
+    try:
+        server = _LoopbackServer(port, answers.put)
+    except OSError as e:
+        raise CredentialsError(
+            "config", f"cannot listen on 127.0.0.1:{port} for the redirect: {e.strerror}"
+        ) from None
+    try:
+        return _await_consent(client, server, answers, pkce=pkce, state=state, out=out, lines=lines)
+    finally:
+        server.close()
+
+
+def _await_consent(
+    client: OAuthClient,
+    server: _LoopbackServer,
+    answers: queue.Queue[str],
+    *,
+    pkce: Pkce,
+    state: str,
+    out: TextIO,
+    lines: TextIO,
+) -> TokenGrant:
     redirect_uri = f"http://127.0.0.1:{server.port}/"
     url = client.authorization_url(redirect_uri=redirect_uri, state=state, pkce=pkce)
     print(
@@ -77,28 +103,32 @@ def _browser_flow(client: OAuthClient, *, out: TextIO, lines: TextIO, port: int)
         flush=True,
     )
     threading.Thread(target=_read_lines, args=(lines, answers.put), daemon=True).start()
-    try:
-        while True:
-            answer = answers.get()
-            try:
-                code = _code_from(answer, state=state)
-            except ValueError as e:
-                print(f"{e}; paste the whole address of the last page", file=out, flush=True)
-                continue
-            return client.exchange_code(code=code, redirect_uri=redirect_uri, pkce=pkce, now=now())
-    finally:
-        server.close()
+    deadline = time.monotonic() + CONSENT_SECONDS
+    while True:
+        try:
+            answer = answers.get(timeout=max(deadline - time.monotonic(), 0))
+        except queue.Empty:
+            raise CredentialsError(
+                "reauthorize", f"no answer within {CONSENT_SECONDS // 60} minutes; run it again"
+            ) from None
+        try:
+            code = code_from_redirect(answer, state=state)
+        except ValueError as e:
+            print(f"{e}; paste the whole address of the last page", file=out, flush=True)
+            continue
+        return client.exchange_code(code=code, redirect_uri=redirect_uri, pkce=pkce, now=now())
 
 
-def _code_from(address: str, *, state: str) -> str:
+def code_from_redirect(address: str, *, state: str) -> str:
     """The authorization code in the redirect address, once its state is checked."""
     query = parse_qs(urlsplit(address.strip()).query)
+    # The state first: only the provider's answer to this request may end the flow.
+    if query.get("state") != [state]:
+        raise ValueError("that address is not the answer to this request (its state differs)")
     if "error" in query:
         raise CredentialsError(
             "reauthorize", f"the provider answered {query['error'][0]}: consent was not given"
         )
-    if query.get("state") != [state]:
-        raise ValueError("that address is not the answer to this request (its state differs)")
     if not query.get("code"):
         raise ValueError("that address holds no authorization code")
     return query["code"][0]

@@ -41,4 +41,10 @@ class TokenCipher:
 
     def rotate(self, stored: str) -> str:
         """``stored`` re-encrypted with the first key."""
-        return self._fernet.rotate(stored.encode("ascii")).decode("ascii")
+        try:
+            return self._fernet.rotate(stored.encode("ascii")).decode("ascii")
+        except InvalidToken:
+            raise ConfigError(
+                "a stored OAuth2 token cannot be decrypted with any configured key; keep the old "
+                "key in the list (NEW,OLD) until --rotate has run"
+            ) from None

@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import math
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 import httpx
 from pydantic import SecretStr
@@ -63,7 +64,6 @@ class TokenGrant:
     expires_at: datetime
     # Present on a first grant, and when the provider rotates refresh tokens (Microsoft does).
     refresh_token: SecretStr | None
-    scope: str | None
 
 
 @dataclass(frozen=True)
@@ -73,7 +73,6 @@ class DeviceAuthorization:
     verification_uri: str
     expires_in: float
     interval: float
-    message: str | None
 
 
 @dataclass(frozen=True)
@@ -88,6 +87,19 @@ class Pkce:
         verifier = secrets.token_urlsafe(64)
         digest = hashlib.sha256(verifier.encode("ascii")).digest()
         return cls(verifier, base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii"))
+
+
+def _host(url: str) -> str:
+    return urlsplit(url).hostname or url
+
+
+def bounded_seconds(value: Any, default: float, *, low: float = 60, high: float = 86400) -> float:
+    """A provider's duration, kept within sane bounds: a bad one must not break a poll."""
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        return default
+    return min(max(seconds, low), high) if math.isfinite(seconds) else default
 
 
 class DevicePending(Exception):
@@ -117,11 +129,13 @@ class OAuthClient:
         return {"scope": " ".join(self.endpoints.scopes)} if self.endpoints.scopes else {}
 
     def _post(self, url: str, form: dict[str, str]) -> tuple[int, dict[str, Any]]:
-        host = httpx.URL(url).host
+        host = _host(url)
         try:
             response = httpx.post(
                 url, data=form, headers={"Accept": "application/json"}, timeout=self._timeout
             )
+        except httpx.InvalidURL:
+            raise CredentialsError("config", f"{url!r} is not a usable OAuth2 endpoint") from None
         except httpx.TimeoutException:
             raise CredentialsError(
                 "network", f"{host} did not answer in time (no reply within {self._timeout:g} s)"
@@ -139,19 +153,14 @@ class OAuthClient:
         return response.status_code, body
 
     def _grant(self, status: int, body: dict[str, Any], *, now: datetime) -> TokenGrant:
-        host = httpx.URL(self.endpoints.token_url).host
+        host = _host(self.endpoints.token_url)
         if status != 200 or "access_token" not in body:
             raise self._refusal(status, body, host=host)
         refresh = body.get("refresh_token")
-        try:
-            lifetime = float(body.get("expires_in", 3600))
-        except (TypeError, ValueError):
-            lifetime = 3600.0
         return TokenGrant(
             access_token=SecretStr(str(body["access_token"])),
-            expires_at=now + timedelta(seconds=lifetime),
+            expires_at=now + timedelta(seconds=bounded_seconds(body.get("expires_in"), 3600)),
             refresh_token=SecretStr(str(refresh)) if refresh else None,
-            scope=str(body["scope"]) if body.get("scope") else None,
         )
 
     def _refusal(self, status: int, body: dict[str, Any], *, host: str) -> CredentialsError:
@@ -185,19 +194,24 @@ class OAuthClient:
 
     def start_device_flow(self) -> DeviceAuthorization:
         if not self.endpoints.device_url:
-            raise CredentialsError("config", "this provider has no device-code endpoint")
+            raise CredentialsError(
+                "config", f"mailbox {self.settings.name!r}: no oauth_device_url for the device flow"
+            )
         form = {**self._client_fields(), **self._scope()}
         status, body = self._post(self.endpoints.device_url, form)
+        host = _host(self.endpoints.device_url)
         if status != 200 or "device_code" not in body:
-            raise self._refusal(status, body, host=httpx.URL(self.endpoints.device_url).host)
+            raise self._refusal(status, body, host=host)
+        # RFC 8628 says verification_uri; Google's older answer says verification_url.
+        uri = body.get("verification_uri") or body.get("verification_url")
+        if not body.get("user_code") or not uri:
+            raise CredentialsError("network", f"{host} answered without a user code or address")
         return DeviceAuthorization(
             device_code=SecretStr(str(body["device_code"])),
             user_code=str(body["user_code"]),
-            # RFC 8628 says verification_uri; Google's older answer says verification_url.
-            verification_uri=str(body.get("verification_uri") or body.get("verification_url")),
-            expires_in=float(body.get("expires_in", 900)),
-            interval=float(body.get("interval", 5)),
-            message=str(body["message"]) if body.get("message") else None,
+            verification_uri=str(uri),
+            expires_in=bounded_seconds(body.get("expires_in"), 900),
+            interval=bounded_seconds(body.get("interval"), 5, low=0),
         )
 
     def poll_device_flow(self, device: DeviceAuthorization, *, now: datetime) -> TokenGrant:
@@ -221,7 +235,10 @@ class OAuthClient:
 
     def authorization_url(self, *, redirect_uri: str, state: str, pkce: Pkce) -> str:
         if not self.endpoints.authorize_url:
-            raise CredentialsError("config", "this provider has no authorization endpoint")
+            raise CredentialsError(
+                "config",
+                f"mailbox {self.settings.name!r}: no oauth_authorize_url for the browser flow",
+            )
         query = {
             "client_id": self.settings.oauth_client_id or "",
             "redirect_uri": redirect_uri,

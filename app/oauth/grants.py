@@ -43,7 +43,6 @@ def store(db: Session, mailbox: Mailbox, grant: TokenGrant, cipher: TokenCipher)
     row.refresh_token = cipher.encrypt(grant.refresh_token)
     row.access_token = cipher.encrypt(grant.access_token)
     row.access_expires_at = grant.expires_at
-    row.scope = grant.scope
     row.authorized_at, row.refreshed_at = now(), None
     row.refused_at, row.refused_reason = None, None
     db.add(row)

@@ -23,7 +23,6 @@ def upgrade() -> None:
     sa.Column('refresh_token', sa.Text(), nullable=False),
     sa.Column('access_token', sa.Text(), nullable=True),
     sa.Column('access_expires_at', sa.DateTime(timezone=True), nullable=True),
-    sa.Column('scope', sa.Text(), nullable=True),
     sa.Column('authorized_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('refreshed_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('refused_at', sa.DateTime(timezone=True), nullable=True),
