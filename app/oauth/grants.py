@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from app.clock import now
 from app.config import MailboxSettings, Settings
 from app.db import session_scope
+from app.ingest.repository import mailbox_by_name
 from app.mail.credentials import CredentialsError, Login, OAuthLogin, PasswordLogin
 from app.models import Mailbox, OAuthGrant
 from app.oauth.cipher import TokenCipher
@@ -27,7 +28,7 @@ log = logging.getLogger(__name__)
 
 
 def _grant_row(db: Session, mailbox_name: str) -> OAuthGrant | None:
-    mailbox = db.scalar(select(Mailbox).where(Mailbox.name == mailbox_name))
+    mailbox = mailbox_by_name(db, mailbox_name)
     return db.get(OAuthGrant, mailbox.id) if mailbox else None
 
 
@@ -73,7 +74,9 @@ def reencrypt_all(db: Session, cipher: TokenCipher) -> int:
 class MailboxTokens:
     """The access tokens of one mailbox, shared by every process through the database. Two
     processes refreshing at once both get valid tokens (providers keep an earlier refresh token
-    valid when they rotate it), so no lock is held across the call to the provider."""
+    valid when they rotate it), so no lock is held across the call to the provider. It commits
+    its own short units of work: it is called in the middle of a poll or a connection test, and
+    a refresh must be kept whatever becomes of them."""
 
     def __init__(
         self,
