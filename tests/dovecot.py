@@ -189,16 +189,25 @@ class Dovecot:
 
     def start(self) -> None:
         self.pid_file.unlink(missing_ok=True)
-        with (self.base / "start.log").open("ab") as log:
-            # No pipes: the daemon would keep them open and the call would never return.
-            subprocess.run(
-                [DOVECOT, "-c", str(self.config)],
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=log,
-                check=True,
-                timeout=30,
-            )
+        start_log = self.base / "start.log"
+        for attempt in range(3):
+            with start_log.open("ab") as log:
+                # No pipes: the daemon would keep them open and the call would never return.
+                started = subprocess.run(
+                    [DOVECOT, "-c", str(self.config)],
+                    stdin=subprocess.DEVNULL,
+                    stdout=log,
+                    stderr=log,
+                    check=False,
+                    timeout=30,
+                )
+            if started.returncode == 0:
+                break
+            # Right after a kill, the port or a socket may still be held for a moment.
+            time.sleep(0.5 * (attempt + 1))
+        else:
+            problem = start_log.read_text(errors="replace")[-2000:]
+            raise RuntimeError(f"dovecot exited with {started.returncode}: {problem}")
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
             try:
