@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 from pydantic import SecretStr
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from app.config import ConfigError, MailboxSettings, Settings, load_settings
 from app.db import make_engine, make_session_factory, normalise_url, session_scope
@@ -250,24 +250,31 @@ def _cmd_users_list(settings: Settings, _: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _mailbox_settings(settings: Settings, name: str) -> tuple[MailboxSettings, Logins]:
+def _mailbox_settings(
+    settings: Settings, name: str, session_factory: sessionmaker[Session]
+) -> MailboxSettings:
     from app.mailboxes import registry
     from app.mailboxes import service as mailboxes
-    from app.oauth.grants import Logins
 
-    session_factory = make_session_factory(make_engine(settings.database_url))
     with session_scope(session_factory) as db:
         mailboxes.sync_configured(db, settings)
         mailbox = registry.settings_for(db, settings, name)
     if mailbox is None:
         raise ConfigError(f"no mailbox named {name!r} (see [[mailboxes]] in the config)")
-    return mailbox, Logins(session_factory, settings)
+    return mailbox
 
 
 def _cmd_mailboxes_test(settings: Settings, args: argparse.Namespace) -> int:
+    from app.oauth.grants import Logins
+
+    session_factory = make_session_factory(make_engine(settings.database_url))
+    mailbox = _mailbox_settings(settings, args.name, session_factory)
+    return _print_connection_test(mailbox, Logins(session_factory, settings), settings)
+
+
+def _print_connection_test(mailbox: MailboxSettings, logins: Logins, settings: Settings) -> int:
     from app.mailboxes import connection
 
-    mailbox, logins = _mailbox_settings(settings, args.name)
     report = connection.test(mailbox, logins=logins, default_smtp=settings.smtp)
     for step in report.steps:
         mark = "ok  " if step.ok else "FAIL"
@@ -282,15 +289,17 @@ def _cmd_mailboxes_authorize(settings: Settings, args: argparse.Namespace) -> in
     from app.oauth import grants
     from app.oauth.authorize import authorize
 
-    mailbox, logins = _mailbox_settings(settings, args.name)
+    session_factory = make_session_factory(make_engine(settings.database_url))
+    mailbox = _mailbox_settings(settings, args.name, session_factory)
     if mailbox.auth != "oauth2":
         raise ConfigError(f"mailbox {mailbox.name!r} signs in with a password (auth = 'password')")
+    logins = grants.Logins(session_factory, settings)
     cipher = logins.cipher()  # a missing key is reported before the person signs in
     grant = authorize(mailbox, port=args.port)
-    with _session(settings) as db:
+    with session_scope(session_factory) as db:
         grants.store(db, get_or_create_mailbox(db, mailbox.name), grant, cipher)
     print(f"mailbox {mailbox.name} authorised; its refresh token is stored encrypted")
-    return _cmd_mailboxes_test(settings, args)
+    return _print_connection_test(mailbox, logins, settings)
 
 
 def _cmd_token_key(settings: Settings, args: argparse.Namespace) -> int:

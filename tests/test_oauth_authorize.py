@@ -8,7 +8,7 @@ import os
 import re
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -21,6 +21,7 @@ from tests.conftest import OAuthAccount, OAuthSmtpServer
 from tests.ingest.helpers import ROOT, write_config
 
 CODE_LINE = re.compile(r"open (\S+) and enter the code (\S+)")
+URL_LINE = re.compile(r"^\s+(http\S+)")
 
 
 @pytest.fixture
@@ -51,31 +52,27 @@ def browser_config(
     return write_config(tmp_path / "slawatch.toml", database_url=database_url, mailboxes=[mailbox])
 
 
-def authorize(config: Path) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "app.cli",
-            "--config",
-            str(config),
-            "mailboxes",
-            "authorize",
-            "oauth-shop",
-        ],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-        cwd=ROOT,
-    )
-
-
 @pytest.fixture
-def running() -> Iterator[list[subprocess.Popen[str]]]:
+def authorize() -> Iterator[Callable[[Path], subprocess.Popen[str]]]:
+    """Starts `slawatch mailboxes authorize oauth-shop`; whatever still runs is killed after."""
     started: list[subprocess.Popen[str]] = []
-    yield started
+
+    def start(config: Path) -> subprocess.Popen[str]:
+        command = ["mailboxes", "authorize", "oauth-shop"]
+        started.append(
+            subprocess.Popen(
+                [sys.executable, "-m", "app.cli", "--config", str(config), *command],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+                env={**os.environ, "PYTHONPATH": str(ROOT)},
+                cwd=ROOT,
+            )
+        )
+        return started[-1]
+
+    yield start
     for process in started:
         if process.poll() is None:
             process.kill()
@@ -111,11 +108,10 @@ def test_device_flow_on_a_headless_server(
     oauth_account: OAuthAccount,
     oauth_smtp_server: OAuthSmtpServer,
     session_factory: sessionmaker[Session],
-    running: list[subprocess.Popen[str]],
+    authorize: Callable[[Path], subprocess.Popen[str]],
 ) -> None:
     provider = oauth_account.provider
     process = authorize(config)
-    running.append(process)
     url, user_code = read_until(process, CODE_LINE).groups()
     assert url == provider.verification_url
     provider.approve_device(user_code, oauth_account.username)  # on the person's phone
@@ -128,10 +124,9 @@ def test_a_declined_device_sign_in_stores_nothing(
     config: Path,
     oauth_account: OAuthAccount,
     session_factory: sessionmaker[Session],
-    running: list[subprocess.Popen[str]],
+    authorize: Callable[[Path], subprocess.Popen[str]],
 ) -> None:
     process = authorize(config)
-    running.append(process)
     _, user_code = read_until(process, CODE_LINE).groups()
     oauth_account.provider.deny_device(user_code)
     out, err = process.communicate(timeout=60)
@@ -145,11 +140,10 @@ def test_browser_flow_with_the_redirect_caught_on_loopback(
     browser_config: Path,
     oauth_account: OAuthAccount,
     session_factory: sessionmaker[Session],
-    running: list[subprocess.Popen[str]],
+    authorize: Callable[[Path], subprocess.Popen[str]],
 ) -> None:
     process = authorize(browser_config)
-    running.append(process)
-    (url,) = read_until(process, re.compile(r"^\s+(http\S+)")).groups()
+    (url,) = read_until(process, URL_LINE).groups()
     # The browser on this machine: the provider sends it on to the command's loopback listener.
     landed = httpx.get(url, follow_redirects=True)
     assert landed.status_code == 200 and "you can close this page" in landed.text
@@ -162,11 +156,10 @@ def test_browser_flow_with_the_address_pasted_from_another_device(
     browser_config: Path,
     oauth_account: OAuthAccount,
     session_factory: sessionmaker[Session],
-    running: list[subprocess.Popen[str]],
+    authorize: Callable[[Path], subprocess.Popen[str]],
 ) -> None:
     process = authorize(browser_config)
-    running.append(process)
-    (url,) = read_until(process, re.compile(r"^\s+(http\S+)")).groups()
+    (url,) = read_until(process, URL_LINE).groups()
     # The browser elsewhere: its last page does not load; the person copies the address.
     consent = httpx.get(url, follow_redirects=False)
     redirect = consent.headers["location"]

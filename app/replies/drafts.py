@@ -281,7 +281,12 @@ def _user(db: Session, user_id: int) -> User:
 
 
 def send(
-    session_factory: sessionmaker[Session], *, draft_id: int, user_id: int, settings: Settings
+    session_factory: sessionmaker[Session],
+    *,
+    draft_id: int,
+    user_id: int,
+    settings: Settings,
+    logins: Logins,
 ) -> int:
     """Mail an approved draft once, on a person's request; returns the draft id.
 
@@ -292,7 +297,6 @@ def send(
         claimed = _claim(db, draft_id=draft_id, user=_user(db, user_id), settings=settings)
     if isinstance(claimed, Draft):
         return claimed.id
-    logins = Logins(session_factory, settings)
     try:
         _send_reply(claimed, settings=settings, logins=logins)
         metrics.SMTP_SENDS.labels("reply", "accepted").inc()

@@ -207,6 +207,12 @@ def send_draft(
     refused send leaves the draft `failed` with the reason (502); sending it again retries."""
     # Sending commits in phases around the SMTP call, so it manages its own sessions.
     session_factory = request.app.state.session_factory
-    drafts.send(session_factory, draft_id=draft_id, user_id=user.id, settings=settings)
+    drafts.send(
+        session_factory,
+        draft_id=draft_id,
+        user_id=user.id,
+        settings=settings,
+        logins=request.app.state.logins,
+    )
     with session_factory() as db:
         return _draft_out(drafts.get(db, draft_id), settings)

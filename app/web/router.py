@@ -313,7 +313,11 @@ def send_draft(
     db.commit()  # sending manages its own transactions around the SMTP call
     return _after(
         lambda: drafts.send(
-            request.app.state.session_factory, draft_id=draft_id, user_id=user.id, settings=settings
+            request.app.state.session_factory,
+            draft_id=draft_id,
+            user_id=user.id,
+            settings=settings,
+            logins=request.app.state.logins,
         ),
         db=db,
         settings=settings,
