@@ -46,6 +46,8 @@ class DraftState(StrEnum):
     SENDING = "sending"
     SENT = "sent"
     FAILED = "failed"
+    # The connection broke after the message was handed over: the server may have accepted it.
+    UNKNOWN = "unknown"
 
 
 class AlertState(StrEnum):

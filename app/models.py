@@ -443,6 +443,18 @@ class Draft(Base):
         ForeignKey("template_versions.id", ondelete="SET NULL")
     )
     body: Mapped[str] = mapped_column(Text)
+    # The envelope, fixed when the draft is made and approved with the body: the reply goes to
+    # exactly this address, whatever mail joins the thread later.
+    to_address: Mapped[str | None] = mapped_column(String(320))
+    to_name: Mapped[str | None] = mapped_column(Text)
+    from_address: Mapped[str | None] = mapped_column(String(320))
+    subject: Mapped[str | None] = mapped_column(Text)
+    in_reply_to: Mapped[str | None] = mapped_column(String(998))
+    references: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # Who picked a recipient other than the thread's buyer (None: the buyer, by default).
+    recipient_chosen_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL")
+    )
     # The template's text as first rendered: a draft still equal to it is not personalised.
     rendered_body: Mapped[str | None] = mapped_column(Text)
     state: Mapped[DraftState] = mapped_column(_enum(DraftState, "draft_state"))
@@ -452,6 +464,10 @@ class Draft(Base):
     approved_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     approved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     approved_body_sha256: Mapped[str | None] = mapped_column(String(64))
+    # SHA-256 over the envelope and the body as approved, and the envelope itself, so a send
+    # that would differ is refused naming what changed.
+    approved_sha256: Mapped[str | None] = mapped_column(String(64))
+    approved_envelope: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     lint_overridden: Mapped[bool] = mapped_column(Boolean, default=False)
     # Fixed before the SMTP call, so a retried send can never produce a second message.
     outgoing_message_id: Mapped[str | None] = mapped_column(String(998), unique=True)
