@@ -343,7 +343,11 @@ def test_an_approved_reply_goes_out_through_the_mailboxs_own_smtp_signed_in_with
         draft = client.post(
             f"/api/v1/threads/{thread['id']}/drafts", json={"body": body}, headers=agent
         ).json()
-        approved = client.post(f"/api/v1/drafts/{draft['id']}/approve", json={}, headers=agent)
+        approved = client.post(
+            f"/api/v1/drafts/{draft['id']}/approve",
+            json={"body_sha256": draft["body_sha256"]},
+            headers=agent,
+        )
         assert approved.status_code == 200, approved.text
         sent = client.post(f"/api/v1/drafts/{draft['id']}/send", headers=agent)
     assert sent.status_code == 200, sent.text

@@ -88,7 +88,7 @@ def classify(
     complaint = _mentions_complaint(message)
     if _CUSTOMER_CARE_TAG.search(message.subject):
         return Verdict(Classification.ESCALATION, "Customer Care tag in the subject", complaint)
-    walmart = _is_walmart(sender) and not buyer_relay
+    walmart = is_walmart_address(sender) and not buyer_relay
     if walmart and (_CASE_WORDS.search(message.subject) or _CASE_WORDS.search(message.body_text)):
         return Verdict(Classification.ESCALATION, "Walmart Customer Care escalation", complaint)
 
@@ -197,7 +197,8 @@ def _first_token(value: str | None) -> str:
 # --- Walmart, complaints ---------------------------------------------------------------------
 
 
-def _is_walmart(address: str) -> bool:
+def is_walmart_address(address: str) -> bool:
+    """An address of Walmart itself (relay addresses included: tell buyers by is_buyer_relay)."""
     domain = address.rpartition("@")[2] if "@" in address else ""
     return any(domain == d or domain.endswith(f".{d}") for d in _WALMART_DOMAINS)
 

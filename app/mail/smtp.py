@@ -4,6 +4,7 @@ with a password or OAuth2 (SASL XOAUTH2)."""
 from __future__ import annotations
 
 import logging
+import re
 import smtplib
 import socket
 import ssl
@@ -33,6 +34,36 @@ class SmtpError(Exception):
         self.kind = kind
 
 
+class SmtpOutcomeUnknown(SmtpError):
+    """The connection broke after the whole message was handed over, before the server said
+    whether it took it: the message may have been delivered. Never retried by itself."""
+
+
+class _HandOverTracking(smtplib.SMTP):
+    """smtplib's DATA step, marking the moment the whole message has gone out (after the
+    server's 354 and the final dot): a failure before it means nothing was delivered, a failure
+    after it leaves the outcome unknown."""
+
+    handed_over = False
+
+    def data(self, msg: bytes | str) -> tuple[int, bytes]:  # type: ignore[override]
+        self.putcmd("data")
+        code, reply = self.getreply()
+        if code != 354:
+            raise smtplib.SMTPDataError(code, reply)
+        raw = msg.encode("ascii") if isinstance(msg, str) else msg
+        raw = re.sub(rb"(?m)^\.", b"..", raw)  # dot-stuffing (RFC 5321 4.5.2)
+        if not raw.endswith(b"\r\n"):
+            raw += b"\r\n"
+        self.send(raw + b".\r\n")
+        self.handed_over = True
+        return self.getreply()
+
+
+class _HandOverTrackingSsl(_HandOverTracking, smtplib.SMTP_SSL):
+    pass
+
+
 class SmtpSession:
     """One SMTP connection for several messages, opened at the first send. After a failure of the
     connection itself, the following sends fail at once with the same reason instead of each
@@ -42,7 +73,7 @@ class SmtpSession:
         """``login`` None: the password of ``settings``, if it has a username."""
         self._settings = settings
         self._login = login
-        self._client: smtplib.SMTP | None = None
+        self._client: _HandOverTracking | None = None
         self._broken: SmtpError | None = None
 
     def __enter__(self) -> SmtpSession:
@@ -56,16 +87,16 @@ class SmtpSession:
             except (smtplib.SMTPException, OSError):
                 client.close()
 
-    def _connect(self) -> smtplib.SMTP:
+    def _connect(self) -> _HandOverTracking:
         s = self._settings
         context = default_tls_context()
-        client: smtplib.SMTP
+        client: _HandOverTracking
         if s.security == "ssl":
-            client = smtplib.SMTP_SSL(
+            client = _HandOverTrackingSsl(
                 s.host, s.smtp_port, timeout=s.timeout_seconds, context=context
             )
         else:
-            client = smtplib.SMTP(s.host, s.smtp_port, timeout=s.timeout_seconds)
+            client = _HandOverTracking(s.host, s.smtp_port, timeout=s.timeout_seconds)
         try:
             if s.security == "starttls":
                 client.starttls(context=context)
@@ -87,21 +118,27 @@ class SmtpSession:
 
     def send(self, message: EmailMessage, *, recipients: list[str]) -> None:
         """Hand ``message`` to the server for ``recipients`` (the envelope, not the headers)."""
-        if self._client is None:
-            self._client = self.connect()
+        client = self._client or self.connect()
+        client.handed_over = False
         try:
-            refused = self._client.send_message(message, to_addrs=recipients)
+            refused = client.send_message(message, to_addrs=recipients)
         except smtplib.SMTPResponseException as e:
-            raise _error(self._settings, e) from e
+            raise _error(self._settings, e) from e  # the server answered: a refusal
         except (smtplib.SMTPException, OSError) as e:
             self._broken = _error(self._settings, e)
+            if client.handed_over:
+                raise SmtpOutcomeUnknown(
+                    f"{self._broken.reason}, after the whole message was handed over: the "
+                    "server may have accepted it",
+                    kind="network",
+                ) from e
             raise self._broken from e
         if refused:
             raise SmtpError(
                 f"{self._settings.host} refused recipients: {', '.join(sorted(refused))}"
             )
 
-    def connect(self) -> smtplib.SMTP:
+    def connect(self) -> _HandOverTracking:
         """The signed-in connection (opened once); a failure is kept for later sends."""
         if self._broken:
             raise SmtpError(self._broken.reason, kind=self._broken.kind)

@@ -1,57 +1,60 @@
-"""Drafts: a person writes (or starts from a template), approves, and sends a reply.
+"""Drafts: a person writes (or starts from a template) a reply, checks its envelope and approves.
 
-Nothing reaches a customer any other way: `send` is the only code that mails a customer, it needs
-a draft a person approved (the exact body, by hash), and it runs only on a person's request.
+A draft fixes its envelope (recipient, From, Subject, reply ids) when it is made, by default to
+the thread's buyer; a person may pick another participant, which is recorded. Approving records
+a SHA-256 over the envelope and the body, and needs the hash of the text the approver saw, so an
+edit made meanwhile by someone else is never approved unseen. Sending is app.replies.sending.
 """
 
 from __future__ import annotations
 
 import hashlib
-import logging
-from dataclasses import dataclass
-from email.message import EmailMessage
 from email.parser import BytesHeaderParser
-from email.utils import format_datetime, getaddresses, make_msgid
+from email.utils import getaddresses
 
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
-from app import audit, metrics
+from app import audit
 from app.clock import now
-from app.config import ConfigError, MailboxSettings, Settings
-from app.db import session_scope
-from app.enums import Classification, DraftState
+from app.config import MailboxSettings, Settings
+from app.enums import DraftState, Role
 from app.errors import AppError, Conflict, NotFound
-from app.ingest import repository as mailboxes
-from app.ingest.service import store_outgoing
-from app.mail import smtp
-from app.mail.header_values import one_line, usable_address, usable_message_id
-from app.mail.imap import ImapError, ImapMailbox
+from app.ingest import repository as mailbox_repository
 from app.mail.parse import trim_quoted_history
 from app.mailboxes import registry
 from app.models import Draft, Message, TemplateVersion, Thread, User
-from app.oauth.grants import Logins
 from app.replies import repository
+from app.replies.envelope import (
+    Envelope,
+    Participant,
+    Said,
+    approval_sha256,
+    default_recipient,
+    envelope_for,
+    envelope_sha256,
+    participants,
+)
 from app.replies.lint import Finding, lint
 from app.replies.render import ReplyContext, render
 from app.threads import repository as threads_repository
-from app.threads import service as threads
-
-log = logging.getLogger(__name__)
+from app.threads import service as thread_service
 
 MAX_BODY = 20_000
-REFERENCES_KEPT = 20
+# Who may read and write drafts, on the API and the pages alike.
+DRAFT_ROLE = Role.AGENT
+EDITABLE = (DraftState.DRAFT, DraftState.APPROVED, DraftState.FAILED)
 
 
 class InvalidDraft(AppError):
     status_code = 422
 
 
-class SendFailed(AppError):
-    status_code = 502
-
-
 def body_hash(body: str) -> str:
     return hashlib.sha256(body.encode()).hexdigest()
+
+
+def can_see_drafts(user: User) -> bool:
+    return user.role.allows(DRAFT_ROLE)
 
 
 def get(db: Session, draft_id: int) -> Draft:
@@ -61,28 +64,81 @@ def get(db: Session, draft_id: int) -> Draft:
     return draft
 
 
-def _last_customer_message(db: Session, thread: Thread) -> Message | None:
-    messages = threads_repository.messages_of(db, thread.id)
-    asking = [
-        m
-        for m in messages
-        if m.classification in (Classification.CUSTOMER, Classification.ESCALATION)
-    ]
-    return asking[-1] if asking else None
+def envelope_of(draft: Draft) -> Envelope | None:
+    """The envelope the draft fixed (None for a draft made before envelopes were fixed)."""
+    if draft.to_address is None or draft.from_address is None:
+        return None
+    return Envelope(
+        to_address=draft.to_address,
+        to_name=draft.to_name,
+        from_address=draft.from_address,
+        subject=draft.subject or "",
+        in_reply_to=draft.in_reply_to,
+        references=tuple(draft.references or ()),
+    )
 
 
-def _customer_name(message: Message | None) -> str | None:
-    name = (message.from_name or "").strip() if message else ""
-    return name if name and "@" not in name else None
+def shown_envelope_sha256(draft: Draft) -> str | None:
+    envelope = envelope_of(draft)
+    return envelope_sha256(envelope) if envelope else None
+
+
+def _said(message: Message) -> Said:
+    headers = BytesHeaderParser().parsebytes(message.raw.raw) if message.raw else None
+    written = [*headers.get_all("From", []), *headers.get_all("Reply-To", [])] if headers else []
+    return Said(
+        classification=message.classification,
+        from_address=message.from_address,
+        from_name=message.from_name,
+        reply_to=tuple(message.reply_to or ()),
+        to_addresses=tuple(message.to_addresses or ()),
+        message_id=message.message_id_header,
+        references=tuple(message.references or ()),
+        subject=message.subject,
+        written=tuple(getaddresses([str(h) for h in written])),
+    )
+
+
+def _seller_addresses(mailbox: MailboxSettings) -> frozenset[str]:
+    return frozenset(a.strip().lower() for a in mailbox.seller_addresses)
+
+
+def _mailbox_of(db: Session, settings: Settings, thread: Thread) -> MailboxSettings:
+    name = mailbox_repository.get_mailbox(db, thread.mailbox_id).name
+    mailbox = registry.settings_for(db, settings, name)
+    if mailbox is None:
+        raise Conflict(f"mailbox {name!r} is not configured; cannot reply from it")
+    return mailbox
+
+
+def thread_participants(
+    db: Session, *, thread: Thread, settings: Settings
+) -> tuple[list[Participant], str | None]:
+    """Who a reply on ``thread`` could go to, and the default recipient's address (lowercased)."""
+    seller = _seller_addresses(_mailbox_of(db, settings, thread))
+    said = _thread_said(db, thread)
+    return participants(said, seller), default_recipient(said, seller)
+
+
+def _thread_said(db: Session, thread: Thread) -> list[Said]:
+    return [_said(m) for m in threads_repository.messages_of(db, thread.id)]
+
+
+def _buyer(found: list[Participant], default: str | None) -> Participant | None:
+    return next((p for p in found if p.address.lower() == default), None)
 
 
 def reply_context(db: Session, thread: Thread, settings: Settings) -> ReplyContext:
-    last = _last_customer_message(db, thread)
+    """What a template may use; the customer is the thread's buyer, not whoever wrote last."""
+    found, default = thread_participants(db, thread=thread, settings=settings)
+    buyer = _buyer(found, default)
+    messages = threads_repository.messages_of(db, thread.id)
+    theirs = [m for m in messages if buyer and m.from_address == buyer.address.lower()]
     return ReplyContext(
-        customer_name=_customer_name(last),
+        customer_name=buyer.name if buyer else None,
         order_number=thread.order_number,
         subject=thread.subject,
-        last_customer_message=trim_quoted_history(last.body_text) if last else "",
+        last_customer_message=trim_quoted_history(theirs[-1].body_text) if theirs else "",
         signature=settings.replies.signature,
     )
 
@@ -90,6 +146,44 @@ def reply_context(db: Session, thread: Thread, settings: Settings) -> ReplyConte
 def findings(draft: Draft, settings: Settings) -> list[Finding]:
     """The lint of the draft as it is now; the template text it started from counts as bare."""
     return lint(draft.body, bare_template=draft.rendered_body, settings=settings.replies)
+
+
+def _pick(
+    db: Session, *, thread: Thread, settings: Settings, to_address: str | None
+) -> tuple[Envelope, bool]:
+    """The envelope to ``to_address`` (a participant), else to the buyer; and whether a person
+    chose the recipient (it is not the default)."""
+    mailbox = _mailbox_of(db, settings, thread)
+    said = _thread_said(db, thread)
+    seller = _seller_addresses(mailbox)
+    found, default = participants(said, seller), default_recipient(said, seller)
+    wanted = (to_address or default or "").strip().lower()
+    recipient = next((p for p in found if p.address.lower() == wanted), None)
+    if recipient is None:
+        choices = ", ".join(f"{p.address} ({p.role})" for p in found) or "none"
+        if to_address:
+            raise InvalidDraft(
+                f"{to_address!r} is not a participant of thread {thread.id}; choose one of: "
+                f"{choices}"
+            )
+        raise InvalidDraft(
+            f"thread {thread.id} has no buyer address to reply to: choose a recipient "
+            f"(to_address) from: {choices}"
+        )
+    envelope = envelope_for(
+        said,
+        recipient=recipient,
+        from_address=mailbox.seller_addresses[0],
+        fallback_subject=thread.subject,
+    )
+    return envelope, recipient.address.lower() != default
+
+
+def _fix_envelope(draft: Draft, envelope: Envelope, *, chosen_by: User | None) -> None:
+    draft.to_address, draft.to_name = envelope.to_address, envelope.to_name
+    draft.from_address, draft.subject = envelope.from_address, envelope.subject
+    draft.in_reply_to, draft.references = envelope.in_reply_to, list(envelope.references)
+    draft.recipient_chosen_by_id = chosen_by.id if chosen_by else None
 
 
 def create(
@@ -100,11 +194,11 @@ def create(
     settings: Settings,
     template_id: int | None,
     body: str | None,
+    to_address: str | None = None,
 ) -> Draft:
     if (template_id is None) == (body is None):
         raise InvalidDraft("give either template_id or body")
-    if thread.counterpart is None:
-        raise InvalidDraft(f"thread {thread.id} has no counterpart to reply to")
+    envelope, chosen = _pick(db, thread=thread, settings=settings, to_address=to_address)
     version: TemplateVersion | None = None
     if template_id is not None:
         version = repository.current_version(db, template_id)
@@ -125,6 +219,7 @@ def create(
         state=DraftState.DRAFT,
         created_by_id=user.id,
     )
+    _fix_envelope(draft, envelope, chosen_by=user if chosen else None)
     db.add(draft)
     db.flush()
     audit.record(
@@ -132,7 +227,12 @@ def create(
         actor=user,
         action="draft.create",
         target=draft,
-        detail={"thread_id": thread.id, "template_version_id": draft.template_version_id},
+        detail={
+            "thread_id": thread.id,
+            "template_version_id": draft.template_version_id,
+            "to": envelope.to_address,
+            "recipient_chosen": chosen,
+        },
     )
     return draft
 
@@ -142,28 +242,93 @@ def _check_body(body: str) -> None:
         raise InvalidDraft(f"the reply is {len(body)} characters; at most {MAX_BODY}")
 
 
-def edit(db: Session, *, draft: Draft, user: User, body: str) -> Draft:
-    """Change the text; an approval is void once the text it approved has changed."""
-    if draft.state in (DraftState.SENDING, DraftState.SENT):
-        raise Conflict(f"draft {draft.id} is {draft.state}; it can no longer be edited")
-    _check_body(body)
+def _void_approval(draft: Draft) -> bool:
     voided = draft.state in (DraftState.APPROVED, DraftState.FAILED)
-    draft.body = body
     draft.state = DraftState.DRAFT
     draft.approved_by_id = draft.approved_at = draft.approved_body_sha256 = None
+    draft.approved_sha256 = draft.approved_envelope = None
     draft.lint_overridden = False
+    return voided
+
+
+def _check_editable(draft: Draft) -> None:
+    if draft.state not in EDITABLE:
+        raise Conflict(f"draft {draft.id} is {draft.state}; it can no longer be changed")
+
+
+def edit(db: Session, *, draft: Draft, user: User, body: str, settings: Settings) -> Draft:
+    """Change the text; an approval is void once the text it approved has changed. A draft
+    made before envelopes were fixed gets its envelope (to the buyer) here."""
+    _check_editable(draft)
+    _check_body(body)
+    if envelope_of(draft) is None:
+        thread = thread_service.get_thread(db, draft.thread_id)
+        envelope, _ = _pick(db, thread=thread, settings=settings, to_address=None)
+        _fix_envelope(draft, envelope, chosen_by=None)
+    draft.body = body
+    voided = _void_approval(draft)
     audit.record(
         db, actor=user, action="draft.edit", target=draft, detail={"approval_voided": voided}
     )
     return draft
 
 
-def approve(
-    db: Session, *, draft: Draft, user: User, settings: Settings, override_lint: bool
+def choose_recipient(
+    db: Session, *, draft: Draft, user: User, settings: Settings, to_address: str
 ) -> Draft:
-    """Record that a person approved this exact text. Lint errors block it unless overridden."""
+    """Send the reply to another participant of the thread: recorded, and approved again."""
+    _check_editable(draft)
+    thread = thread_service.get_thread(db, draft.thread_id)
+    before = draft.to_address
+    envelope, chosen = _pick(db, thread=thread, settings=settings, to_address=to_address)
+    _fix_envelope(draft, envelope, chosen_by=user if chosen else None)
+    voided = _void_approval(draft)
+    audit.record(
+        db,
+        actor=user,
+        action="draft.recipient",
+        target=draft,
+        detail={
+            "from": before,
+            "to": envelope.to_address,
+            "default": not chosen,
+            "approval_voided": voided,
+        },
+    )
+    return draft
+
+
+def approve(
+    db: Session,
+    *,
+    draft: Draft,
+    user: User,
+    settings: Settings,
+    override_lint: bool,
+    body_sha256: str,
+    shown_envelope_sha256: str | None = None,
+) -> Draft:
+    """Record that a person approved this exact text for this exact envelope. ``body_sha256``
+    is the hash of the text the person saw (``shown_envelope_sha256`` that of the envelope, when
+    the client shows one); lint errors block the approval unless overridden."""
     if draft.state != DraftState.DRAFT:
         raise Conflict(f"draft {draft.id} is {draft.state}, not awaiting approval")
+    envelope = envelope_of(draft)
+    if envelope is None:
+        raise Conflict(
+            f"draft {draft.id} was written before replies fixed their recipient: save it once "
+            "to fix it, check the recipient, then approve"
+        )
+    if body_sha256.lower() != body_hash(draft.body):
+        raise Conflict(
+            f"draft {draft.id}'s text is not the text you saw (body_sha256 differs): it was "
+            "changed meanwhile; reload it and check it before approving"
+        )
+    if shown_envelope_sha256 and shown_envelope_sha256.lower() != envelope_sha256(envelope):
+        raise Conflict(
+            f"draft {draft.id}'s recipient or headers are not what you saw (envelope_sha256 "
+            f"differs; it now goes to {envelope.to}): reload it and check it before approving"
+        )
     errors = [f for f in findings(draft, settings) if f.severity == "error"]
     if errors and not override_lint:
         raise Conflict(
@@ -174,6 +339,8 @@ def approve(
     draft.state = DraftState.APPROVED
     draft.approved_by_id, draft.approved_at = user.id, now()
     draft.approved_body_sha256 = body_hash(draft.body)
+    draft.approved_sha256 = approval_sha256(envelope, draft.body)
+    draft.approved_envelope = envelope.as_dict()
     draft.lint_overridden = bool(errors)
     audit.record(
         db,
@@ -182,192 +349,9 @@ def approve(
         target=draft,
         detail={
             "body_sha256": draft.approved_body_sha256,
+            "sha256": draft.approved_sha256,
+            "to": envelope.to_address,
             "overridden_lint": sorted({f.code for f in errors}),
         },
     )
     return draft
-
-
-@dataclass(frozen=True)
-class _Outgoing:
-    draft_id: int
-    message: EmailMessage
-    recipient: str
-    mailbox: MailboxSettings
-
-
-def _reply_message(
-    db: Session, *, draft: Draft, thread: Thread, mailbox: MailboxSettings
-) -> tuple[EmailMessage, str]:
-    """The reply as it goes out. Subject, To and the ids come from the customer's mail, so each
-    passes through app.mail.header_values: one clean line each, or left out."""
-    last = _last_customer_message(db, thread)
-    stored = (last.reply_to[0] if last and last.reply_to else None) or thread.counterpart
-    recipient = usable_address(_as_written(last, stored) if stored and last else stored)
-    recipient = recipient or usable_address(stored)
-    if not recipient:
-        raise Conflict(f"thread {thread.id} has no address to reply to")
-    subject = one_line(last.subject if last else thread.subject)
-    if not subject.lower().startswith("re:"):
-        subject = one_line(f"Re: {subject}")
-    message = EmailMessage()
-    message["From"] = mailbox.seller_addresses[0]
-    message["To"] = recipient
-    message["Subject"] = subject
-    message["Date"] = format_datetime(now())
-    message["Message-ID"] = draft.outgoing_message_id
-    replied_to = usable_message_id(last.message_id_header) if last else None
-    if last and replied_to:
-        message["In-Reply-To"] = replied_to
-        chain = [i for i in (*last.references, replied_to) if usable_message_id(i)]
-        message["References"] = " ".join(chain[-REFERENCES_KEPT:])
-    message.set_content(draft.body)
-    return message, recipient
-
-
-def _as_written(message: Message, address: str) -> str:
-    """``address`` as the customer's mail wrote it: stored addresses are lowercased for matching,
-    but a local part may be case-sensitive, so the reply goes to the exact original."""
-    headers = BytesHeaderParser().parsebytes(message.raw.raw)
-    written = [*headers.get_all("Reply-To", []), *headers.get_all("From", [])]
-    return next(
-        (a for _, a in getaddresses([str(h) for h in written]) if a.lower() == address), address
-    )
-
-
-def _claim(db: Session, *, draft_id: int, user: User, settings: Settings) -> _Outgoing | Draft:
-    """Phase 1: check and mark the draft `sending`; a draft already sent is returned as is."""
-    draft = get(db, draft_id)
-    if draft.state == DraftState.SENT:
-        return draft  # a repeated request: nothing more is mailed
-    if draft.state == DraftState.SENDING:
-        raise Conflict(
-            f"draft {draft.id} is being sent, or a send was interrupted at "
-            f"{draft.sending_started_at:%Y-%m-%d %H:%M} UTC; check the Sent folder before "
-            f"doing anything: it is never sent again automatically"
-        )
-    if draft.state not in (DraftState.APPROVED, DraftState.FAILED):
-        raise Conflict(f"draft {draft.id} is not approved: a person must approve it first")
-    if draft.approved_body_sha256 != body_hash(draft.body):
-        raise Conflict(f"draft {draft.id} changed after its approval; approve it again")
-    thread = threads.get_thread(db, draft.thread_id)
-    mailbox_name = mailboxes.get_mailbox(db, thread.mailbox_id).name
-    mailbox = registry.settings_for(db, settings, mailbox_name)
-    if mailbox is None:
-        raise Conflict(f"mailbox {mailbox_name!r} is not configured; cannot send from it")
-    if draft.outgoing_message_id is None:
-        domain = mailbox.seller_addresses[0].rpartition("@")[2]
-        draft.outgoing_message_id = make_msgid(domain=domain)
-        db.flush()
-    message, recipient = _reply_message(db, draft=draft, thread=thread, mailbox=mailbox)
-    if not repository.claim_for_sending(
-        db, draft_id=draft.id, from_states=(DraftState.APPROVED, DraftState.FAILED)
-    ):
-        raise Conflict(f"draft {draft.id} is already being sent")
-    audit.record(
-        db,
-        actor=user,
-        action="draft.send_started",
-        target=draft,
-        detail={"message_id": draft.outgoing_message_id, "to": recipient},
-    )
-    return _Outgoing(draft.id, message, recipient, mailbox)
-
-
-def _user(db: Session, user_id: int) -> User:
-    user = db.get(User, user_id)
-    assert user is not None  # noqa: S101 (authenticated by the caller)
-    return user
-
-
-def send(
-    session_factory: sessionmaker[Session],
-    *,
-    draft_id: int,
-    user_id: int,
-    settings: Settings,
-    logins: Logins,
-) -> int:
-    """Mail an approved draft once, on a person's request; returns the draft id.
-
-    Each phase commits on its own: the claim (with the Message-ID fixed) before the SMTP call, the
-    outcome after it. A crash between the two leaves the draft `sending`, which is never retried
-    by itself, so the customer can never get the reply twice."""
-    with session_scope(session_factory) as db:
-        claimed = _claim(db, draft_id=draft_id, user=_user(db, user_id), settings=settings)
-    if isinstance(claimed, Draft):
-        return claimed.id
-    try:
-        _send_reply(claimed, settings=settings, logins=logins)
-        metrics.SMTP_SENDS.labels("reply", "accepted").inc()
-    except smtp.SmtpError as e:
-        metrics.SMTP_SENDS.labels("reply", "refused").inc()
-        with session_scope(session_factory) as db:
-            draft = get(db, draft_id)
-            draft.state, draft.failure_reason = DraftState.FAILED, e.reason
-            audit.record(
-                db,
-                actor=_user(db, user_id),
-                action="draft.send_failed",
-                target=draft,
-                detail={"reason": e.reason},
-            )
-        raise SendFailed(f"sending failed, nothing was delivered: {e.reason}") from e
-    raw = claimed.message.as_bytes()
-    with session_scope(session_factory) as db:
-        draft = get(db, draft_id)
-        draft.state, draft.sent_at, draft.sent_by_id = DraftState.SENT, now(), user_id
-        thread = threads.get_thread(db, draft.thread_id)
-        store_outgoing(db, thread=thread, raw=raw, mailbox=claimed.mailbox, sla=settings.sla)
-        audit.record(
-            db,
-            actor=_user(db, user_id),
-            action="draft.send",
-            target=draft,
-            detail={"message_id": draft.outgoing_message_id, "to": claimed.recipient},
-        )
-    if claimed.mailbox.append_sent_copy:
-        _append_sent_copy(
-            session_factory, draft_id=draft_id, mailbox=claimed.mailbox, raw=raw, logins=logins
-        )
-    return draft_id
-
-
-def _send_reply(claimed: _Outgoing, *, settings: Settings, logins: Logins) -> None:
-    """Through the mailbox's own SMTP server signed in as the mailbox, else the global one."""
-    own = claimed.mailbox.smtp()
-    if own is None:
-        smtp.send(settings.smtp, claimed.message, recipients=[claimed.recipient])
-        return
-    try:
-        login = logins.for_mailbox(claimed.mailbox)
-    except ConfigError as e:
-        raise smtp.SmtpError(str(e), kind="config") from e
-    smtp.send(own, claimed.message, recipients=[claimed.recipient], login=login)
-
-
-def _append_sent_copy(
-    session_factory: sessionmaker[Session],
-    *,
-    draft_id: int,
-    mailbox: MailboxSettings,
-    raw: bytes,
-    logins: Logins,
-) -> None:
-    """Put the reply in the mailbox's Sent folder, as any mail client would; a failure here is
-    recorded on the draft (the customer has the reply already)."""
-    error = None
-    try:
-        with ImapMailbox.for_settings(mailbox, logins.for_mailbox(mailbox)) as imap:
-            imap.append_sent(raw, settings=mailbox)
-    except ImapError as e:
-        error = e.reason
-    except ConfigError as e:
-        error = str(e)
-    except Exception as e:  # the reply went out: the copy's failure is only recorded
-        log.exception("draft %s: the copy to Sent failed", draft_id)
-        error = f"{mailbox.host}: {e}"
-    if error:
-        log.warning("draft %s: sent, but the copy to Sent failed: %s", draft_id, error)
-        with session_scope(session_factory) as db:
-            get(db, draft_id).sent_copy_error = error

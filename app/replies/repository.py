@@ -1,6 +1,8 @@
 """All queries of templates and drafts."""
 
-from sqlalchemy import func, select, update
+from datetime import datetime
+
+from sqlalchemy import ColumnElement, func, select, update
 from sqlalchemy.orm import Session
 
 from app.clock import now
@@ -58,12 +60,23 @@ def drafts_of(db: Session, thread_id: int) -> list[Draft]:
     return list(db.scalars(select(Draft).where(Draft.thread_id == thread_id).order_by(Draft.id)))
 
 
-def claim_for_sending(db: Session, *, draft_id: int, from_states: tuple[DraftState, ...]) -> bool:
+def claim_for_sending(
+    db: Session,
+    *,
+    draft_id: int,
+    from_states: tuple[DraftState, ...],
+    sending_started_at: datetime | None = None,
+) -> bool:
     """Move a draft to `sending` only if it is still in one of ``from_states``: of two send
-    requests racing, exactly one wins (a conditional UPDATE, on SQLite and PostgreSQL alike)."""
+    requests racing, exactly one wins (a conditional UPDATE, on SQLite and PostgreSQL alike).
+    Taking over an interrupted `sending` also needs its start time unchanged, so two people
+    confirming at once still send once."""
+    condition: ColumnElement[bool] = Draft.state.in_(from_states)
+    if DraftState.SENDING in from_states:
+        condition &= Draft.sending_started_at == sending_started_at
     result = db.execute(
         update(Draft)
-        .where(Draft.id == draft_id, Draft.state.in_(from_states))
+        .where(Draft.id == draft_id, condition)
         .values(state=DraftState.SENDING, sending_started_at=now(), failure_reason=None)
     )
     return bool(result.rowcount)  # type: ignore[attr-defined]

@@ -1,18 +1,23 @@
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, Field, StringConstraints
 
-from app.deps import AdminUser, AgentUser, SessionDep, SettingsDep
+from app.deps import AdminUser, AgentUser, SessionDep, SettingsDep, require_role
 from app.enums import DraftState
 from app.ids import RowId
-from app.models import Draft, ReplyTemplate, TemplateVersion
-from app.replies import drafts, repository, templates
+from app.models import Draft, ReplyTemplate, TemplateVersion, User
+from app.replies import drafts, repository, sending, templates
 from app.replies.render import CONTEXT_VARIABLES
 from app.threads import service as threads
 
 router = APIRouter(prefix="/api/v1", tags=["replies"])
+
+# The one rule for drafts (app.replies.drafts.DRAFT_ROLE), the same on the pages.
+DraftUser = Annotated[User, Depends(require_role(drafts.DRAFT_ROLE))]
+Sha256 = Annotated[str, StringConstraints(pattern=r"^[0-9a-fA-F]{64}$")]
+Address = Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=320)]
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 Category = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
@@ -50,26 +55,65 @@ class FindingOut(BaseModel):
 class DraftIn(BaseModel):
     template_id: RowId | None = None
     body: Annotated[str, StringConstraints(max_length=drafts.MAX_BODY)] | None = None
+    to_address: Address | None = Field(
+        default=None,
+        description="another participant of the thread to reply to (default: the buyer)",
+    )
 
 
 class DraftPatch(BaseModel):
     body: Annotated[str, StringConstraints(max_length=drafts.MAX_BODY)]
 
 
+class RecipientIn(BaseModel):
+    to_address: Address = Field(description="a participant of the thread (see participants)")
+
+
 class ApproveIn(BaseModel):
+    body_sha256: Sha256 = Field(
+        description="the draft's `body_sha256` as you saw it: a text changed since is refused"
+    )
+    envelope_sha256: Sha256 | None = Field(
+        default=None,
+        description="the draft's `envelope_sha256` as you saw it (recipient and headers)",
+    )
     override_lint: bool = Field(
         default=False, description="approve despite lint errors; recorded with the approval"
     )
+
+
+class SendIn(BaseModel):
+    confirm_resend: bool = Field(
+        default=False,
+        description="send again although an earlier send's outcome is unknown (audited)",
+    )
+
+
+class ParticipantOut(BaseModel):
+    address: str
+    name: str | None
+    role: str = Field(description="buyer, customer, escalation, reply_to or recipient")
+    default: bool = Field(description="the recipient a new draft gets")
 
 
 class DraftOut(BaseModel):
     id: int
     thread_id: int
     state: DraftState
+    to: str | None = Field(description="the recipient as shown: Name <address>")
+    to_address: str | None
+    recipient_is_default: bool = Field(description="false when a person picked the recipient")
+    from_address: str | None
+    subject: str | None
+    in_reply_to: str | None
+    references: list[str]
     body: str
+    body_sha256: str = Field(description="SHA-256 of `body`: approving needs it")
+    envelope_sha256: str | None
     lint: list[FindingOut]
     template_version_id: int | None
     approved_at: datetime | None
+    approved_sha256: str | None = Field(description="SHA-256 over the envelope and the body")
     lint_overridden: bool
     message_id: str | None
     sent_at: datetime | None
@@ -89,14 +133,25 @@ def _template_out(template: ReplyTemplate, version: TemplateVersion) -> Template
 
 
 def _draft_out(draft: Draft, settings: SettingsDep) -> DraftOut:
+    envelope = drafts.envelope_of(draft)
     return DraftOut(
         id=draft.id,
         thread_id=draft.thread_id,
         state=draft.state,
+        to=envelope.to if envelope else None,
+        to_address=draft.to_address,
+        recipient_is_default=draft.recipient_chosen_by_id is None,
+        from_address=draft.from_address,
+        subject=draft.subject,
+        in_reply_to=draft.in_reply_to,
+        references=list(draft.references or ()),
         body=draft.body,
+        body_sha256=drafts.body_hash(draft.body),
+        envelope_sha256=drafts.shown_envelope_sha256(draft),
         lint=[FindingOut(**vars(f)) for f in drafts.findings(draft, settings)],
         template_version_id=draft.template_version_id,
         approved_at=draft.approved_at,
+        approved_sha256=draft.approved_sha256,
         lint_overridden=draft.lint_overridden,
         message_id=draft.outgoing_message_id,
         sent_at=draft.sent_at,
@@ -145,11 +200,28 @@ def archive_template(template_id: RowId, db: SessionDep, user: AdminUser) -> Non
     templates.archive(db, template_id=template_id, user=user)
 
 
+@router.get("/threads/{thread_id}/participants")
+def list_participants(
+    thread_id: RowId, db: SessionDep, settings: SettingsDep, _: DraftUser
+) -> list[ParticipantOut]:
+    """Who a reply on this thread could go to, the buyer first."""
+    found, default = drafts.thread_participants(
+        db, thread=threads.get_thread(db, thread_id), settings=settings
+    )
+    return [
+        ParticipantOut(
+            address=p.address, name=p.name, role=p.role, default=p.address.lower() == default
+        )
+        for p in found
+    ]
+
+
 @router.post("/threads/{thread_id}/drafts", status_code=201)
 def create_draft(
-    thread_id: RowId, body: DraftIn, db: SessionDep, settings: SettingsDep, user: AgentUser
+    thread_id: RowId, body: DraftIn, db: SessionDep, settings: SettingsDep, user: DraftUser
 ) -> DraftOut:
-    """Start a reply from a template (`template_id`) or from free text (`body`)."""
+    """Start a reply from a template (`template_id`) or from free text (`body`). Its envelope is
+    fixed now: to the thread's buyer, or to `to_address` (another participant; recorded)."""
     thread = threads.get_thread(db, thread_id)
     draft = drafts.create(
         db,
@@ -158,61 +230,85 @@ def create_draft(
         settings=settings,
         template_id=body.template_id,
         body=body.body,
+        to_address=body.to_address,
     )
     return _draft_out(draft, settings)
 
 
 @router.get("/threads/{thread_id}/drafts")
 def list_drafts(
-    thread_id: RowId, db: SessionDep, settings: SettingsDep, _: AgentUser
+    thread_id: RowId, db: SessionDep, settings: SettingsDep, _: DraftUser
 ) -> list[DraftOut]:
     threads.get_thread(db, thread_id)
     return [_draft_out(d, settings) for d in repository.drafts_of(db, thread_id)]
 
 
 @router.get("/drafts/{draft_id}")
-def get_draft(draft_id: RowId, db: SessionDep, settings: SettingsDep, _: AgentUser) -> DraftOut:
+def get_draft(draft_id: RowId, db: SessionDep, settings: SettingsDep, _: DraftUser) -> DraftOut:
     return _draft_out(drafts.get(db, draft_id), settings)
 
 
 @router.patch("/drafts/{draft_id}")
 def edit_draft(
-    draft_id: RowId, body: DraftPatch, db: SessionDep, settings: SettingsDep, user: AgentUser
+    draft_id: RowId, body: DraftPatch, db: SessionDep, settings: SettingsDep, user: DraftUser
 ) -> DraftOut:
     """Edit the text; an approved draft goes back to needing approval."""
-    draft = drafts.edit(db, draft=drafts.get(db, draft_id), user=user, body=body.body)
+    draft = drafts.edit(
+        db, draft=drafts.get(db, draft_id), user=user, body=body.body, settings=settings
+    )
+    return _draft_out(draft, settings)
+
+
+@router.post("/drafts/{draft_id}/recipient")
+def choose_recipient(
+    draft_id: RowId, body: RecipientIn, db: SessionDep, settings: SettingsDep, user: DraftUser
+) -> DraftOut:
+    """Reply to another participant of the thread (recorded); the draft needs approving again."""
+    draft = drafts.choose_recipient(
+        db, draft=drafts.get(db, draft_id), user=user, settings=settings, to_address=body.to_address
+    )
     return _draft_out(draft, settings)
 
 
 @router.post("/drafts/{draft_id}/approve")
 def approve_draft(
-    draft_id: RowId, body: ApproveIn, db: SessionDep, settings: SettingsDep, user: AgentUser
+    draft_id: RowId, body: ApproveIn, db: SessionDep, settings: SettingsDep, user: DraftUser
 ) -> DraftOut:
-    """Approve this exact text (its SHA-256 is recorded with the approver and the time)."""
+    """Approve the text you saw (`body_sha256`) for the envelope the draft shows; the SHA-256
+    over both is recorded with the approver and the time. A text changed meanwhile is a 409."""
     draft = drafts.approve(
         db,
         draft=drafts.get(db, draft_id),
         user=user,
         settings=settings,
         override_lint=body.override_lint,
+        body_sha256=body.body_sha256,
+        shown_envelope_sha256=body.envelope_sha256,
     )
     return _draft_out(draft, settings)
 
 
 @router.post("/drafts/{draft_id}/send")
 def send_draft(
-    draft_id: RowId, request: Request, settings: SettingsDep, user: AgentUser
+    draft_id: RowId,
+    request: Request,
+    settings: SettingsDep,
+    user: DraftUser,
+    body: SendIn | None = None,
 ) -> DraftOut:
-    """Send an approved draft to the customer, once: repeating the call sends nothing more. A
-    refused send leaves the draft `failed` with the reason (502); sending it again retries."""
+    """Send an approved draft to the recipient it shows, once: repeating the call sends nothing
+    more. A refusal leaves the draft `failed` (502; sending again retries). A connection lost
+    after the message was handed over leaves it `unknown` (502): the server may have accepted
+    it, and sending again needs `{"confirm_resend": true}`."""
     # Sending commits in phases around the SMTP call, so it manages its own sessions.
     session_factory = request.app.state.session_factory
-    drafts.send(
+    sending.send(
         session_factory,
         draft_id=draft_id,
         user_id=user.id,
         settings=settings,
         logins=request.app.state.logins,
+        confirm_resend=body.confirm_resend if body else False,
     )
     with session_factory() as db:
         return _draft_out(drafts.get(db, draft_id), settings)

@@ -22,9 +22,9 @@ from app.errors import AppError
 from app.ids import RowId
 from app.ingest import repository as mailboxes
 from app.mail.parse import trim_quoted_history
-from app.models import User, WebSession
+from app.models import Draft, User, WebSession
 from app.paths import TEMPLATES_DIR
-from app.replies import drafts
+from app.replies import drafts, sending
 from app.replies import repository as replies
 from app.sla import WAITING_STATES
 from app.threads import queries, service
@@ -175,14 +175,16 @@ def _thread_page(
         {"message": m, "text": trim_quoted_history(m.body_text)}
         for m in threads.messages_of(db, thread.id)
     ]
-    draft_rows = [
-        {
-            "draft": d,
-            "lint": drafts.findings(d, settings),
-            "errors": [f for f in drafts.findings(d, settings) if f.severity == "error"],
-        }
-        for d in replies.drafts_of(db, thread.id)
-    ]
+    # Viewers see no drafts, as on the API (one rule: app.replies.drafts.DRAFT_ROLE).
+    see_drafts = drafts.can_see_drafts(session.user)
+    draft_rows = (
+        [_draft_row(d, settings) for d in replies.drafts_of(db, thread.id)] if see_drafts else []
+    )
+    participants, default_recipient = (
+        drafts.thread_participants(db, thread=thread, settings=settings)
+        if see_drafts
+        else ([], None)
+    )
     return render(
         "thread.html",
         status_code,
@@ -193,10 +195,24 @@ def _thread_page(
         left=(thread.due_at - at).total_seconds() if thread.due_at else None,
         messages=messages,
         drafts=draft_rows,
-        templates=replies.list_templates(db),
+        participants=participants,
+        default_recipient=default_recipient,
+        templates=replies.list_templates(db) if see_drafts else [],
         error=error,
-        can_act=session.user.role.allows(Role.AGENT),
+        can_act=see_drafts and session.user.role.allows(Role.AGENT),
     )
+
+
+def _draft_row(draft: Draft, settings: SettingsDep) -> dict[str, Any]:
+    lint = drafts.findings(draft, settings)
+    return {
+        "draft": draft,
+        "envelope": drafts.envelope_of(draft),
+        "body_sha256": drafts.body_hash(draft.body),
+        "envelope_sha256": drafts.shown_envelope_sha256(draft),
+        "lint": lint,
+        "errors": [f for f in lint if f.severity == "error"],
+    }
 
 
 @router.get("/threads/{thread_id}")
@@ -267,7 +283,9 @@ def edit_draft(
     user = _acting_agent(session, csrf_token)
     draft = drafts.get(db, draft_id)
     return _after(
-        lambda: drafts.edit(db, draft=draft, user=user, body=body.replace("\r\n", "\n")),
+        lambda: drafts.edit(
+            db, draft=draft, user=user, body=body.replace("\r\n", "\n"), settings=settings
+        ),
         db=db,
         settings=settings,
         session=session,
@@ -283,13 +301,45 @@ def approve_draft(
     settings: SettingsDep,
     session: WebSessionDep,
     csrf_token: Annotated[str, Form(max_length=100)],
+    body_sha256: Annotated[str, Form(max_length=64)],
+    envelope_sha256: Annotated[str, Form(max_length=64)],
     override_lint: Annotated[bool, Form()] = False,
 ) -> Response:
+    """Approve the text and envelope the page showed (their hashes come with the form)."""
     user = _acting_agent(session, csrf_token)
     draft = drafts.get(db, draft_id)
     return _after(
         lambda: drafts.approve(
-            db, draft=draft, user=user, settings=settings, override_lint=override_lint
+            db,
+            draft=draft,
+            user=user,
+            settings=settings,
+            override_lint=override_lint,
+            body_sha256=body_sha256,
+            shown_envelope_sha256=envelope_sha256,
+        ),
+        db=db,
+        settings=settings,
+        session=session,
+        thread_id=draft.thread_id,
+        anchor=f"#draft-{draft_id}",
+    )
+
+
+@router.post("/drafts/{draft_id}/recipient")
+def choose_recipient(
+    draft_id: RowId,
+    db: SessionDep,
+    settings: SettingsDep,
+    session: WebSessionDep,
+    csrf_token: Annotated[str, Form(max_length=100)],
+    to_address: Annotated[str, Form(max_length=320)],
+) -> Response:
+    user = _acting_agent(session, csrf_token)
+    draft = drafts.get(db, draft_id)
+    return _after(
+        lambda: drafts.choose_recipient(
+            db, draft=draft, user=user, settings=settings, to_address=to_address
         ),
         db=db,
         settings=settings,
@@ -307,17 +357,19 @@ def send_draft(
     settings: SettingsDep,
     session: WebSessionDep,
     csrf_token: Annotated[str, Form(max_length=100)],
+    confirm_resend: Annotated[bool, Form()] = False,
 ) -> Response:
     user = _acting_agent(session, csrf_token)
     thread_id = drafts.get(db, draft_id).thread_id
     db.commit()  # sending manages its own transactions around the SMTP call
     return _after(
-        lambda: drafts.send(
+        lambda: sending.send(
             request.app.state.session_factory,
             draft_id=draft_id,
             user_id=user.id,
             settings=settings,
             logins=request.app.state.logins,
+            confirm_resend=confirm_resend,
         ),
         db=db,
         settings=settings,

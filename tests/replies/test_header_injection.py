@@ -91,7 +91,7 @@ def reply_to(
             draft_id = drafted.json()["id"]
             approved = api.post(
                 f"/api/v1/drafts/{draft_id}/approve",
-                json={"override_lint": True},
+                json={"override_lint": True, "body_sha256": drafted.json()["body_sha256"]},
                 headers=auth(agent),
             )
             assert approved.status_code == 200, approved.text
@@ -127,7 +127,8 @@ def assert_one_clean_reply(sent: Sent) -> None:
     assert names.count("subject") == 1
     assert "bcc" not in names and "cc" not in names
     assert sent.recipients == [relay_address("Alice")]  # the envelope: no one else
-    assert sent.message["To"] == relay_address("Alice")
+    (to,) = sent.message["To"].addresses  # as the agent saw it: "Alice <relay address>"
+    assert (to.display_name, to.addr_spec) == ("Alice", relay_address("Alice"))
     assert all(len(line) <= 998 for line in sent.raw.split(b"\r\n"))
 
 

@@ -77,6 +77,15 @@ def draft(s: Setup, body: str = CLEAN_REPLY) -> dict:
     return response.json()
 
 
+def approve(s: Setup, created: dict, **extra: Any) -> Any:
+    """Approve the draft as the agent saw it (the hash of the text shown)."""
+    return s.api.post(
+        f"/api/v1/drafts/{created['id']}/approve",
+        json={"body_sha256": created["body_sha256"], **extra},
+        headers=auth(s.agent),
+    )
+
+
 def test_send_without_approval_is_409_and_mails_nothing(
     setup: Setup, smtp_server: SmtpServer
 ) -> None:
@@ -94,9 +103,7 @@ def test_approve_then_send_delivers_one_proper_reply(
     session_factory: sessionmaker[Session],
 ) -> None:
     created = draft(setup)
-    approved = setup.api.post(
-        f"/api/v1/drafts/{created['id']}/approve", json={}, headers=auth(setup.agent)
-    )
+    approved = approve(setup, created)
     assert approved.status_code == 200, approved.text
     assert approved.json()["state"] == "approved"
 
@@ -107,7 +114,7 @@ def test_approve_then_send_delivers_one_proper_reply(
     ((recipients, raw),) = smtp_server.recorder.messages
     assert recipients == [relay_address("Alice")]
     delivered = email.message_from_bytes(raw, policy=policy.default)
-    assert delivered["To"] == relay_address("Alice")
+    assert delivered["To"] == f"Alice <{relay_address('Alice')}>"
     assert delivered["From"] == SELLER_ADDRESS
     assert delivered["Subject"] == "Re: Where is my order?"
     assert delivered["In-Reply-To"] == message_id_of(setup.question)
@@ -136,7 +143,7 @@ def test_an_smtp_failure_leaves_the_draft_failed_and_a_retry_works(
     setup: Setup, smtp_server: SmtpServer
 ) -> None:
     created = draft(setup)
-    setup.api.post(f"/api/v1/drafts/{created['id']}/approve", json={}, headers=auth(setup.agent))
+    approve(setup, created)
     smtp_server.recorder.refuse_with = "554 5.7.1 Message rejected by policy"
 
     failed = setup.api.post(f"/api/v1/drafts/{created['id']}/send", headers=auth(setup.agent))
@@ -156,7 +163,7 @@ def test_editing_an_approved_draft_voids_the_approval(
     setup: Setup, smtp_server: SmtpServer
 ) -> None:
     created = draft(setup)
-    setup.api.post(f"/api/v1/drafts/{created['id']}/approve", json={}, headers=auth(setup.agent))
+    approve(setup, created)
     edited = setup.api.patch(
         f"/api/v1/drafts/{created['id']}",
         json={"body": CLEAN_REPLY.replace("one day", "two days")},
@@ -178,15 +185,9 @@ def test_lint_errors_block_approval_unless_overridden_and_recorded(
         ),
     )
     assert {f["code"] for f in created["lint"] if f["severity"] == "error"} == {"overpromise"}
-    refused = setup.api.post(
-        f"/api/v1/drafts/{created['id']}/approve", json={}, headers=auth(setup.agent)
-    )
+    refused = approve(setup, created)
     assert refused.status_code == 409 and "guarantee" in refused.json()["detail"]
-    forced = setup.api.post(
-        f"/api/v1/drafts/{created['id']}/approve",
-        json={"override_lint": True},
-        headers=auth(setup.agent),
-    )
+    forced = approve(setup, created, override_lint=True)
     assert forced.status_code == 200 and forced.json()["lint_overridden"] is True
     with session_factory() as db:
         entry = db.scalars(select(AuditEntry).where(AuditEntry.action == "draft.approve")).one()
@@ -294,11 +295,7 @@ def test_nothing_but_the_send_endpoint_can_mail_a_customer(
     assert walked > 20
     assert smtp_server.recorder.messages == []
 
-    setup.api.post(
-        f"/api/v1/drafts/{created['id']}/approve",
-        json={"override_lint": True},
-        headers=auth(setup.agent),
-    )
+    approve(setup, created, override_lint=True)
     assert smtp_server.recorder.messages == []  # approving is not sending
     setup.api.post(f"/api/v1/drafts/{created['id']}/send", headers=auth(setup.agent))
     assert len(smtp_server.recorder.messages) == 1
@@ -306,7 +303,7 @@ def test_nothing_but_the_send_endpoint_can_mail_a_customer(
 
 def test_the_audit_log_lists_every_step(setup: Setup) -> None:
     created = draft(setup)
-    setup.api.post(f"/api/v1/drafts/{created['id']}/approve", json={}, headers=auth(setup.agent))
+    approve(setup, created)
     setup.api.post(f"/api/v1/drafts/{created['id']}/send", headers=auth(setup.agent))
     assert setup.api.get("/api/v1/audit", headers=auth(setup.agent)).status_code == 403
     actions = [
