@@ -9,16 +9,14 @@ from email import policy
 from typing import Any
 
 import pytest
-from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.config import Settings
 from app.enums import Role
 from app.main import create_app
 from app.models import AuditEntry
-from app.worker import Worker
 from tests.conftest import ImapAccount, SmtpServer, auth, closing_client
 from tests.ingest.helpers import poll
 from tests.mailfactory import SELLER_ADDRESS, customer, message_id_of, relay_address
@@ -256,49 +254,6 @@ def test_templates_render_with_the_thread_and_keep_their_versions(setup: Setup) 
         ).status_code
         == 403
     )
-
-
-def api_routes(routes: list[Any]) -> Iterator[APIRoute]:
-    """Every endpoint, including those of included routers."""
-    for route in routes:
-        if isinstance(route, APIRoute):
-            yield route
-        elif hasattr(route, "original_router"):
-            yield from api_routes(route.original_router.routes)
-
-
-def test_nothing_but_the_send_endpoint_can_mail_a_customer(
-    setup: Setup, smtp_server: SmtpServer, session_factory: sessionmaker[Session], engine: Engine
-) -> None:
-    """Walk every route (with an admin's token) and run every scheduled job: no mail goes out.
-    Only a person's send request for an approved draft reaches the SMTP server."""
-    created = draft(setup)
-    ids = {
-        "thread_id": setup.thread_id,
-        "draft_id": created["id"],
-        "template_id": 1,
-        "name": setup.settings.mailboxes[0].name,
-    }
-    send_path = "/api/v1/drafts/{draft_id}/send"
-    walked = 0
-    for route in api_routes(setup.api.app.routes):
-        if route.path == send_path:
-            continue
-        path = route.path.format(**{k: v for k, v in ids.items() if f"{{{k}}}" in route.path})
-        for method in route.methods:
-            setup.api.request(method, path, json={}, headers=auth(setup.admin))
-            walked += 1
-    worker = Worker(setup.settings, engine)
-    worker.coordinate()  # takes the leases: schedules the polls, the sweep and the figures job
-    for job in worker.scheduler.get_jobs():
-        job.func(*job.args, **job.kwargs)
-    assert walked > 20
-    assert smtp_server.recorder.messages == []
-
-    approve(setup, created, override_lint=True)
-    assert smtp_server.recorder.messages == []  # approving is not sending
-    setup.api.post(f"/api/v1/drafts/{created['id']}/send", headers=auth(setup.agent))
-    assert len(smtp_server.recorder.messages) == 1
 
 
 def test_the_audit_log_lists_every_step(setup: Setup) -> None:
