@@ -180,6 +180,22 @@ def _check_oauth_url(url: str) -> str:
 OAuthUrl = Annotated[str, AfterValidator(_check_oauth_url)]
 
 
+def _check_ca_file(path: str) -> str:
+    """A readable PEM file of CA certificates (it is loaded when a connection first needs it)."""
+    try:
+        content = Path(path).read_bytes()
+    except OSError as e:
+        raise ValueError(f"cannot read the CA file {path}: {e.strerror}") from None
+    if b"-----BEGIN CERTIFICATE-----" not in content:
+        raise ValueError(f"{path} holds no PEM certificate (-----BEGIN CERTIFICATE-----)")
+    return path
+
+
+# The CA certificates (PEM) to verify a server against instead of the system's: for a server
+# whose certificate a private CA signed. Verification itself is never turned off.
+CaFile = Annotated[str, Field(min_length=1), AfterValidator(_check_ca_file)]
+
+
 def is_loopback(host: str) -> bool:
     if host == "localhost":
         return True
@@ -294,6 +310,8 @@ class MailboxSettings(_Section):
     smtp_host: HostName | None = None
     smtp_port: int | None = Field(default=None, ge=1, le=65535)
     smtp_security: Security = "starttls"
+    # A private CA of this mailbox's IMAP server and its own SMTP server (not [smtp]'s).
+    tls_ca_file: CaFile | None = None
     # Who the mailbox belongs to, for an agency watching many sellers: pages, API and metrics
     # filter by it.
     client: str | None = Field(default=None, min_length=1, max_length=100)
@@ -422,6 +440,7 @@ class MailboxSettings(_Section):
             password_file=self.password_file,
             from_address=self.seller_addresses[0],
             timeout_seconds=self.timeout_seconds,
+            tls_ca_file=self.tls_ca_file,
         )
 
 
@@ -434,6 +453,7 @@ class SmtpSettings(_Section):
     password_file: str | None = None
     from_address: EmailAddress | None = None
     timeout_seconds: float = Field(default=30, gt=0)
+    tls_ca_file: CaFile | None = None
 
     @model_validator(mode="after")
     def _password_source(self) -> SmtpSettings:
