@@ -11,6 +11,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import re
+import stat
 import tomllib
 from dataclasses import dataclass
 from datetime import time
@@ -180,9 +181,19 @@ def _check_oauth_url(url: str) -> str:
 OAuthUrl = Annotated[str, AfterValidator(_check_oauth_url)]
 
 
+# Far above any CA bundle (the system's is ~200 KB): a bigger file is a wrong path.
+MAX_CA_FILE_BYTES = 10 * 1024 * 1024
+
+
 def _check_ca_file(path: str) -> str:
-    """A readable PEM file of CA certificates (it is loaded when a connection first needs it)."""
+    """A readable PEM file of CA certificates (it is loaded when a connection first needs it).
+    Only a regular file is opened: a FIFO would block the read and a device never end it."""
     try:
+        info = os.stat(path)
+        if not stat.S_ISREG(info.st_mode):
+            raise ValueError(f"the CA file {path} is not a regular file")
+        if info.st_size > MAX_CA_FILE_BYTES:
+            raise ValueError(f"the CA file {path} is too big ({info.st_size} bytes) for one")
         content = Path(path).read_bytes()
     except OSError as e:
         raise ValueError(f"cannot read the CA file {path}: {e.strerror}") from None

@@ -404,6 +404,10 @@ def test_a_missing_or_unreadable_ca_file_is_refused_naming_the_key(tmp_path: Pat
         'name = "shop"\nhost = "imap.example.com"\nusername = "support@store.example"\n'
         'password_env = "SHOP_PW"\n'
         f'tls_ca_file = "{tmp_path / "missing.pem"}"\n'
+        "[[mailboxes]]\n"
+        'name = "other"\nhost = "imap.example.com"\nusername = "support@store.example"\n'
+        'password_env = "SHOP_PW"\n'
+        f'tls_ca_file = "{tmp_path}"\n'
         f'[smtp]\nhost = "smtp.example.com"\ntls_ca_file = "{not_pem}"\n'
     )
     with pytest.raises(Exception) as failed:
@@ -413,4 +417,5 @@ def test_a_missing_or_unreadable_ca_file_is_refused_naming_the_key(tmp_path: Pat
         f"mailboxes[0].tls_ca_file: cannot read the CA file {tmp_path / 'missing.pem'}: "
         "No such file or directory"
     ) in problems
+    assert f"mailboxes[1].tls_ca_file: the CA file {tmp_path} is not a regular file" in problems
     assert f"smtp.tls_ca_file: {not_pem} holds no PEM certificate" in problems
