@@ -89,7 +89,7 @@ def _account(server: Dovecot, monkeypatch: pytest.MonkeyPatch) -> TlsAccount:
 
 
 class TlsAccount(ImapAccount):
-    """An account on a TLS Dovecot; ``settings`` connect with TLS (mail is appended in plain)."""
+    """An account on a TLS Dovecot: ``tls_settings`` connect with TLS; mail is appended in plain."""
 
     def tls_settings(self, security: Security, **overrides: Any) -> MailboxSettings:
         port = self.server.ssl_port if security == "ssl" else self.server.port
@@ -246,6 +246,14 @@ def test_a_ca_file_that_cannot_be_loaded_is_a_config_error(
     failed = _sign_in_failure(settings)
     assert failed.kind == "config"
     assert failed.reason.startswith(f"tls_ca_file {broken}: cannot load its CA certificates")
+
+    # The same for SMTP: the mailbox's own server shares the file.
+    own = account.tls_settings("ssl", tls_ca_file=str(broken), smtp_host="127.0.0.1").smtp()
+    assert own is not None
+    with pytest.raises(smtp.SmtpError) as refused:
+        smtp.check_login(own)
+    assert refused.value.kind == "config"
+    assert refused.value.reason.startswith(f"tls_ca_file {broken}: cannot load")
 
 
 # --- SMTP: sending over TLS ---------------------------------------------------------------------
