@@ -11,6 +11,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import re
+import stat
 import tomllib
 from dataclasses import dataclass
 from datetime import time
@@ -180,6 +181,32 @@ def _check_oauth_url(url: str) -> str:
 OAuthUrl = Annotated[str, AfterValidator(_check_oauth_url)]
 
 
+# Far above any CA bundle (the system's is ~200 KB): a bigger file is a wrong path.
+MAX_CA_FILE_BYTES = 10 * 1024 * 1024
+
+
+def _check_ca_file(path: str) -> str:
+    """A readable PEM file of CA certificates (it is loaded when a connection first needs it).
+    Only a regular file is opened: a FIFO would block the read and a device never end it."""
+    try:
+        info = os.stat(path)
+        if not stat.S_ISREG(info.st_mode):
+            raise ValueError(f"the CA file {path} is not a regular file")
+        if info.st_size > MAX_CA_FILE_BYTES:
+            raise ValueError(f"the CA file {path} is too big ({info.st_size} bytes) for one")
+        content = Path(path).read_bytes()
+    except OSError as e:
+        raise ValueError(f"cannot read the CA file {path}: {e.strerror}") from None
+    if b"-----BEGIN CERTIFICATE-----" not in content:
+        raise ValueError(f"{path} holds no PEM certificate (-----BEGIN CERTIFICATE-----)")
+    return path
+
+
+# The CA certificates (PEM) to verify a server against instead of the system's: for a server
+# whose certificate a private CA signed. Verification itself is never turned off.
+CaFile = Annotated[str, Field(min_length=1), AfterValidator(_check_ca_file)]
+
+
 def is_loopback(host: str) -> bool:
     if host == "localhost":
         return True
@@ -294,6 +321,8 @@ class MailboxSettings(_Section):
     smtp_host: HostName | None = None
     smtp_port: int | None = Field(default=None, ge=1, le=65535)
     smtp_security: Security = "starttls"
+    # A private CA of this mailbox's IMAP server and its own SMTP server (not [smtp]'s).
+    tls_ca_file: CaFile | None = None
     # Who the mailbox belongs to, for an agency watching many sellers: pages, API and metrics
     # filter by it.
     client: str | None = Field(default=None, min_length=1, max_length=100)
@@ -422,6 +451,7 @@ class MailboxSettings(_Section):
             password_file=self.password_file,
             from_address=self.seller_addresses[0],
             timeout_seconds=self.timeout_seconds,
+            tls_ca_file=self.tls_ca_file,
         )
 
 
@@ -434,6 +464,7 @@ class SmtpSettings(_Section):
     password_file: str | None = None
     from_address: EmailAddress | None = None
     timeout_seconds: float = Field(default=30, gt=0)
+    tls_ca_file: CaFile | None = None
 
     @model_validator(mode="after")
     def _password_source(self) -> SmtpSettings:

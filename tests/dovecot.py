@@ -14,6 +14,8 @@ import uuid
 from collections.abc import Iterable
 from pathlib import Path
 
+from tests.tls_certs import ServerCert
+
 DOVECOT = "/usr/sbin/dovecot"
 NOBODY = 65534  # as root, mail belongs to nobody: Dovecot refuses to let root own mail
 
@@ -38,7 +40,7 @@ log_path = {base}/dovecot.log
 info_log_path = {base}/dovecot.log
 protocols = imap
 listen = 127.0.0.1
-ssl = no
+ssl = {ssl}
 disable_plaintext_auth = no
 auth_mechanisms = plain login
 auth_failure_delay = 0
@@ -78,7 +80,8 @@ service imap-login {{
     port = {port}
   }}
   inet_listener imaps {{
-    port = 0
+    address = 127.0.0.1
+    port = {imaps_port}
   }}
 }}
 service anvil {{
@@ -112,6 +115,13 @@ active_value = true
 timeout_msecs = 10000
 """
 
+# TLS with a test certificate: implicit TLS on the imaps port, STARTTLS on the plain one (where
+# plaintext logins stay allowed, as disable_plaintext_auth = no says).
+TLS = """
+ssl_cert = <{cert}
+ssl_key = <{key}
+"""
+
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -124,9 +134,14 @@ class Dovecot:
     keep the mail and UIDVALIDITY, as a restarted production server would.
 
     With ``oauth_introspection_url`` it also takes XOAUTH2 and OAUTHBEARER logins, checking each
-    access token at that URL (see ``OAuthProvider``); any user name is then an account."""
+    access token at that URL (see ``OAuthProvider``); any user name is then an account.
 
-    def __init__(self, oauth_introspection_url: str | None = None) -> None:
+    With ``tls`` it serves that certificate: implicit TLS on ``ssl_port`` and STARTTLS on
+    ``port``; without, no TLS at all (``ssl_port`` None)."""
+
+    def __init__(
+        self, oauth_introspection_url: str | None = None, *, tls: ServerCert | None = None
+    ) -> None:
         # Unix socket paths are limited to ~108 characters: keep the base short.
         self.base = Path(tempfile.mkdtemp(prefix="dc", dir="/tmp"))
         self.base.chmod(0o755)
@@ -142,11 +157,20 @@ class Dovecot:
             os.chown(self.base / "mail", uid, gid)
         self.instance = f"slawatch-test-{uuid.uuid4().hex[:8]}"
         self.port = free_port()
+        self.ssl_port = free_port() if tls else None
         self.host = "127.0.0.1"
         self.config = self.base / "dovecot.conf"
         config = CONFIG.format(
-            instance=self.instance, base=self.base, port=self.port, uid=uid, gid=gid
+            instance=self.instance,
+            base=self.base,
+            port=self.port,
+            uid=uid,
+            gid=gid,
+            ssl="yes" if tls else "no",
+            imaps_port=self.ssl_port or 0,
         )
+        if tls:
+            config += TLS.format(cert=tls.cert_file, key=tls.key_file)
         if not root:
             import grp
             import pwd

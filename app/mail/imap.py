@@ -19,10 +19,10 @@ from imapclient import IMAPClient
 from imapclient.exceptions import IMAPClientError, LoginError
 from pydantic import SecretStr
 
-from app.config import MailboxSettings
+from app.config import ConfigError, MailboxSettings
 from app.enums import FolderRole
 from app.mail.credentials import CredentialsError, Login, OAuthLogin, PasswordLogin
-from app.mail.tls import default_tls_context
+from app.mail.tls import describe_tls_failure, tls_context
 
 # reauthorize: the OAuth2 sign-in was refused even with a fresh token; a person must authorise
 # the mailbox again. config: a secret is missing or unreadable.
@@ -81,11 +81,14 @@ def _utc(value: Any) -> datetime | None:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-def _describe_os_error(host: str, port: int, error: OSError, *, timeout: float) -> ImapError:
+def _describe_os_error(
+    host: str, port: int, error: OSError, *, timeout: float, ca_file: str | None = None
+) -> ImapError:
     if isinstance(error, socket.gaierror):
         return ImapError("network", f"unknown host {host!r} ({error.strerror})")
     if isinstance(error, ssl.SSLError):
-        return ImapError("tls", f"TLS handshake with {host}:{port} failed: {error.reason or error}")
+        why = describe_tls_failure(error, ca_file=ca_file)
+        return ImapError("tls", f"TLS handshake with {host}:{port} failed: {why}")
     if isinstance(error, TimeoutError | socket.timeout):
         return ImapError("network", did_not_answer(host, port, timeout=timeout))
     if isinstance(error, ConnectionRefusedError):
@@ -112,6 +115,7 @@ class ImapMailbox:
             login=login,
             timeout=settings.timeout_seconds + extra_timeout,
             deadline=deadline,
+            tls_ca_file=settings.tls_ca_file,
         )
 
     def __init__(
@@ -124,14 +128,17 @@ class ImapMailbox:
         timeout: float,
         deadline: float | None = None,
         ssl_context: ssl.SSLContext | None = None,
+        tls_ca_file: str | None = None,
     ) -> None:
         """``timeout`` bounds each network call; ``deadline`` (seconds) the whole session once
-        connected, for a server that answers each call, but too slowly ever to finish."""
+        connected, for a server that answers each call, but too slowly ever to finish.
+        ``tls_ca_file``: the CAs (PEM) to verify the server against instead of the system's."""
         self.host, self.port = host, port
         self._security = security
         self._login = login
         self._timeout = timeout
         self._ssl_context = ssl_context
+        self._tls_ca_file = tls_ca_file
         self._client: IMAPClient | None = None
         self._deadline = deadline
         self._watchdog: threading.Timer | None = None
@@ -150,15 +157,19 @@ class ImapMailbox:
         except CredentialsError as e:
             raise ImapError(e.kind, e.reason) from e
         try:
+            context = self._tls_context()
+        except ConfigError as e:
+            raise ImapError("config", str(e)) from e
+        try:
             client = IMAPClient(
                 self.host,
                 port=self.port,
                 ssl=self._security == "ssl",
-                ssl_context=self._tls_context(),
+                ssl_context=context,
                 timeout=self._timeout,
             )
         except OSError as e:
-            raise _describe_os_error(self.host, self.port, e, timeout=self._timeout) from e
+            raise self._describe(e) from e
         client.normalise_times = False  # keep INTERNALDATE's zone; we convert to UTC ourselves
         self._client = client
         if self._deadline is not None:
@@ -167,7 +178,7 @@ class ImapMailbox:
             self._watchdog.start()
         try:
             if self._security == "starttls":
-                client.starttls(self._tls_context())
+                client.starttls(context)
             self._sign_in(client, token)
         except LoginError as e:
             self._close(graceful=True)
@@ -183,7 +194,7 @@ class ImapMailbox:
         except (IMAPClientError, OSError) as e:
             self._close(graceful=not isinstance(e, OSError))
             if isinstance(e, OSError):
-                raise _describe_os_error(self.host, self.port, e, timeout=self._timeout) from e
+                raise self._describe(e) from e
             raise ImapError("protocol", f"{self.host}: {_text(e)}") from e
         except BaseException:
             self._close(graceful=False)
@@ -225,7 +236,12 @@ class ImapMailbox:
     def _tls_context(self) -> ssl.SSLContext | None:
         if self._security == "plain":
             return None
-        return self._ssl_context or default_tls_context()
+        return self._ssl_context or tls_context(self._tls_ca_file)
+
+    def _describe(self, error: OSError) -> ImapError:
+        return _describe_os_error(
+            self.host, self.port, error, timeout=self._timeout, ca_file=self._tls_ca_file
+        )
 
     def __exit__(self, _type: object, error: BaseException | None, _tb: object) -> None:
         self._close(graceful=not isinstance(error, OSError))

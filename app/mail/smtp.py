@@ -15,7 +15,7 @@ from pydantic import SecretStr
 
 from app.config import ConfigError, SmtpSettings
 from app.mail.credentials import CredentialsError, Login, OAuthLogin, PasswordLogin, xoauth2_string
-from app.mail.tls import default_tls_context
+from app.mail.tls import describe_tls_failure, tls_context
 
 log = logging.getLogger(__name__)
 
@@ -89,7 +89,8 @@ class SmtpSession:
 
     def _connect(self) -> _HandOverTracking:
         s = self._settings
-        context = default_tls_context()
+        # A CA file that cannot be loaded is a ConfigError, reported by connect() as such.
+        context = tls_context(s.tls_ca_file)
         client: _HandOverTracking
         if s.security == "ssl":
             client = _HandOverTrackingSsl(
@@ -232,7 +233,8 @@ def _error(settings: SmtpSettings, error: Exception) -> SmtpError:
     if isinstance(error, smtplib.SMTPException):
         return SmtpError(f"{host}: {error}", kind="network")
     if isinstance(error, ssl.SSLError):
-        return SmtpError(f"TLS with {host}:{port} failed: {error.reason or error}", kind="tls")
+        why = describe_tls_failure(error, ca_file=settings.tls_ca_file)
+        return SmtpError(f"TLS with {host}:{port} failed: {why}", kind="tls")
     if isinstance(error, socket.gaierror):
         return SmtpError(f"unknown host {host!r} ({error.strerror})", kind="network")
     if isinstance(error, TimeoutError):
