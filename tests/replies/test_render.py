@@ -179,7 +179,7 @@ def test_output_is_capped() -> None:
     )
     rendered = render(body, long)
     assert rendered.text == ""
-    assert rendered.error == f"the reply would be longer than {MAX_OUTPUT_CHARS} characters"
+    assert rendered.error == f"the reply would be longer than {MAX_OUTPUT_CHARS:,} characters"
 
 
 def test_render_never_raises_on_odd_input() -> None:
