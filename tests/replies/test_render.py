@@ -298,6 +298,10 @@ HOSTILE: list[tuple[str, str]] = [
     ("{{ [" + "'x' * 99999, " * 40 + "]|length }}", f"line 1: {RENDER_CAP}"),
     ("{% filter upper %}" + "{{ 'x' * 99999 }}" * 40 + "{% endfilter %}", f"line 1: {RENDER_CAP}"),
     # Outside the language altogether: no calls, loops, macros or {% set %}.
+    ("{{ (subject * 5000)|list|length }}", "line 1: unknown filter 'list'"),
+    ("{{ subject|batch(10**9) }}", "line 1: unknown filter 'batch'"),
+    ("{{ subject|map('upper')|join }}", "line 1: unknown filter 'map'"),
+    ("{{ subject|slice(10**6) }}", "line 1: unknown filter 'slice'"),
     ("{{ range(10**9)|length }}", f"line 1: {REFUSED} function or method calls"),
     ("{{ lipsum(10**6) }}", f"line 1: {REFUSED} function or method calls"),
     (
