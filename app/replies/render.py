@@ -593,7 +593,8 @@ _TOO_DEEP = "line 1: the template is nested too deeply"
 
 def template_problems(template_body: str) -> list[str]:
     """Why a template cannot be saved: a syntax error, constructs outside the reply-template
-    language, and variables a ``ReplyContext`` does not have. Empty when it is fine."""
+    language, variables a ``ReplyContext`` does not have, or a cap or the time limit broken when
+    it is rendered with the sample contexts. Empty when it is fine."""
     try:
         return _template_problems(template_body)
     except (RecursionError, SyntaxError):  # Jinja's parser, or Python compiling its output

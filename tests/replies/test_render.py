@@ -279,6 +279,8 @@ HOSTILE: list[tuple[str, str]] = [
     ("{{ (subject * 5000)|join(' ') }}", f"line 1: {VALUE_CAP}"),
     ("{{ subject|center(10**9) }}", f"line 1: {VALUE_CAP}"),
     ("{{ subject|center(99999) ~ subject|center(99999) }}", f"line 1: {VALUE_CAP}"),
+    # Constants alone: evaluated at render time through the caps, never folded at compile time.
+    ("{{ 'x'|center(60000) ~ 'y'|center(60000) }}", f"line 1: {VALUE_CAP}"),
     ("{{ ((subject ~ '\n') * 5000)|indent(50) }}", f"line 2: {VALUE_CAP}"),
     ("{{ subject|indent('x' * 99999, first=true) }}", f"line 1: {VALUE_CAP}"),
     ("{{ ('a\n' * 40000)|indent('bb') }}", f"line 2: {VALUE_CAP}"),
