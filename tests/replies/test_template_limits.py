@@ -1,0 +1,106 @@
+"""The template API refuses a template that breaks a render cap, and a draft from a template that
+breaks one only with its thread fails with the reason (422)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy.orm import Session, sessionmaker
+
+from app.enums import Role, ThreadKind, ThreadSource
+from app.ingest import repository as mailboxes
+from app.models import Thread
+from app.replies import render as render_module
+from tests.conftest import auth
+
+GOOD = "Hello{% if customer_name %} {{ customer_name }}{% endif %},\n\nThanks.\n\n{{ signature }}\n"
+VALUE_CAP = (
+    "line 1: the template builds a value longer than 100,000 characters (the cap on any one value)"
+)
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        ("{{ ([[subject]*1000]*1000)|string|length }}", VALUE_CAP),
+        ("Hi\n{{ subject|center(10**9) }}", VALUE_CAP.replace("line 1", "line 2")),
+        ("{{ 2 ** 100000 }}", "line 1: the template builds a number larger than 4096 bits"),
+        (
+            "{{ [" + "'x' * 99999, " * 20 + "]|length }}",
+            "line 1: the template builds more than 1,000,000 characters in all "
+            "(the cap on one render)",
+        ),
+        ("{% for a in subject %}{% endfor %}", "line 1: reply templates do not support loops"),
+    ],
+)
+def test_saving_a_template_that_breaks_a_cap_is_422_with_the_reason(
+    client: TestClient, make_token: Callable[..., str], body: str, reason: str
+) -> None:
+    admin = auth(make_token(Role.ADMIN))
+    made = client.post(
+        "/api/v1/templates", json={"name": "Bad", "category": "x", "body": body}, headers=admin
+    )
+    assert made.status_code == 422, made.text
+    assert made.json()["detail"].startswith(f"template body: {reason}")
+
+    good = client.post(
+        "/api/v1/templates", json={"name": "Good", "category": "x", "body": GOOD}, headers=admin
+    )
+    assert good.status_code == 201, good.text
+    template_id = good.json()["id"]
+    changed = client.patch(f"/api/v1/templates/{template_id}", json={"body": body}, headers=admin)
+    assert changed.status_code == 422, changed.text
+    assert changed.json()["detail"].startswith(f"template body: {reason}")
+    kept = client.get(f"/api/v1/templates/{template_id}", headers=admin).json()
+    assert (kept["version"], kept["body"]) == (1, GOOD)
+
+
+def test_saving_a_template_over_the_time_limit_is_422_naming_it(
+    client: TestClient, make_token: Callable[..., str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clock = iter(range(0, 10**6, 1))  # a CPU second every time the render looks
+    monkeypatch.setattr(render_module, "_cpu_time", lambda: float(next(clock)))
+    made = client.post(
+        "/api/v1/templates",
+        json={"name": "Slow", "category": "x", "body": "{{ subject|upper }}{{ subject|lower }}"},
+        headers=auth(make_token(Role.ADMIN)),
+    )
+    assert made.status_code == 422, made.text
+    assert made.json()["detail"] == (
+        "template body: line 1: the template took longer than 1 s of CPU time to render "
+        "(the time limit)"
+    )
+
+
+def test_a_draft_from_a_template_that_breaks_a_cap_with_its_thread_is_422(
+    client: TestClient, make_token: Callable[..., str], session_factory: sessionmaker[Session]
+) -> None:
+    """Saving renders sample threads only; this thread takes the branch they do not."""
+    with session_factory.begin() as db:
+        mailbox = mailboxes.get_or_create_mailbox(db, "store")
+        thread = Thread(
+            mailbox_id=mailbox.id,
+            kind=ThreadKind.CUSTOMER,
+            source=ThreadSource.INBOX,
+            subject="Refund",
+            counterpart="customer@relay.walmart.com",
+        )
+        db.add(thread)
+        db.flush()
+        thread_id = thread.id
+    body = "{% if subject == 'Refund' %}{{ subject * 10**9 }}{% endif %}" + GOOD
+    made = client.post(
+        "/api/v1/templates",
+        json={"name": "Branchy", "category": "x", "body": body},
+        headers=auth(make_token(Role.ADMIN)),
+    )
+    assert made.status_code == 201, made.text
+    drafted = client.post(
+        f"/api/v1/threads/{thread_id}/drafts",
+        json={"template_id": made.json()["id"]},
+        headers=auth(make_token(Role.AGENT)),
+    )
+    assert drafted.status_code == 422, drafted.text
+    assert drafted.json()["detail"] == f"template 'Branchy' cannot be rendered: {VALUE_CAP}"
