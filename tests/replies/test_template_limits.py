@@ -9,11 +9,18 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session, sessionmaker
 
-from app.enums import Role, ThreadKind, ThreadSource
+from app.clock import now
+from app.config import MailboxSettings, Settings
+from app.db import session_scope
+from app.enums import FolderRole, Role
 from app.ingest import repository as mailboxes
-from app.models import Thread
+from app.ingest.service import store_message
+from app.main import create_app
 from app.replies import render as render_module
+from app.threads.service import policy_lookup
 from tests.conftest import auth
+from tests.dovecot import free_port
+from tests.mailfactory import SELLER_ADDRESS, customer
 
 GOOD = "Hello{% if customer_name %} {{ customer_name }}{% endif %},\n\nThanks.\n\n{{ signature }}\n"
 VALUE_CAP = (
@@ -75,32 +82,47 @@ def test_saving_a_template_over_the_time_limit_is_422_naming_it(
 
 
 def test_a_draft_from_a_template_that_breaks_a_cap_with_its_thread_is_422(
-    client: TestClient, make_token: Callable[..., str], session_factory: sessionmaker[Session]
+    database_url: str,
+    make_token: Callable[..., str],
+    session_factory: sessionmaker[Session],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Saving renders sample threads only; this thread takes the branch they do not."""
-    with session_factory.begin() as db:
-        mailbox = mailboxes.get_or_create_mailbox(db, "store")
-        thread = Thread(
-            mailbox_id=mailbox.id,
-            kind=ThreadKind.CUSTOMER,
-            source=ThreadSource.INBOX,
-            subject="Refund",
-            counterpart="customer@relay.walmart.com",
+    monkeypatch.setenv("SLAWATCH_TEST_LIMITS_PW", "unused")
+    mailbox = MailboxSettings(
+        name="store",
+        host="127.0.0.1",
+        port=free_port(),  # never connected to: nothing is polled or sent
+        security="plain",
+        username="support@store.example",
+        password_env="SLAWATCH_TEST_LIMITS_PW",
+        seller_addresses=[SELLER_ADDRESS],
+    )
+    settings = Settings(database_url=database_url, mailboxes=[mailbox])
+    with session_scope(session_factory) as db:
+        stored = store_message(
+            db,
+            mailbox_id=mailboxes.get_or_create_mailbox(db, "store").id,
+            role=FolderRole.INBOX,
+            raw=customer("Rita", subject="Refund"),
+            arrived_at=now(),
+            seller_addresses=frozenset({SELLER_ADDRESS}),
+            policy_for=policy_lookup(settings.sla, "walmart"),
         )
-        db.add(thread)
-        db.flush()
-        thread_id = thread.id
+        assert stored is not None
+        thread_id = stored.thread_id
     body = "{% if subject == 'Refund' %}{{ subject * 10**9 }}{% endif %}" + GOOD
-    made = client.post(
-        "/api/v1/templates",
-        json={"name": "Branchy", "category": "x", "body": body},
-        headers=auth(make_token(Role.ADMIN)),
-    )
-    assert made.status_code == 201, made.text
-    drafted = client.post(
-        f"/api/v1/threads/{thread_id}/drafts",
-        json={"template_id": made.json()["id"]},
-        headers=auth(make_token(Role.AGENT)),
-    )
+    with TestClient(create_app(settings)) as client:
+        made = client.post(
+            "/api/v1/templates",
+            json={"name": "Branchy", "category": "x", "body": body},
+            headers=auth(make_token(Role.ADMIN)),
+        )
+        assert made.status_code == 201, made.text
+        drafted = client.post(
+            f"/api/v1/threads/{thread_id}/drafts",
+            json={"template_id": made.json()["id"]},
+            headers=auth(make_token(Role.AGENT)),
+        )
     assert drafted.status_code == 422, drafted.text
     assert drafted.json()["detail"] == f"template 'Branchy' cannot be rendered: {VALUE_CAP}"
