@@ -15,7 +15,7 @@ from email.utils import format_datetime, make_msgid
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from app.config import Settings
+from app.config import MailboxSettings, Settings
 from app.db import session_scope
 from app.enums import FolderRole
 from app.ingest import repository as mailboxes
@@ -27,6 +27,13 @@ DEMO_MAILBOX = "demo-store"
 HISTORY = timedelta(days=30)
 DEMO_DATABASE_URL = "sqlite:///./slawatch-demo.db"
 SELLER = "support@demo-store.example"
+DEMO_SETTINGS = MailboxSettings(
+    name=DEMO_MAILBOX,
+    host="imap.demo-store.example",
+    username=SELLER,
+    password_env="SLAWATCH_MAILBOX_DEMO_PASSWORD",  # never set: the demo is never polled
+    seller_addresses=[SELLER],
+)
 BUYERS = [
     "Maria",
     "James",
@@ -199,7 +206,12 @@ def load(
             )
         if DEMO_MAILBOX in names:
             return 0
-        mailbox_id = mailboxes.get_or_create_mailbox(db, DEMO_MAILBOX).id
+        mailbox = mailboxes.get_or_create_mailbox(db, DEMO_MAILBOX)
+        # Settings of its own, so replies can be drafted from its seller address; disabled, so
+        # nothing ever polls the made-up server.
+        mailbox.source, mailbox.enabled = "api", False
+        mailbox.settings = DEMO_SETTINGS.model_dump(mode="json", exclude_unset=True)
+        mailbox_id = mailbox.id
         policy_for = policy_lookup(settings.sla, "walmart")
         stored = 0
         rng = random.Random(seed)  # noqa: S311 (made-up mail, not secrets)

@@ -5,16 +5,22 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session, sessionmaker
 
 from app import demo
 from app.clock import now
 from app.config import Settings
+from app.enums import Role
 from app.ingest import repository as mailboxes
+from app.mailboxes import registry
+from app.main import create_app
 from app.threads import queries
+from tests.conftest import auth
 
 ROOT = Path(__file__).parents[1]
 
@@ -33,6 +39,24 @@ def test_demo_data_shows_every_state_and_a_realistic_response_rate(
     assert sum(summary.by_state.values()) > 250
     # Loading again adds nothing.
     assert demo.load(session_factory, Settings(database_url=database_url), now=now()) == 0
+
+
+def test_a_demo_agent_drafts_replies_to_the_buyer_and_nothing_polls_the_demo(
+    session_factory: sessionmaker[Session], database_url: str, make_token: Callable[..., str]
+) -> None:
+    settings = Settings(database_url=database_url)
+    demo.load(session_factory, settings, now=now())
+    with session_factory() as db:
+        assert registry.active(db, settings) == []  # the made-up server is never polled
+    agent = auth(make_token(Role.AGENT))
+    with TestClient(create_app(settings)) as api:
+        (waiting, *_) = api.get("/api/v1/threads?state=waiting", headers=agent).json()["items"]
+        drafted = api.post(
+            f"/api/v1/threads/{waiting['id']}/drafts", json={"body": "Hello"}, headers=agent
+        )
+    assert drafted.status_code == 201, drafted.text
+    assert drafted.json()["to_address"].endswith("@relay.walmart.com")
+    assert drafted.json()["from_address"] == demo.SELLER
 
 
 def test_demo_data_never_goes_into_a_database_with_real_mailboxes(
