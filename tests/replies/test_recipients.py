@@ -12,6 +12,7 @@ import email
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 from email import policy
 
 import pytest
@@ -19,6 +20,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from app.clock import now
 from app.config import Settings
 from app.db import session_scope
 from app.enums import Role
@@ -366,3 +368,28 @@ def signed_in(api: TestClient, name: str) -> TestClient:
     )
     assert response.status_code == 303, response.text
     return client
+
+
+def test_a_send_interrupted_by_a_crash_is_resent_only_on_confirmation_once_stale(
+    scene: Scene,
+) -> None:
+    made = draft(scene)
+    approve(scene, made)
+    url = f"/api/v1/drafts/{made['id']}/send"
+    for started_ago, confirmed, status in [
+        (timedelta(minutes=1), False, 409),
+        (timedelta(minutes=1), True, 409),  # it may still be on its way
+        (timedelta(minutes=20), False, 409),
+        (timedelta(minutes=20), True, 200),
+    ]:
+        with session_scope(scene.session_factory) as db:  # as a process killed mid-send left it
+            db.execute(
+                update(Draft)
+                .where(Draft.id == made["id"])
+                .values(state="sending", sending_started_at=now() - started_ago)
+            )
+        response = scene.api.post(
+            url, json={"confirm_resend": confirmed}, headers=auth(scene.agent)
+        )
+        assert response.status_code == status, (started_ago, confirmed, response.text)
+    assert len(scene.smtp.recorder.messages) == 1
