@@ -633,6 +633,29 @@ class WorkerSettings(_Section):
     sweep_seconds: int = Field(default=60, ge=5, le=3600)
 
 
+class ApiMailboxSettings(_Section):
+    """What a mailbox created through the API may name (app.mailboxes.rules): an admin token must
+    not reach the server's own secrets or its private network. Config-file mailboxes are the
+    operator's and free of these rules."""
+
+    # Only environment variables starting with this may hold an API mailbox's secrets.
+    env_prefix: str = "SLAWATCH_MAILBOX_"
+    # The only directory an API mailbox's secret files may lie in (symlinks followed); none: no
+    # file at all.
+    secrets_dir: Path | None = None
+    # False: IMAP and SMTP hosts resolving to loopback, private, link-local or reserved addresses
+    # are refused when saved and again before each connection.
+    allow_private_hosts: bool = True
+
+
+class ServerSettings(_Section):
+    """How `slawatch serve` runs uvicorn."""
+
+    # Addresses of reverse proxies whose X-Forwarded-For/-Proto are believed (uvicorn's
+    # forwarded_allow_ips); empty: only 127.0.0.1, as uvicorn defaults.
+    forwarded_allow_ips: list[str] = Field(default_factory=list)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix=ENV_PREFIX,
@@ -655,6 +678,8 @@ class Settings(BaseSettings):
     # decrypt; the first encrypts (rotation).
     token_key_env: str = "SLAWATCH_TOKEN_KEY"
     token_key_file: str | None = None
+    api_mailboxes: ApiMailboxSettings = ApiMailboxSettings()
+    server: ServerSettings = ServerSettings()
 
     def token_key(self) -> SecretStr:
         if self.token_key_file:
