@@ -152,20 +152,30 @@ def secret_problems(
 # --- hosts ------------------------------------------------------------------------------------
 
 
+_NOT_PUBLIC = (
+    ("loopback", "a loopback address"),
+    ("link_local", "a link-local address"),
+    ("unspecified", "an unspecified address"),
+    ("multicast", "a multicast address"),
+    ("private", "a private address"),
+    ("reserved", "a reserved address"),
+)
+
+
 def address_problem(address: IpAddress) -> str | None:
     """Why ``address`` is not a public one ("a loopback address", ...), or None."""
-    embedded = [address]
     if isinstance(address, ipaddress.IPv6Address):
         # An IPv4 address inside an IPv6 one reaches the IPv4 host: ::ffff:127.0.0.1 is loopback.
-        embedded += [a for a in (address.ipv4_mapped, address.sixtofour) if a is not None]
-        if address.teredo:
-            embedded.append(address.teredo[1])
-    for each in embedded:
-        for kind in ("loopback", "private", "link_local", "reserved", "unspecified", "multicast"):
-            if getattr(each, f"is_{kind}"):
-                return f"a {kind.replace('_', '-')} address"
-        if not each.is_global:
-            return "not a public address"
+        if address.ipv4_mapped:
+            return address_problem(address.ipv4_mapped)
+        for inside in (address.sixtofour, address.teredo[1] if address.teredo else None):
+            if inside is not None and address_problem(inside):
+                return address_problem(inside)
+    for kind, problem in _NOT_PUBLIC:
+        if getattr(address, f"is_{kind}"):
+            return problem
+    if not address.is_global:  # shared (carrier NAT), documentation and other special ranges
+        return "not a public address"
     return None
 
 
@@ -173,6 +183,13 @@ def resolve(host: str, port: int | None = None) -> list[IpAddress]:
     """Every address ``host`` resolves to now; OSError when it does not resolve."""
     infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     return [ipaddress.ip_address(str(info[4][0]).split("%", 1)[0]) for info in infos]
+
+
+def _literal(host: str) -> IpAddress | None:
+    try:
+        return ipaddress.ip_address(host)
+    except ValueError:
+        return None
 
 
 def _servers(mailbox: MailboxSettings) -> list[tuple[str, str, int | None]]:
@@ -207,7 +224,9 @@ def check_hosts(mailbox: MailboxSettings, settings: Settings) -> None:
         for address in addresses:
             problem = address_problem(address)
             if problem:
-                where = host if host == str(address) else f"{host} resolves to {address},"
+                where = (
+                    f"{host} is" if _literal(host) == address else f"{host} resolves to {address},"
+                )
                 raise RefusedHost(
                     f"{key}: {where} {problem}; an API mailbox may reach only public addresses "
                     "([api_mailboxes] allow_private_hosts = false)"
