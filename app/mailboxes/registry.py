@@ -15,7 +15,7 @@ DEFAULT_MARKETPLACE = "walmart"
 
 def all_settings(db: Session, settings: Settings) -> dict[str, MailboxSettings]:
     """Every mailbox with settings, enabled or not, by name (a config name wins)."""
-    found = {
+    found: dict[str, MailboxSettings] = {
         row.name: ApiMailbox.load(row.settings, settings)
         for row in repository.api_mailboxes(db)
         if row.settings is not None
