@@ -651,9 +651,25 @@ class ApiMailboxSettings(_Section):
 class ServerSettings(_Section):
     """How `slawatch serve` runs uvicorn."""
 
-    # Addresses of reverse proxies whose X-Forwarded-For/-Proto are believed (uvicorn's
-    # forwarded_allow_ips); empty: only 127.0.0.1, as uvicorn defaults.
+    # Addresses (or networks) of reverse proxies whose X-Forwarded-For/-Proto are believed
+    # (uvicorn's forwarded_allow_ips; "*" trusts any); empty: the loopback only, as uvicorn.
     forwarded_allow_ips: list[str] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _addresses(self) -> ServerSettings:
+        for entry in self.forwarded_allow_ips:
+            if entry == "*":
+                continue
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise ValueError(
+                    f"forwarded_allow_ips: {entry!r} is not an IP address or network"
+                ) from None
+        return self
+
+    def trusted_proxies(self) -> list[str]:
+        return self.forwarded_allow_ips or ["127.0.0.1", "::1"]
 
 
 class Settings(BaseSettings):
