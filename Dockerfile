@@ -14,7 +14,8 @@ COPY pyproject.toml README.md alembic.ini ./
 COPY app ./app
 COPY migrations ./migrations
 COPY templates ./templates
-# Editable, so the code finds migrations/ and templates/ beside it.
+COPY static ./static
+# Editable, so the code finds migrations/, templates/ and static/ beside it.
 RUN pip install -e .
 
 USER slawatch

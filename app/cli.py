@@ -62,6 +62,10 @@ def _cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
         host=args.host,
         port=args.port,
         log_config=None,
+        # The client's address and scheme (https: Secure cookies) come from X-Forwarded-For and
+        # -Proto only when a trusted proxy sends them; anyone else could claim any.
+        proxy_headers=True,
+        forwarded_allow_ips=settings.server.trusted_proxies(),
     )
     return EXIT_OK
 

@@ -664,6 +664,45 @@ class WorkerSettings(_Section):
     sweep_seconds: int = Field(default=60, ge=5, le=3600)
 
 
+class ApiMailboxSettings(_Section):
+    """What a mailbox created through the API may name (app.mailboxes.rules): an admin token must
+    not reach the server's own secrets or its private network. Config-file mailboxes are the
+    operator's and free of these rules."""
+
+    # Only environment variables starting with this may hold an API mailbox's secrets.
+    env_prefix: str = "SLAWATCH_MAILBOX_"
+    # The only directory an API mailbox's secret files may lie in (symlinks followed); none: no
+    # file at all.
+    secrets_dir: Path | None = None
+    # False: IMAP and SMTP hosts resolving to loopback, private, link-local or reserved addresses
+    # are refused when saved and again before each connection.
+    allow_private_hosts: bool = True
+
+
+class ServerSettings(_Section):
+    """How `slawatch serve` runs uvicorn."""
+
+    # Addresses (or networks) of reverse proxies whose X-Forwarded-For/-Proto are believed
+    # (uvicorn's forwarded_allow_ips; "*" trusts any); empty: the loopback only, as uvicorn.
+    forwarded_allow_ips: list[str] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _addresses(self) -> ServerSettings:
+        for entry in self.forwarded_allow_ips:
+            if entry == "*":
+                continue
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise ValueError(
+                    f"forwarded_allow_ips: {entry!r} is not an IP address or network"
+                ) from None
+        return self
+
+    def trusted_proxies(self) -> list[str]:
+        return self.forwarded_allow_ips or ["127.0.0.1", "::1"]
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix=ENV_PREFIX,
@@ -686,6 +725,8 @@ class Settings(BaseSettings):
     # decrypt; the first encrypts (rotation).
     token_key_env: str = "SLAWATCH_TOKEN_KEY"
     token_key_file: str | None = None
+    api_mailboxes: ApiMailboxSettings = ApiMailboxSettings()
+    server: ServerSettings = ServerSettings()
 
     def token_key(self) -> SecretStr:
         if self.token_key_file:

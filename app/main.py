@@ -5,6 +5,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import RedirectResponse
+from fastapi.staticfiles import StaticFiles
 
 from app import __version__, metrics, migrate
 from app.alerts.router import router as alerts_router
@@ -18,13 +19,18 @@ from app.input_guard import refuse_unstorable_input
 from app.mailboxes.router import router as mailboxes_router
 from app.metrics_router import router as metrics_router
 from app.oauth.grants import Logins
+from app.paths import PROJECT_ROOT
 from app.replies.router import router as replies_router
+from app.security_headers import SecurityHeaders
 from app.status.router import router as status_router
 from app.threads.router import router as threads_router
 from app.users.router import router as users_router
 from app.web.router import LoginRequired
 from app.web.router import router as web_router
 from app.worker import Worker
+
+# The pages' stylesheets, beside templates/ (a file, so no page needs inline style).
+STATIC_DIR = PROJECT_ROOT / "static"
 
 
 def check_schema_current(database_url: str) -> None:
@@ -71,6 +77,7 @@ def create_app(settings: Settings, *, run_jobs: bool = False) -> FastAPI:
         dependencies=[Depends(refuse_unstorable_input)],
     )
     app.state.settings = settings
+    app.add_middleware(SecurityHeaders)
     install_error_handler(app)
     app.include_router(health_router)
     app.include_router(users_router)
@@ -83,6 +90,7 @@ def create_app(settings: Settings, *, run_jobs: bool = False) -> FastAPI:
     app.include_router(metrics_router)
     app.include_router(status_router)
     app.include_router(web_router)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
     @app.exception_handler(LoginRequired)
     def _to_login(_: Request, __: LoginRequired) -> RedirectResponse:

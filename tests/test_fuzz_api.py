@@ -99,7 +99,7 @@ def _seed_through_the_api(base: str, token: str, thread_ids: list[int]) -> Seede
             "port": free_port(),  # nothing listens: a connection test fails at once
             "security": "plain",
             "username": "support@api-box.example",
-            "password_env": "SLAWATCH_FUZZ_PASSWORD",
+            "password_env": "SLAWATCH_MAILBOX_FUZZ_PASSWORD",
             "seller_addresses": ["support@api-box.example"],
         },
     )

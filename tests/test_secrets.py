@@ -6,14 +6,20 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
 import pytest
+from fastapi.testclient import TestClient
 
+from app.config import ApiMailboxSettings, Settings, SmtpSettings, StatusSettings
+from app.enums import Role
+from app.main import create_app
 from tests.conftest import ImapAccount, SmtpServer
 from tests.mailfactory import customer
 from tests.test_serve import ROOT, free_port, wait_for_http
@@ -162,3 +168,63 @@ seller_addresses = ["support@store.example"]
         for body in responses:
             assert secret not in body, f"a secret is in a response: {secret[:4]}…"
         assert secret.encode() not in database, f"a secret is in the database: {secret[:4]}…"
+
+
+def test_an_admin_token_cannot_have_slawatchs_secrets_sent_anywhere(
+    database_url: str,
+    make_token: Callable[[Role], str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Issue 14 (4): an API mailbox naming the server's own secrets is refused, whatever the
+    prefix and directory allow, and nothing is ever sent to the host it names."""
+    secrets = tmp_path / "secrets"
+    secrets.mkdir()
+    (secrets / "token-key").write_text("the-token-key-0001\n")
+    (secrets / "smtp").write_text(SMTP_PASSWORD + "\n")
+    values = {
+        "SLAWATCH_DATABASE_URL": database_url,
+        "SLAWATCH_TOKEN_KEY": "the-token-key-0002",
+        "SLAWATCH_METRICS": "the-metrics-token-0003",
+    }
+    for name, value in values.items():
+        monkeypatch.setenv(name, value)
+    settings = Settings(
+        database_url=database_url,
+        token_key_file=str(secrets / "token-key"),
+        smtp=SmtpSettings(username="alerts", password_file=str(secrets / "smtp")),
+        status=StatusSettings(metrics_token_env="SLAWATCH_METRICS"),
+        # As wide as an operator could open them: still not slawatch's own.
+        api_mailboxes=ApiMailboxSettings(env_prefix="SLAWATCH_", secrets_dir=secrets),
+    )
+    attempts: list[dict[str, str]] = [{"password_env": name} for name in values]
+    attempts += [
+        {"password_env": "slawatch_database_url"},
+        {"password_file": str(secrets / "token-key")},
+        {"password_file": str(secrets / "smtp")},
+        {"password_file": str(secrets / ".." / "secrets" / "smtp")},
+    ]
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        listener.setblocking(False)
+        body = {
+            "name": "probe",
+            "host": "127.0.0.1",
+            "port": listener.getsockname()[1],
+            "security": "plain",
+            "username": "attacker",
+            "seller_addresses": ["a@shop.example"],
+        }
+        admin = {"Authorization": f"Bearer {make_token(Role.ADMIN)}"}
+        seen: list[str] = []
+        with TestClient(create_app(settings)) as api:
+            for secret in attempts:
+                response = api.post("/api/v1/mailboxes", json={**body, **secret}, headers=admin)
+                assert response.status_code == 422, (secret, response.text)
+                assert "one of slawatch's own secrets" in response.text
+                seen.append(response.text)
+            seen.append(api.post("/api/v1/mailboxes/probe/test", headers=admin).text)
+        with pytest.raises(BlockingIOError):
+            listener.accept()  # nothing was ever sent to the named host
+    for text in seen:
+        for secret in [*values.values(), SMTP_PASSWORD, "the-token-key-0001"]:
+            assert secret not in text

@@ -131,6 +131,7 @@ def test_mailboxes_added_and_disabled_through_the_api_are_picked_up_and_dropped(
     with session_scope(session_factory) as db:
         admin = create_user(db, name="root", role=Role.ADMIN, actor="test").user
         values = _mailbox("agency-client-7").model_dump(mode="json", exclude_unset=True)
+        values["password_env"] = "SLAWATCH_MAILBOX_UNUSED"  # an API mailbox's own prefix
         mailboxes.create(db, {**values, "client": "acme"}, settings=settings, actor=admin)
     worker.coordinate()
     assert worker.polled == ["agency-client-7", "store-00"]

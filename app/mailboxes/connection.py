@@ -13,6 +13,7 @@ from app.enums import FolderRole
 from app.mail import smtp
 from app.mail.credentials import CredentialsError, Login, OAuthLogin
 from app.mail.imap import ImapError, ImapMailbox
+from app.mailboxes.rules import ApiMailbox, RefusedHost
 from app.oauth.grants import Logins
 
 
@@ -39,12 +40,25 @@ def test(
     settings: MailboxSettings, *, logins: Logins, default_smtp: SmtpSettings
 ) -> ConnectionReport:
     report = ConnectionReport(mailbox=settings.name)
+    if isinstance(settings, ApiMailbox) and not _hosts_allowed(settings, report):
+        return report
     login = _credentials(settings, logins, report)
     if login is not None:
         _imap(settings, login, report)
         _smtp(settings, login, default_smtp, report)
     report.ok = all(s.ok for s in report.steps)
     return report
+
+
+def _hosts_allowed(settings: ApiMailbox, report: ConnectionReport) -> bool:
+    """An API mailbox's servers, when they must be public, are checked before anything else:
+    a refused one is never connected to, so the test cannot probe internal ports."""
+    try:
+        settings.check_hosts()
+    except RefusedHost as e:
+        report.steps.append(Step("check the servers' addresses", False, str(e), e.kind))
+        return False
+    return True
 
 
 def _credentials(

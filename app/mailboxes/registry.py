@@ -1,5 +1,6 @@
 """The one answer to "what are mailbox X's settings": the config file's mailboxes, then those
-created through the API (settings stored in the database)."""
+created through the API (settings stored in the database), given as ApiMailbox so their secrets
+and servers are used only within [api_mailboxes]' rules (app.mailboxes.rules)."""
 
 from __future__ import annotations
 
@@ -7,14 +8,15 @@ from sqlalchemy.orm import Session
 
 from app.config import MailboxSettings, Settings
 from app.ingest import repository
+from app.mailboxes.rules import ApiMailbox
 
 DEFAULT_MARKETPLACE = "walmart"
 
 
 def all_settings(db: Session, settings: Settings) -> dict[str, MailboxSettings]:
     """Every mailbox with settings, enabled or not, by name (a config name wins)."""
-    found = {
-        row.name: MailboxSettings.model_validate(row.settings)
+    found: dict[str, MailboxSettings] = {
+        row.name: ApiMailbox.load(row.settings, settings)
         for row in repository.api_mailboxes(db)
         if row.settings is not None
     }
@@ -26,7 +28,7 @@ def active(db: Session, settings: Settings) -> list[MailboxSettings]:
     """Every mailbox to poll: the config file's, then the enabled API ones."""
     configured = {m.name for m in settings.mailboxes}
     return list(settings.mailboxes) + [
-        MailboxSettings.model_validate(row.settings)
+        ApiMailbox.load(row.settings, settings)
         for row in repository.api_mailboxes(db)
         if row.enabled and row.settings is not None and row.name not in configured
     ]
@@ -39,7 +41,7 @@ def settings_for(db: Session, settings: Settings, name: str) -> MailboxSettings 
     row = repository.mailbox_by_name(db, name)
     if row is None or row.settings is None:
         return None
-    return MailboxSettings.model_validate(row.settings)
+    return ApiMailbox.load(row.settings, settings)
 
 
 def marketplaces(db: Session, settings: Settings) -> dict[str, str]:

@@ -18,7 +18,7 @@ from app import audit
 from app.config import ConfigError, MailboxSettings, Settings, describe_problem
 from app.errors import AppError, Conflict, NotFound
 from app.ingest import repository
-from app.mailboxes import registry
+from app.mailboxes import registry, rules
 from app.models import Mailbox, User
 from app.oauth import grants
 from app.threads import stats
@@ -103,6 +103,14 @@ def _validated(values: dict[str, Any]) -> MailboxSettings:
         raise InvalidMailbox(problems) from None
 
 
+def _within_rules(mailbox: MailboxSettings, settings: Settings) -> None:
+    """[api_mailboxes]' rules: secrets by allowed names only, never slawatch's own; public
+    servers only, when so configured."""
+    refused = rules.problems(mailbox, settings)
+    if refused:
+        raise InvalidMailbox("; ".join(refused))
+
+
 def _api_mailbox(db: Session, name: str, settings: Settings) -> Mailbox:
     if name in {m.name for m in settings.mailboxes}:
         raise Conflict(f"mailbox {name!r} is defined in the config file; change it there")
@@ -118,6 +126,7 @@ def create(db: Session, values: dict[str, Any], *, settings: Settings, actor: Us
         raise Conflict(f"mailbox {mailbox.name!r} is defined in the config file")
     if repository.mailbox_by_name(db, mailbox.name) is not None:
         raise Conflict(f"a mailbox named {mailbox.name!r} exists already")
+    _within_rules(mailbox, settings)
     row = Mailbox(
         name=mailbox.name,
         source=API,
@@ -138,7 +147,10 @@ def update(
     if "name" in changes and changes["name"] != name:
         raise InvalidMailbox("a mailbox cannot be renamed (its threads and history keep its name)")
     before = row.settings or {}
+    # The whole result is checked, not only the changes: a mailbox stored before the rules (or
+    # before they were narrowed) is fixed by the same change.
     mailbox = _validated({**before, **changes})
+    _within_rules(mailbox, settings)
     row.settings, row.client = mailbox.model_dump(mode="json"), mailbox.client
     moved = sorted(k for k in GRANT_BOUND_KEYS if row.settings.get(k) != before.get(k))
     if moved and grants.forget(db, row):

@@ -124,13 +124,16 @@ def logout(
 
 
 def _set_cookie(response: Response, request: Request, name: str, value: str, max_age: int) -> None:
+    # Secure when the site is https: behind a TLS proxy uvicorn sees http unless the proxy is
+    # trusted ([server] forwarded_allow_ips), yet the browser is on https (base_url says so).
+    base_url: str = request.app.state.settings.base_url
     response.set_cookie(
         name,
         value,
         max_age=max_age,
         httponly=True,
         samesite="lax",
-        secure=request.url.scheme == "https",
+        secure=request.url.scheme == "https" or base_url.lower().startswith("https://"),
     )
 
 

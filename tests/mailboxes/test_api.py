@@ -22,6 +22,7 @@ from app.main import create_app
 from app.models import AuditEntry
 from app.threads.service import policy_lookup
 from tests.conftest import ImapAccount, auth
+from tests.mailboxes.helpers import API_MAILBOXES, config_mailbox
 from tests.mailfactory import SELLER_ADDRESS, customer
 
 
@@ -30,8 +31,14 @@ def _body(account: ImapAccount, name: str, **extra: Any) -> dict[str, Any]:
 
 
 @pytest.fixture
-def api(imap_account: ImapAccount, database_url: str) -> Iterator[TestClient]:
-    settings = Settings(database_url=database_url, mailboxes=[imap_account.settings(name="cfg")])
+def api(
+    imap_account: ImapAccount, database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[TestClient]:
+    settings = Settings(
+        database_url=database_url,
+        mailboxes=[config_mailbox(imap_account, monkeypatch)],
+        api_mailboxes=API_MAILBOXES,
+    )
     with TestClient(create_app(settings)) as client:
         yield client
 

@@ -16,6 +16,7 @@ from app.main import create_app
 from tests.conftest import ImapAccount, OAuthSmtpServer, SmtpServer, auth, free_port
 from tests.dovecot import Dovecot
 from tests.ingest.helpers import run_cli, write_config
+from tests.mailboxes.helpers import API_MAILBOXES, config_mailbox
 from tests.mailfactory import customer
 
 Report = dict[str, Any]
@@ -23,12 +24,16 @@ Report = dict[str, Any]
 
 @pytest.fixture
 def api(
-    imap_account: ImapAccount, smtp_server: SmtpServer, database_url: str
+    imap_account: ImapAccount,
+    smtp_server: SmtpServer,
+    database_url: str,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> Iterator[TestClient]:
     settings = Settings(
         database_url=database_url,
-        mailboxes=[imap_account.settings(name="cfg")],
+        mailboxes=[config_mailbox(imap_account, monkeypatch)],
         smtp=smtp_server.settings(),
+        api_mailboxes=API_MAILBOXES,
     )
     with TestClient(create_app(settings)) as client:
         yield client

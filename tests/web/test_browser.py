@@ -105,3 +105,48 @@ def test_an_agent_answers_the_most_urgent_customer(
     assert b"I checked your order myself this morning." in raw
     assert seen.console_errors == []
     assert seen.outside == []
+
+
+def test_pages_are_styled_under_the_policy_without_a_violation(server: str, tmp_path: Path) -> None:
+    """Every page takes its style from /static and breaks no rule of its Content-Security-Policy
+    (Chromium logs "Refused to apply inline style ..." as a console error otherwise)."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1200, "height": 900})
+        seen = watch(page, server)
+        messages: list[str] = []
+        page.on("console", lambda m: messages.append(m.text))
+
+        page.goto(f"{server}/login")
+        card = page.locator(".card.login")
+        assert card.evaluate("e => getComputedStyle(e).maxWidth") == "380px"
+        page.screenshot(path=str(tmp_path / "login.png"))
+        page.fill("input[name=username]", "agnes")
+        page.fill("input[name=password]", PASSWORD)
+        with page.expect_navigation():
+            page.click("button[type=submit]")
+        page.wait_for_selector("text=Waiting customers")
+        header = page.locator("header")
+        assert header.evaluate("e => getComputedStyle(e).backgroundColor") == "rgb(17, 24, 39)"
+        assert page.locator("h1.page-title").evaluate("e => getComputedStyle(e).fontSize") == (
+            "20px"
+        )
+        page.screenshot(path=str(tmp_path / "queue.png"), full_page=True)
+
+        page.locator("tbody tr a").first.click()
+        page.wait_for_selector("h1.thread-title")
+        assert page.locator("h2#drafts").evaluate("e => getComputedStyle(e).fontSize") == "18px"
+        page.screenshot(path=str(tmp_path / "thread.png"), full_page=True)
+
+        page.goto(f"{server}/status")
+        page.wait_for_selector("text=slawatch · status")
+        body = page.locator("body")
+        assert body.evaluate("e => getComputedStyle(e).backgroundColor") == "rgb(17, 18, 23)"
+        page.screenshot(path=str(tmp_path / "status.png"), full_page=True)
+        browser.close()
+
+    assert not [m for m in messages if "Content Security Policy" in m or "Refused" in m]
+    assert seen.console_errors == []
+    assert seen.outside == []

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import pytest
 from fastapi.testclient import TestClient
+from httpx import Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -16,7 +17,9 @@ from app.db import session_scope
 from app.enums import Role
 from app.main import create_app
 from app.models import Thread
+from app.security_headers import DOCS_POLICY, NO_SCRIPT_POLICY, PAGE_POLICY
 from app.users.service import create_user, set_password
+from app.web.sessions import LOGIN_CSRF_COOKIE
 from tests.conftest import ImapAccount
 from tests.ingest.helpers import poll
 from tests.mailfactory import customer
@@ -117,3 +120,63 @@ def test_a_viewer_reads_but_cannot_draft(site: Site) -> None:
         f"/threads/{site.thread_id}/drafts", data={"body": "Hello", "csrf_token": csrf_of(page)}
     )
     assert response.status_code == 403 and "agent role" in response.text
+
+
+def test_every_page_carries_the_security_headers(site: Site) -> None:
+    def check(response: Response, policy: str) -> None:
+        assert response.status_code == 200, response.request.url
+        assert response.headers["content-security-policy"] == policy
+        assert "unsafe-inline" not in policy and "frame-ancestors 'none'" in policy
+        assert response.headers["x-content-type-options"] == "nosniff"
+        assert response.headers["x-frame-options"] == "DENY"
+        assert response.headers["referrer-policy"] == "same-origin"
+        assert "<style" not in response.text and "style=" not in response.text
+        assert "<script" not in response.text
+
+    check(site.client.get("/login"), PAGE_POLICY)
+    sign_in(site.client, "agnes")
+    check(site.client.get("/"), PAGE_POLICY)
+    check(site.client.get(f"/threads/{site.thread_id}"), PAGE_POLICY)
+    # The status page runs no script at all: its own, stricter policy.
+    check(site.client.get("/status"), NO_SCRIPT_POLICY)
+    assert "script-src" not in NO_SCRIPT_POLICY and "default-src 'none'" in NO_SCRIPT_POLICY
+
+    for sheet in ("/static/web.css", "/static/status.css"):
+        css = site.client.get(sheet)
+        assert css.status_code == 200 and css.headers["content-type"].startswith("text/css")
+        assert css.headers["x-content-type-options"] == "nosniff"
+    api = site.client.get("/healthz")
+    assert api.headers["x-content-type-options"] == "nosniff"
+    assert "content-security-policy" not in api.headers  # JSON, not a page
+    # Swagger UI comes from a CDN with inline script: framed nowhere, otherwise unchanged.
+    assert site.client.get("/docs").headers["content-security-policy"] == DOCS_POLICY
+
+
+@pytest.mark.parametrize(
+    ("base_url", "secure"), [("https://sla.example.com", True), ("http://localhost:8000", False)]
+)
+def test_the_cookies_are_secure_when_the_site_is_https(
+    imap_account: ImapAccount,
+    site: Site,
+    database_url: str,
+    base_url: str,
+    secure: bool,
+) -> None:
+    # Behind a TLS proxy the app itself sees http; base_url says what the browser sees.
+    settings = Settings(
+        database_url=database_url, base_url=base_url, mailboxes=[imap_account.settings()]
+    )
+    with TestClient(create_app(settings)) as client:
+        form = client.get("/login")
+        assert ("Secure" in form.headers["set-cookie"]) is secure
+        # The test client talks http: it keeps a Secure cookie to itself, as a browser would.
+        client.cookies.set(LOGIN_CSRF_COOKIE, form.cookies[LOGIN_CSRF_COOKIE])
+        signed_in = client.post(
+            "/login",
+            data={"username": "agnes", "password": PASSWORD, "csrf_token": csrf_of(form.text)},
+            follow_redirects=False,
+        )
+        session_cookie = next(
+            c for c in signed_in.headers.get_list("set-cookie") if "slawatch_session=" in c
+        )
+        assert ("Secure" in session_cookie) is secure
