@@ -171,10 +171,10 @@ def walk_reads(w: Walk) -> None:
 
 
 def walk_mailboxes(w: Walk, monkeypatch: pytest.MonkeyPatch) -> None:
-    body = {
-        **w.imap_account.settings(name="walk-api").model_dump(mode="json", exclude_unset=True),
-        "client": "walk",
-    }
+    # An API mailbox names a variable of its own (never the config mailbox's secret).
+    monkeypatch.setenv("SLAWATCH_MAILBOX_WALK_PW", w.imap_account.password)
+    settings = w.imap_account.settings(name="walk-api", password_env="SLAWATCH_MAILBOX_WALK_PW")
+    body = {**settings.model_dump(mode="json", exclude_unset=True), "client": "walk"}
     for role in ROLES:
         w.call(role, "POST", "/api/v1/mailboxes", by_role(401, 403, 403, 201)[role], json=body)
         ids = {"name": "walk-api"}

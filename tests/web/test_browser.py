@@ -91,10 +91,13 @@ def test_an_agent_answers_the_most_urgent_customer(
         # Each button posts a form; wait for the page it leads to before the next step.
         with page.expect_navigation():
             draft.locator("text=Save changes").click()
+        # The page says who the reply goes to before it is approved and sent.
+        envelope = page.locator("[data-draft-state=draft] .envelope .recipient")
+        assert envelope.inner_text() == f"Dora <{relay_address('Dora')}>"
         with page.expect_navigation():
             page.locator("[data-draft-state=draft] button", has_text="Approve").click()
         with page.expect_navigation():
-            page.locator("text=Send to customer").click()
+            page.locator("button", has_text=f"Send to Dora <{relay_address('Dora')}>").click()
         page.wait_for_selector("[data-draft-state=sent]")
         assert page.locator("[data-state]").first.get_attribute("data-state") == "answered"
         page.screenshot(path=str(tmp_path / "answered.png"), full_page=True)
