@@ -36,9 +36,7 @@ def locked_until(db: Session, *, keys: Sequence[str], at: datetime) -> datetime 
     return max((end for end in ends if end > at), default=None)
 
 
-def record_failure(
-    db: Session, *, keys: Sequence[str], at: datetime, auth: AuthSettings, actor: str
-) -> None:
+def record_failure(db: Session, *, keys: Sequence[str], at: datetime, auth: AuthSettings) -> None:
     """Count one failed sign-in against each key; a key reaching the limit is locked out, and
     only that is audited (a row per failure would let guessing fill the audit log)."""
     window = timedelta(minutes=auth.sign_in_window_minutes)
@@ -58,9 +56,10 @@ def record_failure(
         lasts = min(FIRST_LOCKOUT * 2 ** min(row.lockouts - 1, _MAX_DOUBLINGS), longest)
         row.locked_until = at + lasts
         row.failures, row.window_started_at = 0, None
+        # The actor is what was locked out: the user name tried, or the client's address.
         audit.record(
             db,
-            actor=actor,
+            actor=key.partition(":")[2][:100] or "?",
             action="user.sign_in_locked",
             detail={
                 "key": key,

@@ -46,7 +46,7 @@ def sign_in(
     if not verify_password(user.password_hash if user else None, password) or (
         user is None or user.disabled_at is not None
     ):
-        throttle.record_failure(db, keys=keys, at=at, auth=auth, actor=name[:100] or "?")
+        throttle.record_failure(db, keys=keys, at=at, auth=auth)
         return SignIn()
     throttle.forget_user(db, name=name)
     token = secrets.token_urlsafe(32)

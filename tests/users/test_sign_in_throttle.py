@@ -93,7 +93,8 @@ def test_one_address_is_locked_out_across_user_names(site: Site, admin: str, clo
     assert locked.status_code == 429 and locked.headers["Retry-After"] == "60"
     # The user names were tried once each: from elsewhere they sign in.
     assert sign_in(site.browser("203.0.113.51"), "alice").status_code == 303
-    assert [lock["detail"]["key"] for lock in locks(site, admin)] == ["address:203.0.113.50"]
+    [lock] = locks(site, admin)
+    assert (lock["actor"], lock["detail"]["key"]) == ("203.0.113.50", "address:203.0.113.50")
 
 
 def test_each_lockout_lasts_twice_as_long_up_to_the_maximum(
