@@ -3,7 +3,7 @@
 from collections.abc import Iterable
 from datetime import datetime
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from app.db import dialect_insert
@@ -19,9 +19,11 @@ def list_users(db: Session) -> list[User]:
     return list(db.scalars(select(User).order_by(User.name)))
 
 
-def count_enabled_admins(db: Session) -> int:
-    query = select(func.count()).where(User.role == Role.ADMIN, User.disabled_at.is_(None))
-    return db.scalar(query.select_from(User)) or 0
+def lock_enabled_admins(db: Session) -> list[int]:
+    """The enabled admins' ids, their rows locked (on PostgreSQL): two admins disabling each
+    other at once must not leave none."""
+    query = select(User.id).where(User.role == Role.ADMIN, User.disabled_at.is_(None))
+    return list(db.scalars(query.with_for_update()))
 
 
 def find_token(db: Session, token_hash: str) -> ApiToken | None:

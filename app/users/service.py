@@ -136,7 +136,7 @@ def disable_user(db: Session, *, name: str, actor: str | User) -> User:
         return user
     if isinstance(actor, User) and actor.id == user.id:
         raise Conflict(f"you cannot disable yourself ({user.name!r}); another admin can")
-    if user.role == Role.ADMIN and repository.count_enabled_admins(db) <= 1:
+    if user.role == Role.ADMIN and len(repository.lock_enabled_admins(db)) <= 1:
         raise Conflict(
             f"user {user.name!r} is the last enabled admin: enable or add another admin first"
         )
