@@ -3,7 +3,7 @@
 from collections.abc import Iterable
 from datetime import datetime
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, or_, select
 from sqlalchemy.orm import Session
 
 from app.db import dialect_insert
@@ -65,6 +65,27 @@ def lock_throttle(db: Session, key: str, *, at: datetime) -> SignInThrottle:
         .with_for_update()
         .execution_options(populate_existing=True)
     ).one()
+
+
+def delete_quiet_throttles(db: Session, *, quiet_since: datetime, limit: int) -> None:
+    """Delete up to ``limit`` rows with neither a failure nor a lockout since ``quiet_since``.
+    Rows another transaction holds are skipped, never waited for: no deadlock, no delay."""
+    quiet = (
+        select(SignInThrottle.key)
+        .where(
+            or_(
+                SignInThrottle.window_started_at.is_(None),
+                SignInThrottle.window_started_at <= quiet_since,
+            ),
+            or_(SignInThrottle.locked_until.is_(None), SignInThrottle.locked_until <= quiet_since),
+        )
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    db.execute(
+        delete(SignInThrottle).where(SignInThrottle.key.in_(quiet.scalar_subquery())),
+        execution_options={"synchronize_session": False},
+    )
 
 
 def delete_throttle(db: Session, key: str) -> None:

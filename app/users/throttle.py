@@ -17,6 +17,8 @@ from app.users import repository
 FIRST_LOCKOUT = timedelta(minutes=1)
 # Doubling past 2**20 minutes only overflows: every maximum allowed is reached long before.
 _MAX_DOUBLINGS = 20
+# More than the two rows a failure can add: the purge keeps up with any rate of guessing.
+_PURGE_BATCH = 100
 
 
 def user_key(name: str) -> str:
@@ -41,6 +43,9 @@ def record_failure(db: Session, *, keys: Sequence[str], at: datetime, auth: Auth
     only that is audited (a row per failure would let guessing fill the audit log)."""
     window = timedelta(minutes=auth.sign_in_window_minutes)
     longest = timedelta(minutes=auth.sign_in_max_lockout_minutes)
+    # A row quiet for a whole window counts as much as no row (see below): dropping a few with
+    # each failure keeps the table as small as the guessing currently going on.
+    repository.delete_quiet_throttles(db, quiet_since=at - window, limit=_PURGE_BATCH)
     for key in keys:
         row = repository.lock_throttle(db, key, at=at)
         if row.window_started_at is None or at - row.window_started_at >= window:

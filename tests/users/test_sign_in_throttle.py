@@ -8,9 +8,12 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
 
 from app.config import AuthSettings
 from app.enums import Role
+from app.models import SignInThrottle
 from app.web import sessions
 from tests.conftest import auth
 from tests.users.conftest import Clock, Site, sign_in
@@ -163,3 +166,14 @@ def test_an_unknown_name_and_a_wrong_password_look_the_same(site: Site, admin: s
         return response.status_code, re.sub(r'value="[^"]+"', "", response.text)
 
     assert page(wrong) == page(unknown)
+
+
+def test_counts_quiet_for_a_whole_window_are_dropped(
+    site: Site, admin: str, clock: Clock, session_factory: sessionmaker[Session]
+) -> None:
+    fail(site, "alice", times=5, address="192.0.2.60")
+    clock.advance(minutes=1 + 15)
+    fail(site, "bob", times=1, address="192.0.2.61")
+    with session_factory() as db:
+        keys = set(db.scalars(select(SignInThrottle.key)))
+    assert keys == {"user:bob", "address:192.0.2.61"}
