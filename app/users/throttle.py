@@ -43,9 +43,6 @@ def record_failure(db: Session, *, keys: Sequence[str], at: datetime, auth: Auth
     only that is audited (a row per failure would let guessing fill the audit log)."""
     window = timedelta(minutes=auth.sign_in_window_minutes)
     longest = timedelta(minutes=auth.sign_in_max_lockout_minutes)
-    # A row quiet for a whole window counts as much as no row (see below): dropping a few with
-    # each failure keeps the table as small as the guessing currently going on.
-    repository.delete_quiet_throttles(db, quiet_since=at - window, limit=_PURGE_BATCH)
     for key in keys:
         row = repository.lock_throttle(db, key, at=at)
         if row.window_started_at is None or at - row.window_started_at >= window:
@@ -73,6 +70,11 @@ def record_failure(db: Session, *, keys: Sequence[str], at: datetime, auth: Auth
                 "lockouts": row.lockouts,
             },
         )
+    # A row quiet for a whole window counts as much as no row (see above): dropping a few with
+    # each failure keeps the table as small as the guessing going on. Last, after this
+    # transaction's only waits (the rows of its own keys, always user name first), so no other
+    # transaction can be waiting for a row deleted here while this one waits for it.
+    repository.delete_quiet_throttles(db, quiet_since=at - window, limit=_PURGE_BATCH)
 
 
 def forget_user(db: Session, *, name: str) -> None:

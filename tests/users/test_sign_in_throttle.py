@@ -8,11 +8,13 @@ from typing import Any
 
 import httpx
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from app.config import AuthSettings
+from app.config import AuthSettings, Settings
 from app.enums import Role
+from app.main import create_app
 from app.models import SignInThrottle
 from app.web import sessions
 from tests.conftest import auth
@@ -177,3 +179,14 @@ def test_counts_quiet_for_a_whole_window_are_dropped(
     with session_factory() as db:
         keys = set(db.scalars(select(SignInThrottle.key)))
     assert keys == {"user:bob", "address:192.0.2.61"}
+
+
+def test_replicas_share_the_counts(site: Site, admin: str, database_url: str) -> None:
+    other_app = create_app(Settings(database_url=database_url))
+    with TestClient(other_app) as other:
+        replicas = [site, Site(other_app, other)]
+        for i in range(5):
+            browser = replicas[i % 2].browser(f"198.51.100.{i + 1}")
+            assert sign_in(browser, "alice", "wrong password").status_code == 401
+        assert sign_in(replicas[1].browser(), "alice").status_code == 429
+        assert sign_in(replicas[0].browser(), "alice").status_code == 429
