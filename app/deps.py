@@ -63,6 +63,8 @@ def current_user(
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise Unauthenticated("missing bearer token: send 'Authorization: Bearer <token>'")
     use = authenticate(db, token=credentials.credentials, token_days=settings.auth.token_days)
+    # Which token this request came with: revoking it over the API is refused (users/router.py).
+    request.state.api_token_id = use.token_id
     if use.stale:
         note_token_use(request.app.state.session_factory, use.token_id)
     return use.user

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict
 
 from app.deps import AdminUser, SessionDep, SettingsDep, ViewerUser
@@ -83,8 +83,9 @@ def user_tokens(name: str, db: SessionDep, settings: SettingsDep, _: AdminUser) 
 
 @router.post("/tokens/{token_id}/revoke")
 def revoke_token(
-    token_id: RowId, db: SessionDep, settings: SettingsDep, admin: AdminUser
+    token_id: RowId, request: Request, db: SessionDep, settings: SettingsDep, admin: AdminUser
 ) -> TokenOut:
-    """Refuse the token from now on, for good (admin)."""
-    token = service.revoke_token(db, token_id=token_id, actor=admin)
+    """Refuse the token from now on, for good (admin; 409 for the token this request uses)."""
+    used = request.state.api_token_id
+    token = service.revoke_token(db, token_id=token_id, actor=admin, used_token_id=used)
     return TokenOut.of(token, token_days=settings.auth.token_days)

@@ -165,12 +165,21 @@ def tokens_of(db: Session, *, name: str) -> list[ApiToken]:
     return repository.tokens_of(db, get_user(db, name=name).id)
 
 
-def revoke_token(db: Session, *, token_id: int, actor: str | User) -> ApiToken:
-    """Refuse the token from now on, for good; revoking a revoked token changes nothing."""
+def revoke_token(
+    db: Session, *, token_id: int, actor: str | User, used_token_id: int | None = None
+) -> ApiToken:
+    """Refuse the token from now on, for good; revoking a revoked token changes nothing. The
+    token the request itself came with (``used_token_id``) is refused: revoking it could lock
+    the last admin out; another token or the command line can."""
     # An id past the schema's 32 bits (typed at the command line) is simply not there.
     token = repository.get_token(db, token_id) if 1 <= token_id <= MAX_ROW_ID else None
     if token is None:
         raise NotFound(f"no token with id {token_id}")
+    if token.id == used_token_id:
+        raise Conflict(
+            f"token {token_id} is the one this request uses: revoke it with another token or "
+            f"`slawatch users revoke-token {token_id}`"
+        )
     if token.revoked_at is None:
         token.revoked_at = now()
         db.flush()

@@ -155,3 +155,13 @@ def test_setting_a_password_signs_that_users_browsers_out(
     assert not signed_in(alice)
     assert signed_in(bob)
     assert sign_in(alice, "alice", "a new long password").status_code == 303
+
+
+def test_an_admin_cannot_revoke_the_token_the_request_uses(
+    site: Site, add_user: Callable[..., str]
+) -> None:
+    admin = add_user("adam", Role.ADMIN)
+    [token] = site.api.get("/api/v1/users/adam/tokens", headers=auth(admin)).json()
+    response = site.api.post(f"/api/v1/tokens/{token['id']}/revoke", headers=auth(admin))
+    assert response.status_code == 409 and "this request uses" in response.json()["detail"]
+    assert site.api.get("/api/v1/me", headers=auth(admin)).status_code == 200
