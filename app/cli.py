@@ -6,6 +6,7 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -254,6 +255,51 @@ def _cmd_users_list(settings: Settings, _: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _cmd_users_disable(settings: Settings, args: argparse.Namespace) -> int:
+    from app.users.service import disable_user
+
+    with _session(settings) as db:
+        disable_user(db, name=args.name, actor=CLI_ACTOR)
+    print(f"user {args.name!r} disabled: its tokens are refused, its browsers signed out")
+    return EXIT_OK
+
+
+def _cmd_users_enable(settings: Settings, args: argparse.Namespace) -> int:
+    from app.users.service import enable_user
+
+    with _session(settings) as db:
+        enable_user(db, name=args.name, actor=CLI_ACTOR)
+    print(f"user {args.name!r} enabled")
+    return EXIT_OK
+
+
+def _cmd_users_tokens(settings: Settings, args: argparse.Namespace) -> int:
+    from app.users.service import expires_at, tokens_of
+
+    def when(value: datetime | None, default: str = "-") -> str:
+        return f"{value:%Y-%m-%d %H:%M} UTC" if value else default
+
+    with _session(settings) as db:
+        tokens = tokens_of(db, name=args.name)
+        print("id\tprefix\tcreated\tlast used\texpires\trevoked")
+        for t in tokens:
+            ends = expires_at(t, token_days=settings.auth.token_days)
+            print(
+                f"{t.id}\t{t.prefix}...\t{when(t.created_at)}\t{when(t.last_used_at, 'never')}"
+                f"\t{when(ends, 'never')}\t{when(t.revoked_at, 'no')}"
+            )
+    return EXIT_OK
+
+
+def _cmd_users_revoke_token(settings: Settings, args: argparse.Namespace) -> int:
+    from app.users.service import revoke_token
+
+    with _session(settings) as db:
+        token = revoke_token(db, token_id=args.id, actor=CLI_ACTOR)
+        print(f"token {token.id} ({token.prefix}...) of {token.user.name!r} revoked")
+    return EXIT_OK
+
+
 def _mailbox_settings(
     settings: Settings, name: str, session_factory: sessionmaker[Session]
 ) -> MailboxSettings:
@@ -422,6 +468,22 @@ def build_parser() -> argparse.ArgumentParser:
     user_commands.add_parser("list", help="list users and roles").set_defaults(
         handler=_cmd_users_list
     )
+    disable = user_commands.add_parser(
+        "disable", help="refuse a user's tokens and sign its browsers out"
+    )
+    disable.add_argument("name")
+    disable.set_defaults(handler=_cmd_users_disable)
+    enable = user_commands.add_parser("enable", help="accept a disabled user's tokens again")
+    enable.add_argument("name")
+    enable.set_defaults(handler=_cmd_users_enable)
+    tokens = user_commands.add_parser(
+        "tokens", help="list a user's API tokens: id, prefix, created, last used, expiry"
+    )
+    tokens.add_argument("name")
+    tokens.set_defaults(handler=_cmd_users_tokens)
+    revoke = user_commands.add_parser("revoke-token", help="refuse an API token for good")
+    revoke.add_argument("id", type=int, help="the token's id (from `slawatch users tokens`)")
+    revoke.set_defaults(handler=_cmd_users_revoke_token)
 
     commands.add_parser(
         "check-config", help="validate the configuration and the secrets it names"

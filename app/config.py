@@ -703,6 +703,19 @@ class ServerSettings(_Section):
         return self.forwarded_allow_ips or ["127.0.0.1", "::1"]
 
 
+class AuthSettings(_Section):
+    """API tokens and the sign-in form (see app.users)."""
+
+    # Tokens older than this many days are refused; unset, tokens last until revoked. Counted
+    # from each token's creation, so a new value applies to tokens issued before it.
+    token_days: int | None = Field(default=None, ge=1, le=36500)
+    # This many failed sign-ins within the window, per user name and per client address, lock
+    # further attempts out: first for a minute, doubling with each lockout up to the maximum.
+    sign_in_max_failures: int = Field(default=5, ge=1, le=1000)
+    sign_in_window_minutes: int = Field(default=15, ge=1, le=24 * 60)
+    sign_in_max_lockout_minutes: int = Field(default=15, ge=1, le=24 * 60)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix=ENV_PREFIX,
@@ -720,6 +733,7 @@ class Settings(BaseSettings):
     replies: ReplySettings = ReplySettings()
     worker: WorkerSettings = WorkerSettings()
     status: StatusSettings = StatusSettings()
+    auth: AuthSettings = AuthSettings()
     # The key that encrypts OAuth2 refresh tokens in the database (`slawatch token-key` makes
     # one): the name of an environment variable, or a file. Several keys separated by commas
     # decrypt; the first encrypts (rotation).

@@ -13,7 +13,7 @@ from app.enums import Role
 from app.errors import Forbidden, Unauthenticated
 from app.models import User
 from app.oauth.grants import Logins
-from app.users.service import note_token_use, token_holder
+from app.users.service import authenticate, note_token_use
 
 _bearer = HTTPBearer(auto_error=False, description="An API token from `slawatch users add`.")
 
@@ -57,17 +57,17 @@ LoginsDep = Annotated[Logins, Depends(get_logins)]
 def current_user(
     request: Request,
     db: ReadSessionDep,
+    settings: SettingsDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> User:
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise Unauthenticated("missing bearer token: send 'Authorization: Bearer <token>'")
-    found = token_holder(db, credentials.credentials)
-    if found is None:
-        raise Unauthenticated("invalid or revoked token")
-    user, token_id, stale = found
-    if stale:
-        note_token_use(request.app.state.session_factory, token_id)
-    return user
+    use = authenticate(db, token=credentials.credentials, token_days=settings.auth.token_days)
+    # Which token this request came with: revoking it over the API is refused (users/router.py).
+    request.state.api_token_id = use.token_id
+    if use.stale:
+        note_token_use(request.app.state.session_factory, use.token_id)
+    return use.user
 
 
 def require_role(required: Role) -> Callable[[User], User]:

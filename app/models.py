@@ -408,6 +408,20 @@ class WebSession(Base):
     user: Mapped[User] = relationship()
 
 
+class SignInThrottle(Base):
+    """Failed sign-ins counted per key (``user:NAME``, ``address:IP``): here rather than in
+    memory so every API replica sees the same counts (see app.users.throttle)."""
+
+    __tablename__ = "sign_in_throttles"
+
+    key: Mapped[str] = mapped_column(String(150), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    window_started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Lockouts in a row: each lasts twice as long as the one before, up to the maximum.
+    lockouts: Mapped[int] = mapped_column(Integer, default=0)
+
+
 class ReplyTemplate(Base):
     __tablename__ = "reply_templates"
 

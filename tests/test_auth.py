@@ -73,7 +73,8 @@ def test_revoked_token_and_disabled_user_are_refused(
         db.scalars(select(ApiToken).join(User).where(User.name == "rev")).one().revoked_at = now()
         db.scalars(select(User).where(User.name == "dis")).one().disabled_at = now()
     assert client.get("/api/v1/me", headers=auth(revoked)).status_code == 401
-    assert client.get("/api/v1/me", headers=auth(disabled)).status_code == 401
+    refused = client.get("/api/v1/me", headers=auth(disabled))
+    assert refused.status_code == 401 and "user 'dis' is disabled" in refused.json()["detail"]
 
 
 def test_tokens_are_stored_only_as_digests(

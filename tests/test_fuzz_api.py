@@ -103,12 +103,15 @@ def _seed_through_the_api(base: str, token: str, thread_ids: list[int]) -> Seede
             "seller_addresses": ["support@api-box.example"],
         },
     )
+    me = requests.get(f"{base}/api/v1/me", headers=auth(token), timeout=30).json()["name"]
+    tokens = requests.get(f"{base}/api/v1/users/{me}/tokens", headers=auth(token), timeout=30)
     return Seeded(
         {
+            "token_id": [t["id"] for t in tokens.json()],
             "thread_id": thread_ids,
             "draft_id": [draft["id"]],
             "template_id": [template["id"]],
-            "name": [MAILBOX, api_mailbox["name"]],
+            "name": [MAILBOX, api_mailbox["name"], me],  # mailboxes and users
         }
     )
 

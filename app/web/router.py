@@ -6,6 +6,7 @@ carries the session's CSRF token; every action goes through the same services as
 
 from __future__ import annotations
 
+import math
 import secrets
 from datetime import datetime
 from typing import Annotated, Any
@@ -85,6 +86,7 @@ def login_page(request: Request) -> Response:
 def login(
     request: Request,
     db: SessionDep,
+    settings: SettingsDep,
     username: Annotated[str, Form(max_length=100)],
     password: Annotated[str, Form(max_length=1000)],
     csrf_token: Annotated[str, Form(max_length=100)],
@@ -96,14 +98,35 @@ def login(
             csrf_token=csrf_token,
             error="The sign-in form expired; please try again.",
         )
-    token = sessions.sign_in(db, name=username, password=password)
-    if token is None:
+    address = request.client.host if request.client else None
+    outcome = sessions.sign_in(
+        db, name=username, password=password, address=address, auth=settings.auth
+    )
+    if outcome.retry_at is not None:
+        wait = max(1, math.ceil((outcome.retry_at - now()).total_seconds()))
+        locked = render(
+            "login.html",
+            429,
+            csrf_token=csrf_token,
+            error=(
+                "Too many failed sign-ins. Try again after "
+                f"{outcome.retry_at:%Y-%m-%d %H:%M:%S} UTC "
+                f"(in {math.ceil(wait / 60)} min)."
+            ),
+        )
+        locked.headers["Retry-After"] = str(wait)
+        return locked
+    if outcome.cookie is None:
         return render(
             "login.html", 401, csrf_token=csrf_token, error="Wrong user name or password."
         )
     response = RedirectResponse("/", status_code=303)
     _set_cookie(
-        response, request, sessions.COOKIE, token, max_age=int(sessions.LIFETIME.total_seconds())
+        response,
+        request,
+        sessions.COOKIE,
+        outcome.cookie,
+        max_age=int(sessions.LIFETIME.total_seconds()),
     )
     response.delete_cookie(sessions.LOGIN_CSRF_COOKIE)
     return response
