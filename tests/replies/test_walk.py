@@ -195,6 +195,25 @@ def walk_mailboxes(w: Walk, monkeypatch: pytest.MonkeyPatch) -> None:
             assert tested.json()["ok"] is True, tested.text
 
 
+def walk_accounts(w: Walk, session_factory: sessionmaker[Session]) -> None:
+    """Admins disable and enable a user, list and revoke its tokens; no one else may."""
+    with session_scope(session_factory) as db:
+        create_user(db, name="walk-spare", role=Role.AGENT, actor="test")
+    ids = {"name": "walk-spare"}
+    for role in ROLES:
+        for action in ("disable", "enable"):
+            w.call(role, "POST", f"/api/v1/users/{{name}}/{action}", ADMINS[role], ids=ids)
+        listed = w.call(role, "GET", "/api/v1/users/{name}/tokens", ADMINS[role], ids=ids)
+        token_id = listed.json()[0]["id"] if role == "admin" else 1
+        w.call(
+            role,
+            "POST",
+            "/api/v1/tokens/{token_id}/revoke",
+            ADMINS[role],
+            ids={"token_id": token_id},
+        )
+
+
 def walk_threads(w: Walk) -> None:
     t = w.threads
     for role in ROLES:
@@ -384,6 +403,7 @@ def test_the_walk_mails_exactly_the_replies_people_approved_and_sent(
 ) -> None:
     walk_reads(walk)
     walk_mailboxes(walk, monkeypatch)
+    walk_accounts(walk, session_factory)
     walk_threads(walk)
     walk_templates(walk)
     walk_api_drafts(walk)
