@@ -28,6 +28,7 @@ from pydantic import (
     Field,
     SecretStr,
     ValidationError,
+    ValidationInfo,
     model_validator,
 )
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
@@ -185,9 +186,14 @@ OAuthUrl = Annotated[str, AfterValidator(_check_oauth_url)]
 MAX_CA_FILE_BYTES = 10 * 1024 * 1024
 
 
-def _check_ca_file(path: str) -> str:
+def _check_ca_file(path: str, validation: ValidationInfo) -> str:
     """A readable PEM file of CA certificates (it is loaded when a connection first needs it).
-    Only a regular file is opened: a FIFO would block the read and a device never end it."""
+    Only a regular file is opened: a FIFO would block the read and a device never end it.
+    Settings stored by the API were checked when saved; reading them back (context "stored")
+    does not check again, so a file gone since fails that mailbox's connections, not every
+    reading of the mailbox list."""
+    if validation.context and validation.context.get("stored"):
+        return path
     try:
         info = os.stat(path)
         if not stat.S_ISREG(info.st_mode):

@@ -4,22 +4,37 @@ and servers are used only within [api_mailboxes]' rules (app.mailboxes.rules).""
 
 from __future__ import annotations
 
+import logging
+
+from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
 from app.config import MailboxSettings, Settings
 from app.ingest import repository
 from app.mailboxes.rules import ApiMailbox
 
+log = logging.getLogger(__name__)
+
 DEFAULT_MARKETPLACE = "walmart"
+
+
+def _stored(db: Session, settings: Settings, *, enabled_only: bool) -> list[MailboxSettings]:
+    """The API mailboxes whose stored settings still load. One that no longer does (a rule of a
+    newer version) is left out with an error in the log, never a reason to stop the others."""
+    found: list[MailboxSettings] = []
+    for row in repository.api_mailboxes(db):
+        if row.settings is None or (enabled_only and not row.enabled):
+            continue
+        try:
+            found.append(ApiMailbox.load(row.settings, settings))
+        except ValidationError as e:
+            log.error("API mailbox %r: its stored settings are no longer valid: %s", row.name, e)
+    return found
 
 
 def all_settings(db: Session, settings: Settings) -> dict[str, MailboxSettings]:
     """Every mailbox with settings, enabled or not, by name (a config name wins)."""
-    found: dict[str, MailboxSettings] = {
-        row.name: ApiMailbox.load(row.settings, settings)
-        for row in repository.api_mailboxes(db)
-        if row.settings is not None
-    }
+    found = {m.name: m for m in _stored(db, settings, enabled_only=False)}
     found.update({m.name: m for m in settings.mailboxes})
     return found
 
@@ -28,9 +43,7 @@ def active(db: Session, settings: Settings) -> list[MailboxSettings]:
     """Every mailbox to poll: the config file's, then the enabled API ones."""
     configured = {m.name for m in settings.mailboxes}
     return list(settings.mailboxes) + [
-        ApiMailbox.load(row.settings, settings)
-        for row in repository.api_mailboxes(db)
-        if row.enabled and row.settings is not None and row.name not in configured
+        m for m in _stored(db, settings, enabled_only=True) if m.name not in configured
     ]
 
 
@@ -41,7 +54,11 @@ def settings_for(db: Session, settings: Settings, name: str) -> MailboxSettings 
     row = repository.mailbox_by_name(db, name)
     if row is None or row.settings is None:
         return None
-    return ApiMailbox.load(row.settings, settings)
+    try:
+        return ApiMailbox.load(row.settings, settings)
+    except ValidationError as e:
+        log.error("API mailbox %r: its stored settings are no longer valid: %s", name, e)
+        return None
 
 
 def marketplaces(db: Session, settings: Settings) -> dict[str, str]:

@@ -256,7 +256,7 @@ class ApiMailbox(MailboxSettings):
 
     @classmethod
     def load(cls, values: dict[str, Any], settings: Settings) -> ApiMailbox:
-        mailbox = cls.model_validate(values)
+        mailbox = cls.model_validate(values, context={"stored": True})
         mailbox._settings = settings
         return mailbox
 

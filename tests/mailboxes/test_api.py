@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,12 +19,14 @@ from app.db import session_scope
 from app.enums import FolderRole, Role
 from app.ingest import repository as mailboxes
 from app.ingest.service import store_message
+from app.mailboxes import registry
 from app.main import create_app
 from app.models import AuditEntry
 from app.threads.service import policy_lookup
 from tests.conftest import ImapAccount, auth
 from tests.mailboxes.helpers import API_MAILBOXES, config_mailbox
 from tests.mailfactory import SELLER_ADDRESS, customer
+from tests.tls_certs import TestCA
 
 
 def _body(account: ImapAccount, name: str, **extra: Any) -> dict[str, Any]:
@@ -174,3 +177,35 @@ def test_client_filters_threads_and_summary(
     wrong = client.get("/api/v1/threads?client=acme&mailbox=zeta-a", headers=viewer)
     assert wrong.status_code == 422 and "not one of client 'acme'" in wrong.text
     assert client.get("/api/v1/summary?client=nobody", headers=viewer).status_code == 422
+
+
+def test_a_stored_mailbox_whose_ca_file_is_gone_fails_alone(
+    imap_account: ImapAccount,
+    database_url: str,
+    make_token: Callable[[Role], str],
+    session_factory: sessionmaker[Session],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    """A CA file removed after the mailbox was saved fails that mailbox's connections with a
+    config error naming the file; reading the mailbox list, and the other mailboxes, go on."""
+    ca = TestCA(tmp_path, "private")
+    settings = Settings(
+        database_url=database_url,
+        mailboxes=[config_mailbox(imap_account, monkeypatch)],
+        api_mailboxes=API_MAILBOXES.model_copy(update={"secrets_dir": tmp_path}),
+    )
+    admin = auth(make_token(Role.ADMIN))
+    body = _body(imap_account, "private-ca", tls_ca_file=str(ca.ca_file), security="ssl")
+    with TestClient(create_app(settings)) as api:
+        created = api.post("/api/v1/mailboxes", json=body, headers=admin)
+        assert created.status_code == 201, created.text
+        ca.ca_file.unlink()
+        with session_factory() as db:
+            assert {m.name for m in registry.active(db, settings)} == {"cfg", "private-ca"}
+        tested = api.post("/api/v1/mailboxes/private-ca/test", headers=admin).json()
+        other = api.post("/api/v1/mailboxes/cfg/test", headers=admin).json()
+    failed = [step for step in tested["steps"] if not step["ok"]]
+    assert failed and failed[0]["error_kind"] == "config" and str(ca.ca_file) in failed[0]["detail"]
+    # The other mailbox still signs in (no SMTP server is set here, so only IMAP is asked).
+    assert any(s["step"].startswith("log in to IMAP") and s["ok"] for s in other["steps"]), other
