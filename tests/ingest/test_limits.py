@@ -27,7 +27,15 @@ from app.sla import ThreadState
 from app.threads.queries import state_of
 from app.worker import Worker
 from tests.conftest import ImapAccount, closing_client
-from tests.ingest.helpers import all_flags, counts, poisoned, poll, stored_message_ids
+from tests.ingest.helpers import (
+    PATIENCE,
+    all_flags,
+    counts,
+    poisoned,
+    poll,
+    stored_message_ids,
+    wait_for,
+)
 from tests.mailfactory import (
     SELLER_ADDRESS,
     customer,
@@ -317,18 +325,6 @@ def silent_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., Sil
         server.close()
 
 
-# A wait for something that must happen, long enough for a shared CI machine under load: on a
-# quiet machine each takes a second or less, and a wait ends as soon as its condition holds.
-PATIENCE = 120
-
-
-def _wait_for(condition: Callable[[], object], *, what: str, seconds: float = PATIENCE) -> None:
-    deadline = time.monotonic() + seconds
-    while not condition():
-        assert time.monotonic() < deadline, f"not within {seconds} s: {what}"
-        time.sleep(0.05)
-
-
 def _poll_in_thread(session_factory: sessionmaker[Session], mailbox: MailboxSettings) -> PollReport:
     """``poll`` with a generous bound: a poll that never ends fails the test instead of hanging
     it."""
@@ -356,7 +352,7 @@ def test_a_poll_of_a_silent_server_ends_with_a_timeout_on_the_mailbox_health(
     assert not report.ok and report.error_kind == "network"
     assert report.error == f"127.0.0.1:{server.port} did not answer in time (no reply within 2 s)"
     assert took >= 2  # it waited the whole timeout for the server (a busy machine only adds)
-    _wait_for(lambda: server.stuck == 0, what="the connection closed")
+    wait_for(lambda: server.stuck == 0, what="the connection closed")
     # One timeout, not one for the LOGIN and another for a LOGOUT nobody would answer: after the
     # command that went unanswered the client sent nothing, it closed the connection.
     assert server.commands == ([b"CAPABILITY", b"LOGIN"] if greet else [])
@@ -396,23 +392,23 @@ def test_a_hung_server_does_not_stall_the_other_mailboxes_of_a_worker(
     worker = Worker(settings, engine)
     worker.start()
     try:
-        _wait_for(dovecot_polled, what="the Dovecot mailbox's first poll")
+        wait_for(dovecot_polled, what="the Dovecot mailbox's first poll")
         for failed in range(2):
             # Two connections held: the hung mailbox's IDLE watcher (one connection at a time)
             # and its poll number ``failed + 1`` (polls of a mailbox run one at a time).
-            _wait_for(
+            wait_for(
                 lambda: hung.held >= 2 and health()[1] == failed,  # noqa: B023
                 what=f"poll {failed + 1} of the hung mailbox held by its server",
             )
             arrived = customer(f"Buyer {failed}", order=f"10882927281{failed:04d}")
             imap_account.append("INBOX", [arrived])
-            _wait_for(
+            wait_for(
                 lambda: message_id_of(arrived) in stored_message_ids(session_factory),  # noqa: B023
                 what="new mail in the Dovecot mailbox stored while the hung poll waits",
             )
             assert health()[1] == failed, "the hung poll ended before it was released"
             hung.release()  # silent from now: the held poll times out
-            _wait_for(
+            wait_for(
                 lambda: health()[1] == failed + 1,  # noqa: B023
                 what=f"poll {failed + 1} of the hung mailbox failing once released",
             )
@@ -478,4 +474,4 @@ def test_a_server_answering_too_slowly_to_finish_is_stopped_at_the_poll_deadline
     # Each byte came within the 2 s timeout: not a timeout but the deadline ended the poll, and
     # not before it (a busy machine only adds). Without it the poll would never end.
     assert took >= 3
-    _wait_for(lambda: server.stuck == 0, what="the connection closed")
+    wait_for(lambda: server.stuck == 0, what="the connection closed")
