@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from app import leases, migrate
 from app.db import make_engine, make_session_factory
 from app.enums import AlertState
-from app.models import Alert, Lease, Message, Thread
+from app.models import Alert, Lease, Mailbox, Message, Thread
 from app.sla import ThreadState
 from tests.conftest import PostgresServer, SmtpServer, closing_client
 from tests.dovecot import Dovecot
@@ -91,6 +91,15 @@ def _mailboxes_held_by(factory: sessionmaker[Session], pid: int) -> list[str]:
 def _holders(factory: sessionmaker[Session], names: list[str]) -> dict[str, str]:
     with factory() as db:
         return leases.holders(db, names, now=datetime.now(UTC))
+
+
+def _last_polled(factory: sessionmaker[Session]) -> datetime:
+    """When the mailbox polled least recently last finished a poll."""
+    with factory() as db:
+        oldest = db.scalar(select(func.min(Mailbox.last_success_at)))
+        count = db.scalar(select(func.count()).select_from(Mailbox))
+    assert oldest is not None and count == MAILBOXES
+    return oldest
 
 
 def _counts(db: Session) -> tuple[int, int, int]:
@@ -184,7 +193,11 @@ def test_three_workers_one_killed_store_everything_once_and_alert_once(
                 f"{alerted} alerts for {overdue} overdue threads, {unsent} not sent yet"
             )
             time.sleep(1)
-        time.sleep(LEASE_SECONDS)  # one more round of every survivor: nothing doubles later
+        # One more poll of every mailbox (and sweeps meanwhile): nothing doubles later.
+        polled_from, deadline = datetime.now(UTC), time.monotonic() + PATIENCE
+        while _last_polled(factory) <= polled_from:
+            assert time.monotonic() < deadline, "the mailboxes were not all polled again"
+            time.sleep(1)
     finally:
         for worker in workers[1:]:
             worker.send_signal(signal.SIGTERM)
