@@ -124,7 +124,11 @@ seller_addresses = ["support@store.example"]
         wait_for_http(f"{base}/healthz", server)
         headers = {"Authorization": f"Bearer {token}"}
         with httpx.Client(base_url=base, headers=headers, timeout=30) as api:
-            time.sleep(3)  # the worker's first polls, the wrong password included
+            # The worker's first polls, the wrong password included, before the requests.
+            deadline = time.monotonic() + 120
+            while "mailbox wrong: poll failed" not in log.read_text(errors="replace"):
+                assert time.monotonic() < deadline, "the wrong mailbox's poll did not fail"
+                time.sleep(0.1)
             for path in (
                 "/api/v1/mailboxes",
                 "/api/v1/users",

@@ -17,7 +17,7 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def wait_for_http(url: str, process: subprocess.Popen[str], timeout: float = 30) -> int:
+def wait_for_http(url: str, process: subprocess.Popen[str], timeout: float = 120) -> int:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -58,7 +58,7 @@ def test_serve_answers_healthz_on_a_migrated_database(tmp_path: Path) -> None:
         assert wait_for_http(f"http://127.0.0.1:{port}/healthz", server) == 200
     finally:
         server.terminate()
-        server.wait(timeout=20)
+        server.wait(timeout=60)
 
 
 def test_serve_refuses_an_unmigrated_database_and_says_how_to_fix_it(tmp_path: Path) -> None:

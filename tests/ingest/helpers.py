@@ -6,7 +6,8 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -18,8 +19,31 @@ from app.config import MailboxSettings, Settings, SlaSettings
 from app.ingest.service import PollReport, poll_mailbox
 from app.models import Message, MessageLocation
 from app.oauth.grants import Logins
+from tests.dovecot import Dovecot
 
 ROOT = Path(__file__).parents[2]
+
+# How long a test waits for something that must happen: enough for a shared CI machine under
+# load. On a quiet machine each wait takes a second or less: it ends as soon as its condition holds.
+PATIENCE = 120
+
+
+def wait_for(condition: Callable[[], object], *, what: str, seconds: float = PATIENCE) -> None:
+    """Wait until ``condition()`` holds; fail naming ``what`` if it has not after ``seconds``."""
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, f"not within {seconds} s: {what}"
+        time.sleep(0.05)
+
+
+def idling_sessions(server: Dovecot) -> set[str]:
+    """The IMAP sessions of ``server`` (their rawlogs) in which it has accepted an IDLE: from
+    then on it tells the client of new mail."""
+    return {
+        path.stem
+        for path in (server.base / "rawlog").glob("*.out")
+        if b"+ idling" in path.read_bytes()
+    }
 
 
 def write_config(path: Path, *, database_url: str, mailboxes: list[MailboxSettings]) -> Path:
