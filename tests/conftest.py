@@ -281,7 +281,7 @@ def serving(app: Any) -> Iterator[str]:
     )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
-    deadline = time.monotonic() + 20
+    deadline = time.monotonic() + 120  # generous: CI machines are shared and slow at times
     while not server.started:
         assert time.monotonic() < deadline, "the server did not start"
         time.sleep(0.02)
@@ -289,7 +289,7 @@ def serving(app: Any) -> Iterator[str]:
         yield f"http://127.0.0.1:{server.config.port}"
     finally:
         server.should_exit = True
-        thread.join(timeout=10)
+        thread.join(timeout=60)
 
 
 # --- OAuth2 sign-in: a real authorization server, a Dovecot that checks its tokens, SMTP too ----

@@ -232,10 +232,10 @@ class Dovecot:
         else:
             problem = start_log.read_text(errors="replace")[-2000:]
             raise RuntimeError(f"dovecot exited with {started.returncode}: {problem}")
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + 120  # a loaded machine can be that slow to start it
         while time.monotonic() < deadline:
             try:
-                with socket.create_connection((self.host, self.port), timeout=1) as s:
+                with socket.create_connection((self.host, self.port), timeout=5) as s:
                     if s.recv(100).startswith(b"* OK"):
                         return
             except OSError:
@@ -275,7 +275,7 @@ class Dovecot:
         self._wait_port_closed()
 
     def _wait_port_closed(self) -> None:
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
             try:
                 socket.create_connection((self.host, self.port), timeout=0.5).close()
