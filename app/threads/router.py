@@ -9,7 +9,7 @@ from app.deps import AgentUser, SessionDep, SettingsDep, ViewerUser
 from app.enums import Classification, FolderRole, ThreadKind, ThreadSource
 from app.ids import RowId
 from app.ingest import repository as mailboxes
-from app.mail.parse import trim_quoted_history
+from app.mail.quoting import trim_quoted_history
 from app.mailboxes import service as mailbox_service
 from app.models import Thread
 from app.sla import WAITING_STATES, ThreadState

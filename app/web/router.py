@@ -22,7 +22,7 @@ from app.enums import Role
 from app.errors import AppError
 from app.ids import RowId
 from app.ingest import repository as mailboxes
-from app.mail.parse import trim_quoted_history
+from app.mail.quoting import trim_quoted_history
 from app.models import Draft, User, WebSession
 from app.paths import TEMPLATES_DIR
 from app.replies import drafts, sending

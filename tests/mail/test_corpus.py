@@ -16,7 +16,8 @@ import pytest
 
 from app.enums import Classification, FolderRole
 from app.mail.classify import Verdict, classify, extract_order_number
-from app.mail.parse import ParsedMessage, dedupe_key, parse_message, trim_quoted_history
+from app.mail.parse import ParsedMessage, dedupe_key, parse_message
+from app.mail.quoting import trim_quoted_history
 from app.mail.subjects import normalize_subject
 
 CORPUS = Path(__file__).resolve().parents[3] / "shared" / "corpus"

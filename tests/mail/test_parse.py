@@ -9,8 +9,9 @@ from email.message import EmailMessage
 
 import pytest
 
+from app.mail import body as body_module
 from app.mail import parse as parse_module
-from app.mail.parse import ParsedMessage, dedupe_key, parse_message, trim_quoted_history
+from app.mail.parse import ParsedMessage, dedupe_key, parse_message
 
 
 def eml(*headers: str, body: str | bytes = "Hello", newline: bytes = b"\r\n") -> bytes:
@@ -599,7 +600,7 @@ def test_a_bug_in_the_body_walk_keeps_the_body_as_raw_text(
     def broken(*args: object, **kwargs: object) -> None:
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(parse_module._BodyWalker, "_walk", broken)
+    monkeypatch.setattr(body_module.BodyWalker, "_walk", broken)
     parsed = parse_message(eml(*BASIC, body="Customer words"))
     assert parsed.body_text == "Customer words"
     assert parsed.subject == "Where is my order?"
@@ -610,7 +611,7 @@ def test_a_bug_anywhere_still_returns_a_message(monkeypatch: pytest.MonkeyPatch)
     def broken(*args: object, **kwargs: object) -> None:
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(parse_module, "_HeaderReader", broken)
+    monkeypatch.setattr(parse_module, "HeaderReader", broken)
     raw = eml(*BASIC, body="Customer words")
     parsed = parse_message(raw)
     assert "Customer words" in parsed.body_text
@@ -637,44 +638,3 @@ def test_truncated_and_mutated_messages_never_raise() -> None:
     for sample in samples:
         parsed = parse_message(sample)
         assert_storable(parsed)
-
-
-# --- trim_quoted_history ---------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("text", "expected"),
-    [
-        (
-            "Thanks, got it.\n\nOn Mon, Jun 3, 2024 at 10:00 AM Shop <s@x> wrote:\n> Hello",
-            "Thanks, got it.",
-        ),
-        (
-            "Still waiting.\r\n\r\nOn Mon, 3 Jun 2024 at 10:00, Jane Doe <jane@example.com>\r\n"
-            "wrote:\r\n> old",
-            "Still waiting.",
-        ),
-        ("New text\n-----Original Message-----\nFrom: x\nSent: y\n\nold", "New text"),
-        (
-            "Reply here\n\nFrom: Shop <s@x>\nSent: Monday, June 3, 2024 10:00 AM\nTo: me\n"
-            "Subject: Re: order\n\nold text",
-            "Reply here",
-        ),
-        ("Answer\n\n________________________________\nFrom: Shop\nold", "Answer"),
-        ("Ja.\n\nAm 03.06.2024 um 10:00 schrieb Shop <s@x>:\n> Frage", "Ja."),
-        ("Oui.\n\nLe lun. 3 juin 2024 à 10:00, Shop <s@x> a écrit :\n> Question", "Oui."),
-        (
-            "On Monday I wrote to you twice.\nNo answer.",
-            "On Monday I wrote to you twice.\nNo answer.",
-        ),
-        ("> quoted line\nmy answer\n> more quoted\nmore answer", "my answer\nmore answer"),
-        # Bottom-posting: the new text comes after the history marker.
-        ("On Mon, Jan 1, 2024, Shop wrote:\n> old question\n\nMy answer below", "My answer below"),
-        ("Just text, nothing quoted.", "Just text, nothing quoted."),
-        ("From: a list of things\nwe sell: socks", "From: a list of things\nwe sell: socks"),
-        ("> only\n> quoted", "> only\n> quoted"),
-        ("", ""),
-    ],
-)
-def test_trim_quoted_history(text: str, expected: str) -> None:
-    assert trim_quoted_history(text) == expected
