@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from app.alerts.service import mailbox_alerts
 from app.clock import now
-from app.config import AlertSettings, Settings, StatusSettings
+from app.config import AlertSettings, ApiMailboxSettings, Settings, StatusSettings
 from app.db import session_scope
 from app.enums import Role
 from app.ingest import repository
@@ -386,7 +386,10 @@ def test_changing_where_an_api_mailbox_signs_in_forgets_its_grant(
     make_token: Any,
 ) -> None:
     # An admin can change an API mailbox; the seller's consent must not follow it elsewhere.
-    settings = Settings(database_url=database_url)
+    # The test's client secret is in a SLAWATCH_TEST_* variable, which the API must allow.
+    settings = Settings(
+        database_url=database_url, api_mailboxes=ApiMailboxSettings(env_prefix="SLAWATCH_TEST_")
+    )
     admin = auth(make_token(Role.ADMIN))
     body = oauth_account.settings(name="api-shop").model_dump(mode="json", exclude_unset=True)
 
