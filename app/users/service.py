@@ -8,7 +8,7 @@ from sqlalchemy import update
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from app import audit
+from app.audit import service as audit
 from app.clock import now
 from app.db import session_scope
 from app.enums import Role

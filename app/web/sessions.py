@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from app import audit
+from app.audit import service as audit
 from app.clock import now
 from app.config import AuthSettings
 from app.models import WebSession
