@@ -25,8 +25,9 @@ from app.status.metrics_router import router as metrics_router
 from app.status.router import router as status_router
 from app.threads.router import router as threads_router
 from app.users.router import router as users_router
-from app.web.router import LoginRequired
-from app.web.router import router as web_router
+from app.web.actions import router as web_actions_router
+from app.web.auth import LoginRequired
+from app.web.pages import router as web_pages_router
 from app.worker import Worker
 
 # The pages' stylesheets, beside templates/ (a file, so no page needs inline style).
@@ -89,7 +90,8 @@ def create_app(settings: Settings, *, run_jobs: bool = False) -> FastAPI:
     app.include_router(alerts_router)
     app.include_router(metrics_router)
     app.include_router(status_router)
-    app.include_router(web_router)
+    app.include_router(web_pages_router)
+    app.include_router(web_actions_router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
     @app.exception_handler(LoginRequired)
