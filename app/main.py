@@ -9,24 +9,25 @@ from fastapi.staticfiles import StaticFiles
 
 from app import __version__, metrics, migrate
 from app.alerts.router import router as alerts_router
-from app.audit_router import router as audit_router
+from app.audit.router import router as audit_router
 from app.config import ConfigError, Settings
 from app.db import make_engine, make_read_session_factory, make_session_factory
 from app.errors import install_error_handler
-from app.health import router as health_router
 from app.ingest.router import router as ingest_router
 from app.input_guard import refuse_unstorable_input
 from app.mailboxes.router import router as mailboxes_router
-from app.metrics_router import router as metrics_router
 from app.oauth.grants import Logins
 from app.paths import PROJECT_ROOT
 from app.replies.router import router as replies_router
 from app.security_headers import SecurityHeaders
+from app.status.health_router import router as health_router
+from app.status.metrics_router import router as metrics_router
 from app.status.router import router as status_router
 from app.threads.router import router as threads_router
 from app.users.router import router as users_router
-from app.web.router import LoginRequired
-from app.web.router import router as web_router
+from app.web.actions import router as web_actions_router
+from app.web.auth import LoginRequired
+from app.web.pages import router as web_pages_router
 from app.worker import Worker
 
 # The pages' stylesheets, beside templates/ (a file, so no page needs inline style).
@@ -89,7 +90,8 @@ def create_app(settings: Settings, *, run_jobs: bool = False) -> FastAPI:
     app.include_router(alerts_router)
     app.include_router(metrics_router)
     app.include_router(status_router)
-    app.include_router(web_router)
+    app.include_router(web_pages_router)
+    app.include_router(web_actions_router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
     @app.exception_handler(LoginRequired)

@@ -8,19 +8,12 @@ from email.message import EmailMessage
 from email.utils import format_datetime
 from typing import Any
 
-from jinja2 import Environment, FileSystemLoader, select_autoescape
-
 from app.config import Settings
 from app.mail.header_values import one_line
 from app.models import Alert
-from app.paths import TEMPLATES_DIR
+from app.templating import html_templates
 
-templates = Environment(
-    loader=FileSystemLoader(TEMPLATES_DIR / "alerts"),
-    autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=False),
-    trim_blocks=True,
-    lstrip_blocks=True,
-)
+templates = html_templates("alerts")
 
 TITLES = {
     "overdue": "OVERDUE",

@@ -14,7 +14,7 @@ from typing import Any
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
-from app import audit
+from app.audit import service as audit
 from app.config import ConfigError, MailboxSettings, Settings, describe_problem
 from app.errors import AppError, Conflict, NotFound
 from app.ingest import repository

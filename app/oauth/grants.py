@@ -8,7 +8,6 @@ import threading
 from datetime import timedelta
 
 from pydantic import SecretStr
-from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.clock import now
@@ -17,6 +16,7 @@ from app.db import session_scope
 from app.ingest.repository import mailbox_by_name
 from app.mail.credentials import CredentialsError, Login, OAuthLogin, PasswordLogin
 from app.models import Mailbox, OAuthGrant
+from app.oauth import repository as oauth_repository
 from app.oauth.cipher import TokenCipher
 from app.oauth.endpoints import OAuthClient, TokenGrant
 
@@ -29,7 +29,7 @@ log = logging.getLogger(__name__)
 
 def _grant_row(db: Session, mailbox_name: str) -> OAuthGrant | None:
     mailbox = mailbox_by_name(db, mailbox_name)
-    return db.get(OAuthGrant, mailbox.id) if mailbox else None
+    return oauth_repository.grant_of(db, mailbox.id) if mailbox else None
 
 
 def store(db: Session, mailbox: Mailbox, grant: TokenGrant, cipher: TokenCipher) -> OAuthGrant:
@@ -40,7 +40,7 @@ def store(db: Session, mailbox: Mailbox, grant: TokenGrant, cipher: TokenCipher)
             "the provider gave no refresh token: the app registration must allow offline access "
             "(Microsoft: the offline_access scope; Google: a Desktop app client)",
         )
-    row = db.get(OAuthGrant, mailbox.id) or OAuthGrant(mailbox_id=mailbox.id)
+    row = oauth_repository.grant_of(db, mailbox.id) or OAuthGrant(mailbox_id=mailbox.id)
     row.refresh_token = cipher.encrypt(grant.refresh_token)
     row.access_token = cipher.encrypt(grant.access_token)
     row.access_expires_at = grant.expires_at
@@ -53,7 +53,7 @@ def store(db: Session, mailbox: Mailbox, grant: TokenGrant, cipher: TokenCipher)
 
 def forget(db: Session, mailbox: Mailbox) -> bool:
     """Remove the mailbox's grant; True if it had one."""
-    row = db.get(OAuthGrant, mailbox.id)
+    row = oauth_repository.grant_of(db, mailbox.id)
     if row is None:
         return False
     db.delete(row)
@@ -63,7 +63,7 @@ def forget(db: Session, mailbox: Mailbox) -> bool:
 
 def reencrypt_all(db: Session, cipher: TokenCipher) -> int:
     """Every stored token re-encrypted with the cipher's first key (after a key rotation)."""
-    rows = list(db.scalars(select(OAuthGrant)))
+    rows = oauth_repository.all_grants(db)
     for row in rows:
         row.refresh_token = cipher.rotate(row.refresh_token)
         if row.access_token:
@@ -104,6 +104,8 @@ class MailboxTokens:
     def _token_locked(self, *, refused: SecretStr | None) -> SecretStr:
         name = self._settings.name
         still_valid: SecretStr | None = None
+        # Its own sessions, not the caller's: a refreshed token is committed at once and never
+        # lost with a poll that fails later (the one exception to "the caller owns the commit").
         with session_scope(self._session_factory) as db:
             row = _grant_row(db, name)
             if row is None:

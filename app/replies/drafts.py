@@ -14,7 +14,7 @@ from email.utils import getaddresses
 
 from sqlalchemy.orm import Session
 
-from app import audit
+from app.audit import service as audit
 from app.clock import now
 from app.config import MailboxSettings, Settings
 from app.enums import DraftState, Role

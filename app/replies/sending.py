@@ -17,7 +17,8 @@ from email.utils import format_datetime, make_msgid
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from app import audit, metrics
+from app import metrics
+from app.audit import service as audit
 from app.clock import now
 from app.config import ConfigError, MailboxSettings, Settings
 from app.db import session_scope

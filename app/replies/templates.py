@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
-from app import audit
+from app.audit import service as audit
 from app.clock import now
 from app.errors import AppError, Conflict, NotFound
 from app.models import ReplyTemplate, TemplateVersion, User

@@ -7,27 +7,20 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
-from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from app.clock import duration_text, now
 from app.demo import DEMO_MAILBOX
 from app.deps import ReadSessionDep, SettingsDep
-from app.paths import TEMPLATES_DIR
 from app.security_headers import NO_SCRIPT_POLICY
 from app.status import charts, dashboard
 from app.status.dashboard import Range
+from app.templating import html_templates
 from app.web import sessions
-from app.web.router import LoginRequired
+from app.web.auth import LoginRequired
 
 router = APIRouter(include_in_schema=False)
 
-pages = Environment(
-    loader=FileSystemLoader(TEMPLATES_DIR / "status"),
-    autoescape=select_autoescape(default=True),
-    trim_blocks=True,
-    lstrip_blocks=True,
-)
-pages.filters["duration"] = duration_text
+pages = html_templates("status")
 pages.globals["anchor"] = charts.anchor
 # The page runs no script and loads only its stylesheet: charts are inline SVG, the icon a data
 # URL. Stricter than the other pages' policy, which the middleware would set otherwise.

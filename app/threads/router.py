@@ -1,7 +1,8 @@
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
 
 from app.clock import now
@@ -157,43 +158,47 @@ def get_thread(thread_id: RowId, db: SessionDep, _: ViewerUser) -> ThreadDetailO
     return ThreadDetailOut(**summary.model_dump(), messages=messages)
 
 
+@dataclass(frozen=True)
+class ThreadToChange:
+    """A thread an agent changes (closes, reopens, marks a complaint), with the policies of its
+    mailbox's marketplace, which its clock is computed again under."""
+
+    thread: Thread
+    policy_for: service.PolicyFor
+
+
+def thread_to_change(thread_id: RowId, db: SessionDep, settings: SettingsDep) -> ThreadToChange:
+    thread = service.get_thread(db, thread_id)
+    return ThreadToChange(thread=thread, policy_for=service.policy_for_thread(db, settings, thread))
+
+
+# Declared after the user in each route: who may change a thread is checked before it is loaded.
+ThreadToChangeDep = Annotated[ThreadToChange, Depends(thread_to_change)]
+
+
 @router.post("/threads/{thread_id}/close")
 def close_thread(
-    thread_id: RowId, body: CloseIn, db: SessionDep, settings: SettingsDep, user: AgentUser
+    body: CloseIn, db: SessionDep, user: AgentUser, target: ThreadToChangeDep
 ) -> ThreadOut:
     """Close as "no response needed" (agent); the reason is kept in the audit log. A new customer
     message reopens the thread."""
-    thread = service.get_thread(db, thread_id)
-    service.close(
-        db,
-        thread=thread,
-        user=user,
-        reason=body.reason,
-        policy_for=service.policy_for_thread(db, settings, thread),
-    )
+    thread = target.thread
+    service.close(db, thread=thread, user=user, reason=body.reason, policy_for=target.policy_for)
     return _thread_out(thread, _names(db)[thread.mailbox_id], now())
 
 
 @router.post("/threads/{thread_id}/reopen")
-def reopen_thread(
-    thread_id: RowId, db: SessionDep, settings: SettingsDep, user: AgentUser
-) -> ThreadOut:
-    thread = service.get_thread(db, thread_id)
-    service.reopen(
-        db, thread=thread, user=user, policy_for=service.policy_for_thread(db, settings, thread)
-    )
+def reopen_thread(db: SessionDep, user: AgentUser, target: ThreadToChangeDep) -> ThreadOut:
+    thread = target.thread
+    service.reopen(db, thread=thread, user=user, policy_for=target.policy_for)
     return _thread_out(thread, _names(db)[thread.mailbox_id], now())
 
 
 @router.post("/threads/{thread_id}/complaint")
-def mark_complaint(
-    thread_id: RowId, db: SessionDep, settings: SettingsDep, user: AgentUser
-) -> ThreadOut:
+def mark_complaint(db: SessionDep, user: AgentUser, target: ThreadToChangeDep) -> ThreadOut:
     """Mark a Better Business Bureau or Attorney General complaint (agent): 1 hour to respond."""
-    thread = service.get_thread(db, thread_id)
-    service.mark_complaint(
-        db, thread=thread, user=user, policy_for=service.policy_for_thread(db, settings, thread)
-    )
+    thread = target.thread
+    service.mark_complaint(db, thread=thread, user=user, policy_for=target.policy_for)
     return _thread_out(thread, _names(db)[thread.mailbox_id], now())
 
 

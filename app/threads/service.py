@@ -5,7 +5,8 @@ from datetime import timedelta
 
 from sqlalchemy.orm import Session
 
-from app import audit, sla
+from app import sla
+from app.audit import service as audit
 from app.clock import now
 from app.config import KindPolicy, Settings, SlaSettings
 from app.enums import Classification, FolderRole, ThreadKind, ThreadSource

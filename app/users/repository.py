@@ -3,7 +3,7 @@
 from collections.abc import Iterable
 from datetime import datetime
 
-from sqlalchemy import delete, or_, select
+from sqlalchemy import delete, or_, select, update
 from sqlalchemy.orm import Session
 
 from app.db import dialect_insert
@@ -38,6 +38,18 @@ def tokens_of(db: Session, user_id: int) -> list[ApiToken]:
     return list(
         db.scalars(select(ApiToken).where(ApiToken.user_id == user_id).order_by(ApiToken.id))
     )
+
+
+def mark_token_used(db: Session, token_id: int, *, at: datetime) -> None:
+    db.execute(update(ApiToken).where(ApiToken.id == token_id).values(last_used_at=at))
+
+
+def web_session_by_token_hash(db: Session, token_hash: str) -> WebSession | None:
+    return db.scalar(select(WebSession).where(WebSession.token_hash == token_hash))
+
+
+def delete_web_session(db: Session, token_hash: str) -> None:
+    db.execute(delete(WebSession).where(WebSession.token_hash == token_hash))
 
 
 def delete_web_sessions(db: Session, user_id: int) -> int:

@@ -4,11 +4,10 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import update
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from app import audit
+from app.audit import service as audit
 from app.clock import now
 from app.db import session_scope
 from app.enums import Role
@@ -101,7 +100,7 @@ def note_token_use(session_factory: sessionmaker[Session], token_id: int) -> Non
     database is busy, never a reason to fail the request."""
     try:
         with session_scope(session_factory) as db:
-            db.execute(update(ApiToken).where(ApiToken.id == token_id).values(last_used_at=now()))
+            repository.mark_token_used(db, token_id, at=now())
     except OperationalError as e:
         log.debug("token %s: last use not recorded: %s", token_id, e)
 

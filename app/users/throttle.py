@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
 
-from app import audit
+from app.audit import service as audit
 from app.config import AuthSettings
 from app.users import repository
 

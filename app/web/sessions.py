@@ -7,10 +7,9 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from app import audit
+from app.audit import service as audit
 from app.clock import now
 from app.config import AuthSettings
 from app.models import WebSession
@@ -65,7 +64,7 @@ def sign_in(
 def session_for(db: Session, token: str | None) -> WebSession | None:
     if not token:
         return None
-    session = db.scalar(select(WebSession).where(WebSession.token_hash == hash_token(token)))
+    session = users.web_session_by_token_hash(db, hash_token(token))
     if session is None or session.expires_at <= now() or session.user.disabled_at is not None:
         return None
     return session
@@ -73,7 +72,7 @@ def session_for(db: Session, token: str | None) -> WebSession | None:
 
 def sign_out(db: Session, token: str | None) -> None:
     if token:
-        db.execute(delete(WebSession).where(WebSession.token_hash == hash_token(token)))
+        users.delete_web_session(db, hash_token(token))
 
 
 def csrf_ok(expected: str | None, given: str | None) -> bool:

@@ -1,3 +1,5 @@
+"""GET /metrics: the Prometheus scrape (app.metrics keeps what it serves)."""
+
 import hmac
 
 from fastapi import APIRouter, Request

@@ -1,3 +1,5 @@
+"""GET /healthz: liveness, for load balancers and Docker."""
+
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import text

@@ -1,13 +1,14 @@
+"""GET /api/v1/audit: the audit log, for admins."""
+
 from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy import select
 
+from app.audit import repository as audit_repository
 from app.deps import AdminUser, SessionDep
 from app.ids import RowId
-from app.models import AuditEntry
 
 router = APIRouter(prefix="/api/v1", tags=["audit"])
 
@@ -33,9 +34,5 @@ def list_audit(
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> list[AuditOut]:
     """Who did what, newest first (admin); page with `before_id` = the last id seen."""
-    query = select(AuditEntry).order_by(AuditEntry.id.desc()).limit(limit)
-    if action:
-        query = query.where(AuditEntry.action == action)
-    if before_id:
-        query = query.where(AuditEntry.id < before_id)
-    return [AuditOut.model_validate(e) for e in db.scalars(query)]
+    entries = audit_repository.list_entries(db, action=action, before_id=before_id, limit=limit)
+    return [AuditOut.model_validate(e) for e in entries]

@@ -1,0 +1,43 @@
+"""The database tables, one module per domain. Every change needs an Alembic migration
+(`alembic check` guards it); importing this package registers every table on ``Base.metadata``."""
+
+from app.models.alerts import Alert
+from app.models.audit import AuditEntry
+from app.models.mailboxes import FolderCursor, Lease, Mailbox, OAuthGrant
+from app.models.messages import DeadLetter, Message, MessageLocation, MessageRaw
+from app.models.replies import Draft, ReplyTemplate, TemplateVersion
+from app.models.threads import (
+    HourlyActivity,
+    ResponseEpisode,
+    ResponseFigures,
+    Thread,
+    ThreadTally,
+    ThreadTransition,
+)
+from app.models.users import ApiToken, SignInThrottle, User, WebSession
+
+__all__ = [
+    "Alert",
+    "AuditEntry",
+    "FolderCursor",
+    "Lease",
+    "Mailbox",
+    "OAuthGrant",
+    "DeadLetter",
+    "Message",
+    "MessageLocation",
+    "MessageRaw",
+    "Draft",
+    "ReplyTemplate",
+    "TemplateVersion",
+    "HourlyActivity",
+    "ResponseEpisode",
+    "ResponseFigures",
+    "Thread",
+    "ThreadTally",
+    "ThreadTransition",
+    "ApiToken",
+    "SignInThrottle",
+    "User",
+    "WebSession",
+]

@@ -1,0 +1,103 @@
+"""Rendering the agent's pages, the thread page above all: shown on its own, and again with the
+reason when a form on it is refused."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy.orm import Session
+
+from app.clock import now
+from app.config import Settings
+from app.enums import Role
+from app.errors import AppError
+from app.mail.quoting import trim_quoted_history
+from app.models import Draft, WebSession
+from app.replies import drafts
+from app.replies import repository as replies
+from app.templating import html_templates
+from app.threads import queries, service
+from app.threads import repository as threads
+
+pages = html_templates("web")
+
+
+def render(name: str, status_code: int = 200, **context: Any) -> HTMLResponse:
+    return HTMLResponse(pages.get_template(name).render(**context), status_code=status_code)
+
+
+def render_thread(
+    db: Session,
+    settings: Settings,
+    session: WebSession,
+    thread_id: int,
+    *,
+    error: str | None = None,
+    status_code: int = 200,
+) -> HTMLResponse:
+    thread = service.get_thread(db, thread_id)
+    at = now()
+    messages = [
+        {"message": m, "text": trim_quoted_history(m.body_text)}
+        for m in threads.messages_of(db, thread.id)
+    ]
+    # Viewers see no drafts, as on the API (one rule: app.replies.drafts.DRAFT_ROLE).
+    see_drafts = drafts.can_see_drafts(session.user)
+    draft_rows = (
+        [_draft_row(d, settings) for d in replies.drafts_of(db, thread.id)] if see_drafts else []
+    )
+    participants, default_recipient = (
+        drafts.thread_participants(db, thread=thread, settings=settings)
+        if see_drafts
+        else ([], None)
+    )
+    return render(
+        "thread.html",
+        status_code,
+        user=session.user,
+        csrf_token=session.csrf_token,
+        thread=thread,
+        state=queries.state_of(thread, at),
+        left=(thread.due_at - at).total_seconds() if thread.due_at else None,
+        messages=messages,
+        drafts=draft_rows,
+        participants=participants,
+        default_recipient=default_recipient,
+        templates=replies.list_templates(db) if see_drafts else [],
+        error=error,
+        can_act=see_drafts and session.user.role.allows(Role.AGENT),
+    )
+
+
+def _draft_row(draft: Draft, settings: Settings) -> dict[str, Any]:
+    lint = drafts.findings(draft, settings)
+    return {
+        "draft": draft,
+        "envelope": drafts.envelope_of(draft),
+        "body_sha256": drafts.body_hash(draft.body),
+        "envelope_sha256": drafts.shown_envelope_sha256(draft),
+        "lint": lint,
+        "errors": [f for f in lint if f.severity == "error"],
+    }
+
+
+def after(
+    action: Callable[[], object],
+    *,
+    db: Session,
+    settings: Settings,
+    session: WebSession,
+    thread_id: int,
+    anchor: str = "",
+) -> Response:
+    """Run a form action; on success go back to the thread, on a refusal show why."""
+    try:
+        action()
+    except AppError as e:
+        db.rollback()
+        return render_thread(
+            db, settings, session, thread_id, error=e.message, status_code=e.status_code
+        )
+    return RedirectResponse(f"/threads/{thread_id}{anchor}", status_code=303)
