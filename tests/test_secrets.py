@@ -20,8 +20,9 @@ from fastapi.testclient import TestClient
 from app.config import ApiMailboxSettings, Settings, SmtpSettings, StatusSettings
 from app.enums import Role
 from app.main import create_app
-from tests.conftest import ImapAccount, SmtpServer
-from tests.mailfactory import customer
+from tests.support.imap import ImapAccount
+from tests.support.mailfactory import customer
+from tests.support.smtp import SmtpServer
 from tests.test_serve import ROOT, free_port, wait_for_http
 
 USER_PASSWORD = "correct-horse-battery-7731"

@@ -14,7 +14,7 @@ from app.config import AuthSettings
 from app.db import session_scope
 from app.enums import Role
 from app.users.service import set_password
-from tests.conftest import auth
+from tests.support.web import auth
 from tests.users.conftest import START, Clock, Site, sign_in, signed_in
 
 

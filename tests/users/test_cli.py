@@ -11,7 +11,7 @@ from pathlib import Path
 from fastapi.testclient import TestClient
 
 from app.enums import Role
-from tests.conftest import auth
+from tests.support.web import auth
 from tests.users.conftest import Site, sign_in, signed_in
 
 ROOT = Path(__file__).parents[2]

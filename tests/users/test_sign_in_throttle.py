@@ -17,7 +17,7 @@ from app.enums import Role
 from app.main import create_app
 from app.models import SignInThrottle
 from app.web import sessions
-from tests.conftest import auth
+from tests.support.web import auth
 from tests.users.conftest import Clock, Site, sign_in
 
 

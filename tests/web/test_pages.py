@@ -20,9 +20,9 @@ from app.models import Thread
 from app.security_headers import DOCS_POLICY, NO_SCRIPT_POLICY, PAGE_POLICY
 from app.users.service import create_user, set_password
 from app.web.sessions import LOGIN_CSRF_COOKIE
-from tests.conftest import ImapAccount
-from tests.ingest.helpers import poll
-from tests.mailfactory import customer
+from tests.support.imap import ImapAccount
+from tests.support.mailfactory import customer
+from tests.support.polling import poll
 
 PASSWORD = "correct horse battery"
 
