@@ -6,7 +6,7 @@ in tests/support/."""
 import pytest
 
 # Before any of it is imported: assertions in the helpers report their values, as in a test.
-pytest.register_assert_rewrite("tests.support")
+pytest.register_assert_rewrite("tests.support", "tests.users.helpers")
 
 pytest_plugins = [
     "tests.support.fixtures.databases",

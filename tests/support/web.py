@@ -1,7 +1,9 @@
-"""Talking to the app over HTTP: the API's token header, and the app on a real server."""
+"""Talking to the app over HTTP: the API's token header, signing in to the agent's pages, and the
+app on a real server."""
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -9,12 +11,31 @@ from contextlib import contextmanager
 from typing import Any
 
 import uvicorn
+from fastapi.testclient import TestClient
 
 from tests.support.dovecot import free_port
+
+PASSWORD = "correct horse battery"
 
 
 def auth(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
+
+
+def csrf_of(html: str) -> str:
+    match = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert match, "no CSRF token on the page"
+    return match.group(1)
+
+
+def sign_in(client: TestClient, name: str, password: str = PASSWORD) -> None:
+    form = client.get("/login")
+    response = client.post(
+        "/login",
+        data={"username": name, "password": password, "csrf_token": csrf_of(form.text)},
+        follow_redirects=False,
+    )
+    assert response.status_code == 303, response.text
 
 
 @contextmanager

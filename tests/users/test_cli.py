@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 
 from app.enums import Role
 from tests.support.web import auth
-from tests.users.conftest import Site, sign_in, signed_in
+from tests.users.helpers import Site, sign_in, signed_in
 
 ROOT = Path(__file__).parents[2]
 
