@@ -17,7 +17,7 @@ from sqlalchemy import create_engine, text
 
 from app import migrate
 from app.db import normalise_url
-from tests.dovecot import free_port
+from tests.support.dovecot import free_port
 
 ROOT = Path(__file__).parents[1]
 

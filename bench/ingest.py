@@ -19,8 +19,8 @@ from app.db import make_engine, make_session_factory
 from app.ingest.service import poll_mailbox
 from app.oauth.grants import Logins
 from bench.common import fresh_database
-from tests.dovecot import Dovecot
-from tests.mailfactory import customer
+from tests.support.dovecot import Dovecot
+from tests.support.mailfactory import customer
 
 PASSWORD_ENV = "SLAWATCH_BENCH_PASSWORD"
 

@@ -1,10 +1,10 @@
 """What OAuth2 sign-in costs a poll (.venv/bin/python -m bench.oauth_poll [--database-url ...]).
 
-One private Dovecot that takes both passwords and OAuth2 tokens (checked by introspection at a
-local authorization server, tests.oauth_provider), two mailboxes of the same size, and polls that
+One private Dovecot that takes both passwords and OAuth2 tokens (checked by introspection at a local
+authorization server, tests.support.oauth_provider), two mailboxes of the same size, and polls that
 find nothing new: with a password, with a stored access token still valid (a database read and a
-decryption), and with a token that must be refreshed first (a call to the token endpoint and
-its bookkeeping). Prints the median wall time and this process's CPU time per poll.
+decryption), and with a token that must be refreshed first (a call to the token endpoint and its
+bookkeeping). Prints the median wall time and this process's CPU time per poll.
 """
 
 from __future__ import annotations
@@ -30,9 +30,9 @@ from app.oauth.cipher import TokenCipher, new_key
 from app.oauth.endpoints import TokenGrant
 from bench.common import fresh_database
 from bench.ingest import PASSWORD_ENV, mailbox
-from tests.dovecot import Dovecot
-from tests.mailfactory import customer
-from tests.oauth_provider import OAuthProvider
+from tests.support.dovecot import Dovecot
+from tests.support.mailfactory import customer
+from tests.support.oauth_provider import OAuthProvider
 
 SECRET_ENV = "SLAWATCH_BENCH_OAUTH_SECRET"
 

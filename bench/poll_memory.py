@@ -30,8 +30,8 @@ from app.ingest.service import poll_mailbox
 from app.oauth.grants import Logins
 from bench.common import fresh_database
 from bench.ingest import PASSWORD_ENV, mailbox
-from tests.dovecot import Dovecot
-from tests.mailfactory import customer
+from tests.support.dovecot import Dovecot
+from tests.support.mailfactory import customer
 
 EVERY = 200
 

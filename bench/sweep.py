@@ -22,7 +22,7 @@ from app.models import Thread
 from app.threads.sweep import transitions_due
 from bench.common import fresh_database
 from bench.threads_api import fill
-from tests.dovecot import free_port
+from tests.support.dovecot import free_port
 
 
 class Sink:

@@ -30,8 +30,8 @@ from app.models import Mailbox, Message
 from app.users.service import create_user
 from bench.common import ROOT, fresh_database, serving
 from bench.threads_api import fill, throughput
-from tests.dovecot import Dovecot
-from tests.mailfactory import customer
+from tests.support.dovecot import Dovecot
+from tests.support.mailfactory import customer
 
 PASSWORD_ENV = "SLAWATCH_BENCH_PASSWORD"
 POLL_SECONDS = 5

@@ -15,7 +15,7 @@ from app.db import session_scope
 from app.enums import Role
 from app.main import create_app
 from app.users.service import create_user, set_password
-from tests.conftest import serving
+from tests.support.web import serving
 
 PASSWORD = "correct horse battery"
 

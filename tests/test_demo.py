@@ -20,7 +20,7 @@ from app.ingest import repository as mailboxes
 from app.mailboxes import registry
 from app.main import create_app
 from app.threads import queries
-from tests.conftest import auth
+from tests.support.web import auth
 
 ROOT = Path(__file__).parents[1]
 

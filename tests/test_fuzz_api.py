@@ -31,9 +31,10 @@ from app.ingest import repository as mailboxes
 from app.ingest.service import store_message
 from app.main import create_app
 from app.threads.service import policy_lookup
-from tests.conftest import SmtpServer, auth, serving
-from tests.dovecot import free_port
-from tests.mailfactory import SELLER_ADDRESS, customer
+from tests.support.dovecot import free_port
+from tests.support.mailfactory import SELLER_ADDRESS, customer
+from tests.support.smtp import SmtpServer
+from tests.support.web import auth, serving
 
 # Per operation and generation mode: 30 operations, some 450 requests per backend.
 EXAMPLES = 8

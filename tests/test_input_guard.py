@@ -21,8 +21,8 @@ from app.input_guard import problem_in
 from app.main import create_app
 from app.models import AuditEntry, Draft, ReplyTemplate
 from app.threads.service import policy_lookup
-from tests.conftest import auth
-from tests.mailfactory import SELLER_ADDRESS, customer
+from tests.support.mailfactory import SELLER_ADDRESS, customer
+from tests.support.web import auth
 
 MAILBOX = '{"name": "api-box", "host": "imap.example.com", "username": "u", '
 MAILBOX += '"password_env": "X", "seller_addresses": ["a@b.example"]'

@@ -17,9 +17,10 @@ from app.db import make_read_session_factory, make_session_factory
 from app.enums import Role
 from app.main import create_app
 from app.threads import stats
-from tests.conftest import ImapAccount, auth
-from tests.ingest.helpers import poll
-from tests.mailfactory import customer, message_id_of, seller_reply
+from tests.support.imap import ImapAccount
+from tests.support.mailfactory import customer, message_id_of, seller_reply
+from tests.support.polling import poll
+from tests.support.web import auth
 
 
 def samples(text: str) -> dict[str, list[tuple[dict[str, str], float]]]:

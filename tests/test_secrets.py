@@ -20,9 +20,11 @@ from fastapi.testclient import TestClient
 from app.config import ApiMailboxSettings, Settings, SmtpSettings, StatusSettings
 from app.enums import Role
 from app.main import create_app
-from tests.conftest import ImapAccount, SmtpServer
-from tests.mailfactory import customer
-from tests.test_serve import ROOT, free_port, wait_for_http
+from tests.support.dovecot import free_port
+from tests.support.imap import ImapAccount
+from tests.support.mailfactory import customer
+from tests.support.processes import ROOT, wait_for_http
+from tests.support.smtp import SmtpServer
 
 USER_PASSWORD = "correct-horse-battery-7731"
 SMTP_PASSWORD = "smtp-secret-5519-qq"

@@ -1,37 +1,11 @@
 """`slawatch serve` as an operator runs it: a real process on a real port."""
 
-import os
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
-ROOT = Path(__file__).parents[1]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def wait_for_http(url: str, process: subprocess.Popen[str], timeout: float = 120) -> int:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise AssertionError(f"server exited with {process.returncode}")
-        try:
-            with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 (loopback)
-                return int(response.status)
-        except OSError:
-            time.sleep(0.1)
-    raise AssertionError(f"{url} did not answer within {timeout} s")
-
-
-def cli_env(database_url: str) -> dict[str, str]:
-    return {**os.environ, "SLAWATCH_DATABASE_URL": database_url, "PYTHONPATH": str(ROOT)}
+from tests.support.dovecot import free_port
+from tests.support.processes import cli_env, wait_for_http
 
 
 def test_serve_answers_healthz_on_a_migrated_database(tmp_path: Path) -> None:

@@ -2,7 +2,7 @@
 
 The workers here are real `Worker` objects on the test database; their schedulers are not started,
 so each round is one call of `coordinate()` at a chosen time: what they poll is what they would
-poll. (tests/test_workers_processes.py runs real worker processes against Dovecot.)"""
+poll. (tests/test_worker_processes.py runs real worker processes against Dovecot.)"""
 
 from __future__ import annotations
 

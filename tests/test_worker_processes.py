@@ -23,9 +23,11 @@ from app.db import make_engine, make_session_factory
 from app.enums import AlertState
 from app.models import Alert, Lease, Mailbox, Message, Thread
 from app.sla import ThreadState
-from tests.conftest import PostgresServer, SmtpServer, closing_client
-from tests.dovecot import Dovecot
-from tests.mailfactory import customer
+from tests.support.dovecot import Dovecot
+from tests.support.imap import closing_client
+from tests.support.mailfactory import customer
+from tests.support.postgres import PostgresServer
+from tests.support.smtp import SmtpServer
 
 ROOT = Path(__file__).parents[1]
 MAILBOXES = 50

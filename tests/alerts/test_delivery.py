@@ -24,9 +24,12 @@ from app.db import make_engine, make_session_factory
 from app.enums import Role, ThreadKind, ThreadSource
 from app.main import create_app
 from app.models import Alert, Mailbox, Thread
-from tests.conftest import ImapAccount, PostgresServer, SmtpServer, auth
-from tests.ingest.helpers import ROOT, poll
-from tests.mailfactory import customer
+from tests.support.imap import ImapAccount
+from tests.support.mailfactory import customer
+from tests.support.polling import ROOT, poll
+from tests.support.postgres import PostgresServer
+from tests.support.smtp import SmtpServer
+from tests.support.web import auth
 
 TEAM = "team@store.example"
 BOSS = "boss@store.example"

@@ -11,8 +11,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from app.ingest.service import mailbox_statuses
 from app.models import DeadLetter
-from tests.conftest import ImapAccount, closing_client
-from tests.ingest.helpers import poll
+from tests.support.imap import ImapAccount, closing_client
+from tests.support.polling import poll
 
 CORPUS = Path(__file__).resolve().parents[3] / "shared" / "corpus"
 

@@ -19,10 +19,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from app.enums import FolderRole
 from app.models import FolderCursor, Mailbox, Message, MessageLocation
-from tests.conftest import ImapAccount
-from tests.dovecot import Dovecot
-from tests.ingest.helpers import poll
-from tests.mailfactory import customer
+from tests.support.dovecot import Dovecot
+from tests.support.imap import ImapAccount
+from tests.support.mailfactory import customer
+from tests.support.polling import poll
 
 MESSAGES = 400
 BATCH = 10

@@ -26,8 +26,15 @@ from app.models import FolderCursor, Mailbox, Message, MessageRaw, Thread
 from app.sla import ThreadState
 from app.threads.queries import state_of
 from app.worker import Worker
-from tests.conftest import ImapAccount, closing_client
-from tests.ingest.helpers import (
+from tests.support.imap import ImapAccount, closing_client
+from tests.support.mailfactory import (
+    SELLER_ADDRESS,
+    customer,
+    message,
+    message_id_of,
+    relay_address,
+)
+from tests.support.polling import (
     PATIENCE,
     all_flags,
     counts,
@@ -35,13 +42,6 @@ from tests.ingest.helpers import (
     poll,
     stored_message_ids,
     wait_for,
-)
-from tests.mailfactory import (
-    SELLER_ADDRESS,
-    customer,
-    message,
-    message_id_of,
-    relay_address,
 )
 
 LIMIT = 16 * 1024  # the smallest max_message_bytes allowed

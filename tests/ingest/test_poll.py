@@ -20,8 +20,9 @@ from app.config import Settings
 from app.enums import Classification, FolderRole, Role, ThreadSource
 from app.main import create_app
 from app.models import DeadLetter, Mailbox, Message, Thread
-from tests.conftest import ImapAccount, auth, closing_client
-from tests.ingest.helpers import (
+from tests.support.imap import ImapAccount, closing_client
+from tests.support.mailfactory import customer, message, message_id_of, relay_address, seller_reply
+from tests.support.polling import (
     ROOT,
     all_flags,
     counts,
@@ -31,7 +32,7 @@ from tests.ingest.helpers import (
     stored_message_ids,
     write_config,
 )
-from tests.mailfactory import customer, message, message_id_of, relay_address, seller_reply
+from tests.support.web import auth
 
 
 def test_first_poll_stores_inbox_sent_and_only_whitelisted_spam(

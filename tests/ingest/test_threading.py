@@ -11,9 +11,15 @@ from app.config import Settings
 from app.enums import ThreadSource
 from app.models import Mailbox, Message, Thread
 from app.worker import Worker, backoff_delay
-from tests.conftest import ImapAccount, closing_client
-from tests.ingest.helpers import idling_sessions, poll, wait_for
-from tests.mailfactory import SELLER_ADDRESS, customer, message, message_id_of, relay_address
+from tests.support.imap import ImapAccount, closing_client
+from tests.support.mailfactory import (
+    SELLER_ADDRESS,
+    customer,
+    message,
+    message_id_of,
+    relay_address,
+)
+from tests.support.polling import idling_sessions, poll, wait_for
 
 
 def threads_by_message(session_factory: sessionmaker[Session]) -> dict[str, int | None]:

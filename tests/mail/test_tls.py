@@ -24,12 +24,14 @@ from app.mail.tls import default_tls_context, tls_context
 from app.mailboxes import connection
 from app.main import create_app
 from app.oauth.grants import Logins
-from tests.conftest import ImapAccount, auth, unavailable
-from tests.dovecot import DOVECOT, Dovecot
-from tests.ingest.helpers import poll, run_cli, stored_message_ids, write_config
-from tests.mailfactory import customer, message_id_of
-from tests.tls_certs import ServerCert, TestCA
-from tests.tls_smtp import TlsSmtpServer, serving_tls_smtp
+from tests.support.ci import unavailable
+from tests.support.dovecot import DOVECOT, Dovecot
+from tests.support.imap import ImapAccount
+from tests.support.mailfactory import customer, message_id_of
+from tests.support.polling import poll, run_cli, stored_message_ids, write_config
+from tests.support.tls_certs import ServerCert, TestCA
+from tests.support.tls_smtp import TlsSmtpServer, serving_tls_smtp
+from tests.support.web import auth
 
 Security = Literal["ssl", "starttls"]
 SECURITIES: list[Security] = ["ssl", "starttls"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from app.config import ApiMailboxSettings, MailboxSettings
-from tests.conftest import ImapAccount
+from tests.support.imap import ImapAccount
 
 
 def config_mailbox(account: ImapAccount, monkeypatch: pytest.MonkeyPatch) -> MailboxSettings:

@@ -23,10 +23,11 @@ from app.mailboxes import registry
 from app.main import create_app
 from app.models import AuditEntry
 from app.threads.service import policy_lookup
-from tests.conftest import ImapAccount, auth
 from tests.mailboxes.helpers import API_MAILBOXES, config_mailbox
-from tests.mailfactory import SELLER_ADDRESS, customer
-from tests.tls_certs import TestCA
+from tests.support.imap import ImapAccount
+from tests.support.mailfactory import SELLER_ADDRESS, customer
+from tests.support.tls_certs import TestCA
+from tests.support.web import auth
 
 
 def _body(account: ImapAccount, name: str, **extra: Any) -> dict[str, Any]:

@@ -13,11 +13,14 @@ from fastapi.testclient import TestClient
 from app.config import Settings
 from app.enums import Role
 from app.main import create_app
-from tests.conftest import ImapAccount, OAuthSmtpServer, SmtpServer, auth, free_port
-from tests.dovecot import Dovecot
-from tests.ingest.helpers import run_cli, write_config
 from tests.mailboxes.helpers import API_MAILBOXES, config_mailbox
-from tests.mailfactory import customer
+from tests.support.dovecot import Dovecot, free_port
+from tests.support.imap import ImapAccount
+from tests.support.mailfactory import customer
+from tests.support.oauth import OAuthSmtpServer
+from tests.support.polling import run_cli, write_config
+from tests.support.smtp import SmtpServer
+from tests.support.web import auth
 
 Report = dict[str, Any]
 

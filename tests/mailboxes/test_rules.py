@@ -24,7 +24,9 @@ from app.mailboxes.rules import ApiMailbox, address_problem
 from app.main import create_app
 from app.models import Mailbox
 from app.oauth.grants import Logins
-from tests.conftest import ImapAccount, SmtpServer, auth
+from tests.support.imap import ImapAccount
+from tests.support.smtp import SmtpServer
+from tests.support.web import auth
 
 PREFIX_RULE = (
     "password_env: an API mailbox may only name variables starting with SLAWATCH_MAILBOX_ "

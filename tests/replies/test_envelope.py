@@ -17,7 +17,7 @@ from app.replies.envelope import (
     envelope_for,
     participants,
 )
-from tests.mailfactory import SELLER_ADDRESS, relay_address
+from tests.support.mailfactory import SELLER_ADDRESS, relay_address
 
 SELLER = frozenset({SELLER_ADDRESS})
 BUYER = relay_address("Omar Diaz")

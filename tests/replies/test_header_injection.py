@@ -24,9 +24,10 @@ from app.mail.header_values import MAX_SUBJECT_CHARS
 from app.main import create_app
 from app.models import Message, Thread
 from app.threads.service import policy_lookup
-from tests.conftest import SmtpServer, auth
-from tests.dovecot import free_port
-from tests.mailfactory import SELLER_ADDRESS, customer, message_id_of, relay_address
+from tests.support.dovecot import free_port
+from tests.support.mailfactory import SELLER_ADDRESS, customer, message_id_of, relay_address
+from tests.support.smtp import SmtpServer
+from tests.support.web import auth
 
 REPLY = "Hello Alice,\n\nThank you for writing. Your parcel left our warehouse today.\n"
 

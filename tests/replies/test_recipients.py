@@ -27,9 +27,11 @@ from app.enums import Role
 from app.main import create_app
 from app.models import AuditEntry, Draft, Thread
 from app.users.service import create_user, set_password
-from tests.conftest import ImapAccount, SmtpServer, auth
-from tests.ingest.helpers import poll
-from tests.mailfactory import customer, message, relay_address
+from tests.support.imap import ImapAccount
+from tests.support.mailfactory import customer, message, relay_address
+from tests.support.polling import poll
+from tests.support.smtp import SmtpServer
+from tests.support.web import auth
 
 ORDER = "108812345678901"
 BUYER = relay_address("Omar Diaz")

@@ -17,9 +17,11 @@ from app.config import Settings
 from app.enums import Role
 from app.main import create_app
 from app.models import AuditEntry
-from tests.conftest import ImapAccount, SmtpServer, auth, closing_client
-from tests.ingest.helpers import poll
-from tests.mailfactory import SELLER_ADDRESS, customer, message_id_of, relay_address
+from tests.support.imap import ImapAccount, closing_client
+from tests.support.mailfactory import SELLER_ADDRESS, customer, message_id_of, relay_address
+from tests.support.polling import poll
+from tests.support.smtp import SmtpServer
+from tests.support.web import auth
 
 CLEAN_REPLY = (
     "Hello Alice,\n\nThank you for your message about your order. I am sorry it has not arrived "

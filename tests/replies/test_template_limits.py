@@ -18,9 +18,9 @@ from app.ingest.service import store_message
 from app.main import create_app
 from app.replies import render as render_module
 from app.threads.service import policy_lookup
-from tests.conftest import auth
-from tests.dovecot import free_port
-from tests.mailfactory import SELLER_ADDRESS, customer
+from tests.support.dovecot import free_port
+from tests.support.mailfactory import SELLER_ADDRESS, customer
+from tests.support.web import auth
 
 GOOD = "Hello{% if customer_name %} {{ customer_name }}{% endif %},\n\nThanks.\n\n{{ signature }}\n"
 VALUE_CAP = (

@@ -27,9 +27,11 @@ from app.main import create_app
 from app.models import Draft, Thread
 from app.users.service import create_user, set_password
 from app.worker import Worker
-from tests.conftest import ImapAccount, SmtpServer, auth
-from tests.ingest.helpers import poll
-from tests.mailfactory import customer, relay_address
+from tests.support.imap import ImapAccount
+from tests.support.mailfactory import customer, relay_address
+from tests.support.polling import poll
+from tests.support.smtp import SmtpServer
+from tests.support.web import auth
 
 PASSWORD = "correct horse battery"
 TEAM = "team@store.example"

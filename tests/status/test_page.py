@@ -19,8 +19,8 @@ from app.ingest.service import store_message
 from app.main import create_app
 from app.threads.service import policy_lookup
 from app.users.service import create_user, set_password
-from tests.mailfactory import SELLER_ADDRESS, customer, relay_address
-from tests.web.test_pages import PASSWORD, sign_in
+from tests.support.mailfactory import SELLER_ADDRESS, customer, relay_address
+from tests.support.web import PASSWORD, sign_in
 
 ORDER = "108829272810783"
 

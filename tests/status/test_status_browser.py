@@ -25,8 +25,8 @@ from app.models import Message
 from app.threads import activity, stats
 from app.threads.service import policy_lookup
 from app.users.service import create_user, set_password
-from tests.browser import CHROMIUM, CHROMIUM_ARGS, require_chromium, watch
-from tests.conftest import auth, serving
+from tests.support.browser import CHROMIUM, CHROMIUM_ARGS, require_chromium, watch
+from tests.support.web import auth, serving
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page

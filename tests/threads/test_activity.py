@@ -21,7 +21,7 @@ from app.models import HourlyActivity, Message
 from app.sla import ThreadState
 from app.threads import activity, queries, stats
 from app.threads.service import policy_lookup
-from tests.mailfactory import SELLER_ADDRESS, customer, message, message_id_of, seller_reply
+from tests.support.mailfactory import SELLER_ADDRESS, customer, message, message_id_of, seller_reply
 
 NOW = datetime(2026, 11, 24, 12, 30, tzinfo=UTC)
 POLICY = policy_lookup(Settings().sla, "walmart")

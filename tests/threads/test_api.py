@@ -22,9 +22,10 @@ from app.main import create_app
 from app.models import AuditEntry, Thread, ThreadTransition
 from app.sla import ThreadState, thread_state
 from app.threads import repository, stats
-from tests.conftest import ImapAccount, auth
-from tests.ingest.helpers import poll
-from tests.mailfactory import customer, message, message_id_of, seller_reply
+from tests.support.imap import ImapAccount
+from tests.support.mailfactory import customer, message, message_id_of, seller_reply
+from tests.support.polling import poll
+from tests.support.web import auth
 
 
 @dataclass

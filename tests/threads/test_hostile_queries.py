@@ -18,8 +18,8 @@ from app.ingest import repository as mailboxes
 from app.ingest.service import store_message
 from app.main import create_app
 from app.threads.service import policy_lookup
-from tests.conftest import auth
-from tests.mailfactory import SELLER_ADDRESS, customer
+from tests.support.mailfactory import SELLER_ADDRESS, customer
+from tests.support.web import auth
 
 ORDER = "108829272810783"
 

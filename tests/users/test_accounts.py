@@ -14,8 +14,8 @@ from app.config import AuthSettings
 from app.db import session_scope
 from app.enums import Role
 from app.users.service import set_password
-from tests.conftest import auth
-from tests.users.conftest import START, Clock, Site, sign_in, signed_in
+from tests.support.web import auth
+from tests.users.helpers import START, Clock, Site, sign_in, signed_in
 
 
 def audit_of(api: TestClient, admin: str, action: str) -> list[dict[str, Any]]:

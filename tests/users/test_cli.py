@@ -11,8 +11,8 @@ from pathlib import Path
 from fastapi.testclient import TestClient
 
 from app.enums import Role
-from tests.conftest import auth
-from tests.users.conftest import Site, sign_in, signed_in
+from tests.support.web import auth
+from tests.users.helpers import Site, sign_in, signed_in
 
 ROOT = Path(__file__).parents[2]
 

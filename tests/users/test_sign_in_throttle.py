@@ -17,8 +17,8 @@ from app.enums import Role
 from app.main import create_app
 from app.models import SignInThrottle
 from app.web import sessions
-from tests.conftest import auth
-from tests.users.conftest import Clock, Site, sign_in
+from tests.support.web import auth
+from tests.users.helpers import Clock, Site, sign_in
 
 
 def locks(site: Site, admin: str) -> list[dict[str, Any]]:

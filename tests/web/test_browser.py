@@ -16,10 +16,12 @@ from app.enums import Role
 from app.main import create_app
 from app.replies.templates import seed_on_first_run
 from app.users.service import create_user, set_password
-from tests.browser import CHROMIUM, CHROMIUM_ARGS, require_chromium, watch
-from tests.conftest import ImapAccount, SmtpServer, serving
-from tests.ingest.helpers import poll
-from tests.mailfactory import customer, relay_address
+from tests.support.browser import CHROMIUM, CHROMIUM_ARGS, require_chromium, watch
+from tests.support.imap import ImapAccount
+from tests.support.mailfactory import customer, relay_address
+from tests.support.polling import poll
+from tests.support.smtp import SmtpServer
+from tests.support.web import serving
 
 PASSWORD = "correct horse battery"
 

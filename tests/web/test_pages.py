@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -20,11 +19,10 @@ from app.models import Thread
 from app.security_headers import DOCS_POLICY, NO_SCRIPT_POLICY, PAGE_POLICY
 from app.users.service import create_user, set_password
 from app.web.sessions import LOGIN_CSRF_COOKIE
-from tests.conftest import ImapAccount
-from tests.ingest.helpers import poll
-from tests.mailfactory import customer
-
-PASSWORD = "correct horse battery"
+from tests.support.imap import ImapAccount
+from tests.support.mailfactory import customer
+from tests.support.polling import poll
+from tests.support.web import PASSWORD, csrf_of, sign_in
 
 
 @dataclass
@@ -53,22 +51,6 @@ def site(
         with session_factory() as db:
             thread_id = db.scalars(select(Thread.id)).one()
         yield Site(client, thread_id)
-
-
-def csrf_of(html: str) -> str:
-    match = re.search(r'name="csrf_token" value="([^"]+)"', html)
-    assert match, "no CSRF token on the page"
-    return match.group(1)
-
-
-def sign_in(client: TestClient, name: str, password: str = PASSWORD) -> None:
-    form = client.get("/login")
-    response = client.post(
-        "/login",
-        data={"username": name, "password": password, "csrf_token": csrf_of(form.text)},
-        follow_redirects=False,
-    )
-    assert response.status_code == 303, response.text
 
 
 def test_pages_need_a_signed_in_user(site: Site) -> None:

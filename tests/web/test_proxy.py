@@ -15,7 +15,8 @@ import pytest
 from pydantic import ValidationError
 
 from app.config import ServerSettings
-from tests.test_serve import cli_env, free_port, wait_for_http
+from tests.support.dovecot import free_port
+from tests.support.processes import cli_env, wait_for_http
 
 FORWARDED = {"X-Forwarded-For": "203.0.113.7", "X-Forwarded-Proto": "https"}
 

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from tests.conftest import unavailable
+from tests.support.ci import unavailable
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page

@@ -17,8 +17,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.models import OAuthGrant
-from tests.conftest import OAuthAccount, OAuthSmtpServer
-from tests.ingest.helpers import ROOT, write_config
+from tests.support.oauth import OAuthAccount, OAuthSmtpServer
+from tests.support.polling import ROOT, write_config
 
 CODE_LINE = re.compile(r"open (\S+) and enter the code (\S+)")
 URL_LINE = re.compile(r"^\s+(http\S+)")

@@ -1,6 +1,7 @@
-"""OAuth2 sign-in end to end: a real authorization server (tests.oauth_provider), a Dovecot that
-checks its tokens by introspection, and an SMTP server taking AUTH XOAUTH2. Slawatch refreshes the
-tokens itself, retries a refused one once, and reports a dead grant as "re-authorise needed"."""
+"""OAuth2 sign-in end to end: a real authorization server (tests.support.oauth_provider), a
+Dovecot that checks its tokens by introspection, and an SMTP server taking AUTH XOAUTH2. Slawatch
+refreshes the tokens itself, retries a refused one once, and reports a dead grant as
+"re-authorise needed"."""
 
 from __future__ import annotations
 
@@ -29,15 +30,11 @@ from app.models import Alert, Mailbox, OAuthGrant
 from app.oauth import grants
 from app.oauth.cipher import TokenCipher
 from app.oauth.endpoints import TokenGrant
-from tests.conftest import (
-    OAUTH_CLIENT_SECRET,
-    OAuthAccount,
-    OAuthSmtpServer,
-    auth,
-    closing_client,
-)
-from tests.mailfactory import customer
-from tests.oauth_provider import OAuthProvider
+from tests.support.imap import closing_client
+from tests.support.mailfactory import customer
+from tests.support.oauth import OAUTH_CLIENT_SECRET, OAuthAccount, OAuthSmtpServer
+from tests.support.oauth_provider import OAuthProvider
+from tests.support.web import auth
 
 TEAM = "team@store.example"
 

@@ -19,7 +19,7 @@ from app.config import MailboxSettings, Settings, SlaSettings
 from app.ingest.service import PollReport, poll_mailbox
 from app.models import Message, MessageLocation
 from app.oauth.grants import Logins
-from tests.dovecot import Dovecot
+from tests.support.dovecot import Dovecot
 
 ROOT = Path(__file__).parents[2]
 

@@ -1,6 +1,7 @@
 """A real OAuth2 authorization server on 127.0.0.1 for the tests, shaped like Google's and
 Microsoft's: form-encoded requests, JSON answers, refresh / device-code / authorization-code (PKCE)
-grants, and RFC 7662 introspection for Dovecot's oauth2 passdb. State lives in memory."""
+grants, and RFC 7662 introspection for Dovecot's oauth2 passdb. State lives in memory; the HTTP
+side is ``tests.support.oauth_http``."""
 
 from __future__ import annotations
 
@@ -11,10 +12,12 @@ import secrets
 import threading
 import time
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from types import TracebackType
 from typing import Any
-from urllib.parse import parse_qs, urlencode, urlsplit
+from urllib.parse import urlencode, urlsplit
+
+from tests.support.oauth_http import OAuthError, OAuthHandler, parse_form
 
 DEFAULT_SCOPE = "https://mail.google.com/"
 DEFAULT_ACCESS_TOKEN_LIFETIME = 3600
@@ -24,22 +27,6 @@ AUTHORIZATION_CODE_LIFETIME = 600
 DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
 # RFC 8628 §6.1: consonants only, so a user code spells no word and has no look-alike characters.
 USER_CODE_ALPHABET = "BCDFGHJKLMNPQRSTVWXZ"
-
-
-class OAuthError(Exception):
-    """An RFC 6749 §5.2 error answer."""
-
-    def __init__(self, error: str, description: str = "", status: int = 400) -> None:
-        super().__init__(error)
-        self.error = error
-        self.description = description
-        self.status = status
-
-    def body(self) -> dict[str, str]:
-        body = {"error": self.error}
-        if self.description:
-            body["error_description"] = self.description
-        return body
 
 
 @dataclass
@@ -116,7 +103,7 @@ class OAuthProvider:
     def start(self) -> OAuthProvider:
         provider = self
 
-        class Handler(_Handler):
+        class Handler(OAuthHandler):
             oauth = provider
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
@@ -344,7 +331,7 @@ class OAuthProvider:
             return redirect_uri + ("&" if "?" in redirect_uri else "?") + urlencode(answer)
 
     def introspect(self, content_type: str, body: bytes) -> dict[str, Any]:
-        token = _form(body).get("token", "")
+        token = parse_form(body).get("token", "")
         with self._lock:
             self._records.introspections += 1
             self._records.introspection_requests.append((content_type, body))
@@ -449,79 +436,3 @@ class OAuthProvider:
         if not secrets.compare_digest(challenge.decode(), grant.code_challenge):
             raise OAuthError("invalid_grant", "PKCE verification failed")
         return self._tokens(grant.user, grant.scope, with_refresh_token=True)
-
-
-def _form(body: bytes) -> dict[str, str]:
-    return {k: v[0] for k, v in parse_qs(body.decode(), keep_blank_values=True).items()}
-
-
-def _basic_auth(header: str | None) -> tuple[str, str] | None:
-    """RFC 6749 §2.3.1 client authentication in an Authorization: Basic header."""
-    if not header or not header.lower().startswith("basic "):
-        return None
-    client_id, _, secret = base64.b64decode(header[6:]).decode().partition(":")
-    return client_id, secret
-
-
-DEVICE_PAGE = """<!doctype html><title>Sign in</title>
-<form method="post"><label>Code <input name="user_code"></label>
-<label>Account <input name="user"></label><button>Allow</button></form>"""
-
-
-class _Handler(BaseHTTPRequestHandler):
-    oauth: OAuthProvider
-
-    def do_POST(self) -> None:  # noqa: N802
-        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        path = urlsplit(self.path).path
-        basic = _basic_auth(self.headers.get("Authorization"))
-        try:
-            if path == "/token":
-                self._json(200, self.oauth.token(_form(body), basic))
-            elif path == "/devicecode":
-                self._json(200, self.oauth.device_authorization(_form(body), basic))
-            elif path == "/introspect":
-                content_type = self.headers.get("Content-Type", "")
-                self._json(200, self.oauth.introspect(content_type, body))
-            elif path == "/device":
-                # The page a person would use; tests call approve_device instead.
-                form = _form(body)
-                self.oauth.approve_device(form.get("user_code", ""), form.get("user", ""))
-                self._send(200, "text/html", b"<p>You may close this window.</p>")
-            else:
-                self._json(404, {"error": "not_found"})
-        except OAuthError as e:
-            self._json(e.status, e.body())
-        except KeyError as e:
-            self._json(400, {"error": "invalid_request", "error_description": str(e)})
-
-    def do_GET(self) -> None:  # noqa: N802
-        parts = urlsplit(self.path)
-        if parts.path == "/authorize":
-            try:
-                location = self.oauth.authorize(_form(parts.query.encode()))
-            except OAuthError as e:
-                self._json(e.status, e.body())
-                return
-            self.send_response(302)
-            self.send_header("Location", location)
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-        elif parts.path == "/device":
-            self._send(200, "text/html", DEVICE_PAGE.encode())
-        else:
-            self._json(404, {"error": "not_found"})
-
-    def _json(self, status: int, body: dict[str, Any]) -> None:
-        self._send(status, "application/json", json.dumps(body).encode())
-
-    def _send(self, status: int, content_type: str, data: bytes) -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(data)))
-        self.send_header("Cache-Control", "no-store")
-        self.end_headers()
-        self.wfile.write(data)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass  # requests carry tokens, and the test output has no use for them

@@ -15,9 +15,9 @@ from app.clock import now
 from app.db import session_scope
 from app.enums import Role
 from app.models import ApiToken, AuditEntry, User
-from tests.conftest import auth
+from tests.support.web import auth
 
-ROOT = Path(__file__).parents[1]
+ROOT = Path(__file__).parents[2]
 
 
 def test_healthz_needs_no_token(client: TestClient) -> None:

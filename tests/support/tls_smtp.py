@@ -13,8 +13,8 @@ from typing import Any, Literal
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
-from tests.dovecot import free_port
-from tests.tls_certs import ServerCert
+from tests.support.dovecot import free_port
+from tests.support.tls_certs import ServerCert
 
 
 @dataclass

@@ -12,7 +12,7 @@ from typing import Any
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
-from tests.oauth_provider import DEFAULT_SCOPE, OAuthProvider
+from tests.support.oauth_provider import DEFAULT_SCOPE, OAuthProvider
 
 # Gmail's answer once the client has acknowledged the error challenge of a refused XOAUTH2.
 REFUSED = (

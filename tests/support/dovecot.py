@@ -14,7 +14,7 @@ import uuid
 from collections.abc import Iterable
 from pathlib import Path
 
-from tests.tls_certs import ServerCert
+from tests.support.tls_certs import ServerCert
 
 DOVECOT = "/usr/sbin/dovecot"
 NOBODY = 65534  # as root, mail belongs to nobody: Dovecot refuses to let root own mail

@@ -15,15 +15,10 @@ import pytest
 from imapclient import IMAPClient
 from imapclient.exceptions import LoginError
 
-from tests.conftest import (
-    OAUTH_CLIENT_ID,
-    OAUTH_CLIENT_SECRET,
-    OAuthAccount,
-    OAuthSmtpServer,
-    closing_client,
-)
-from tests.dovecot import Dovecot
-from tests.oauth_provider import DEVICE_GRANT, OAuthProvider
+from tests.support.dovecot import Dovecot
+from tests.support.imap import closing_client
+from tests.support.oauth import OAUTH_CLIENT_ID, OAUTH_CLIENT_SECRET, OAuthAccount, OAuthSmtpServer
+from tests.support.oauth_provider import DEVICE_GRANT, OAuthProvider
 
 CLIENT = {"client_id": OAUTH_CLIENT_ID, "client_secret": OAUTH_CLIENT_SECRET}
 MESSAGE = b"From: a@example.test\r\nTo: b@example.test\r\nSubject: hi\r\n\r\nhello\r\n"
