@@ -22,8 +22,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from app.clock import now
 from app.config import MailboxSettings, Settings, SlaSettings
 from app.db import make_engine, make_session_factory, session_scope
-from app.ingest.repository import get_or_create_mailbox
-from app.ingest.service import poll_mailbox
+from app.ingest.poll import poll_mailbox
+from app.mailboxes.repository import get_or_create_mailbox
 from app.models import OAuthGrant
 from app.oauth import grants
 from app.oauth.cipher import TokenCipher, new_key

@@ -12,28 +12,22 @@ import time
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime
 from email.parser import BytesHeaderParser
 from email.utils import getaddresses
-from enum import StrEnum
 
 from imapclient.exceptions import IMAPClientError
-from sqlalchemy.exc import (
-    DBAPIError,
-    InterfaceError,
-    OperationalError,
-    PendingRollbackError,
-    SQLAlchemyError,
-)
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from app import metrics
 from app.clock import now
-from app.config import ConfigError, MailboxSettings, Settings, SlaSettings
+from app.config import ConfigError, MailboxSettings, SlaSettings
 from app.db import session_scope
 from app.enums import Classification, FolderRole
-from app.ingest import repository
-from app.mail.classify import classify, extract_order_number, is_whitelisted
+from app.ingest import health
+from app.ingest import repository as ingest_repository
+from app.ingest.store import Outcome, store_batch
+from app.mail.classify import is_whitelisted
 from app.mail.imap import (
     FetchedMessage,
     FolderState,
@@ -41,32 +35,16 @@ from app.mail.imap import (
     ImapMailbox,
     did_not_answer,
 )
-from app.mail.parse import dedupe_key, parse_message
-from app.mailboxes import registry
-from app.models import (
-    DeadLetter,
-    FolderCursor,
-    Message,
-    MessageLocation,
-    MessageRaw,
-    Thread,
-)
+from app.mailboxes import repository as mailbox_repository
+from app.models import FolderCursor
 from app.oauth.grants import Logins
-from app.sla import arrival_time
-from app.threads import service as threads
-from app.threads.service import PolicyFor
+from app.sla import PolicyFor, policy_lookup
 
 log = logging.getLogger(__name__)
 
 BATCH_BYTES = 50 * 1024 * 1024
 # Replies are stored after what they answer, so they find their thread by In-Reply-To.
 FOLDER_ORDER = (FolderRole.INBOX, FolderRole.SPAM, FolderRole.SENT)
-
-
-class Outcome(StrEnum):
-    NEW = "new"
-    DUPLICATE = "duplicate"  # already stored (another folder, an earlier UIDVALIDITY, a replay)
-    FAILED = "failed"  # kept as a dead letter
 
 
 @dataclass
@@ -100,289 +78,6 @@ class PollReport:
     @property
     def ok(self) -> bool:
         return self.error is None
-
-
-def _text(value: str | None, limit: int | None = None) -> str | None:
-    """Text fit for every database: PostgreSQL refuses NUL characters, columns have lengths."""
-    if value is None:
-        return None
-    value = value.replace("\x00", "\ufffd")
-    return value[:limit] if limit else value
-
-
-def _texts(values: Sequence[str]) -> list[str]:
-    return [_text(v) or "" for v in values]
-
-
-def _new_message(
-    *,
-    mailbox_id: int,
-    role: FolderRole,
-    fetched: FetchedMessage,
-    seller_addresses: frozenset[str],
-    stored_at: datetime,
-) -> tuple[Message, bool]:
-    """The Message row for a raw message, and whether it reports a complaint."""
-    parsed = parse_message(fetched.raw, headers_only=fetched.headers_only)
-    verdict = classify(parsed, folder=role, seller_addresses=seller_addresses)
-    problems = [*fetched.problems, *parsed.problems]
-    if fetched.internal_date is None:
-        problems.append("server gave no INTERNALDATE; arrival taken from the Date header")
-    received_at = arrival_time(
-        internal_date=fetched.internal_date, date_header=parsed.date, stored_at=stored_at
-    )
-    message = Message(
-        mailbox_id=mailbox_id,
-        folder=role,
-        dedupe_key=dedupe_key(parsed, fetched.raw),
-        message_id_header=_text(parsed.message_id, 998),
-        in_reply_to=_text(parsed.in_reply_to),
-        references=_texts(parsed.references),
-        from_address=_text(parsed.from_address, 320),
-        from_name=_text(parsed.from_name),
-        reply_to=_texts(parsed.reply_to),
-        to_addresses=_texts(parsed.to),
-        cc_addresses=_texts(parsed.cc),
-        subject=_text(parsed.subject) or "",
-        date_header=parsed.date,
-        internal_date=fetched.internal_date,
-        received_at=received_at,
-        stored_at=stored_at,
-        fetch_lag_seconds=(
-            (stored_at - fetched.internal_date).total_seconds() if fetched.internal_date else None
-        ),
-        body_text=_text(parsed.body_text) or "",
-        attachment_names=_texts(parsed.attachment_names),
-        classification=verdict.classification,
-        classification_reason=_text(verdict.reason, 200) or "",
-        order_number=extract_order_number(parsed.subject, parsed.body_text),
-        parse_problems=_texts(problems),
-        size_bytes=len(fetched.raw) if fetched.size is None else fetched.size,
-    )
-    message.raw = MessageRaw(raw=fetched.raw)
-    return message, verdict.complaint
-
-
-def store_message(
-    db: Session,
-    *,
-    mailbox_id: int,
-    role: FolderRole,
-    raw: bytes,
-    arrived_at: datetime,
-    seller_addresses: frozenset[str],
-    policy_for: PolicyFor,
-) -> Message | None:
-    """Store a message that did not come from a folder poll (a reply slawatch sent, demo data);
-    None when it is stored already. A copy polled later is recognised by its dedupe key."""
-    message, complaint = _new_message(
-        mailbox_id=mailbox_id,
-        role=role,
-        fetched=FetchedMessage(uid=0, internal_date=arrived_at, raw=raw),
-        seller_addresses=seller_addresses,
-        stored_at=now(),
-    )
-    known = repository.message_ids_by_key(
-        db, mailbox_id=mailbox_id, dedupe_keys=[message.dedupe_key]
-    )
-    if known:
-        return None
-    db.add(message)
-    db.flush()
-    threads.attach(
-        db,
-        message=message,
-        complaint=complaint,
-        seller_addresses=seller_addresses,
-        policy_for=policy_for,
-    )
-    return message
-
-
-def store_outgoing(
-    db: Session, *, thread: Thread, raw: bytes, mailbox: MailboxSettings, sla: SlaSettings
-) -> None:
-    """Store a reply slawatch itself sent, so its thread is answered at once."""
-    store_message(
-        db,
-        mailbox_id=thread.mailbox_id,
-        role=FolderRole.SENT,
-        raw=raw,
-        arrived_at=now(),
-        seller_addresses=frozenset(mailbox.seller_addresses),
-        policy_for=threads.policy_lookup(sla, mailbox.marketplace),
-    )
-
-
-@dataclass
-class _Prepared:
-    fetched: FetchedMessage
-    message: Message
-    complaint: bool
-
-
-def _prepare(
-    cursor: FolderCursor, fetched: FetchedMessage, seller_addresses: frozenset[str]
-) -> _Prepared:
-    message, complaint = _new_message(
-        mailbox_id=cursor.mailbox_id,
-        role=cursor.role,
-        fetched=fetched,
-        seller_addresses=seller_addresses,
-        stored_at=now(),
-    )
-    return _Prepared(fetched, message, complaint)
-
-
-def _persist(
-    db: Session,
-    prepared: _Prepared,
-    *,
-    location: dict[str, int],
-    known: dict[str, int],
-    letters: dict[int, DeadLetter],
-    seller_addresses: frozenset[str],
-    policy_for: PolicyFor,
-) -> Outcome:
-    """Add a prepared message (or only its location, when its dedupe key is already stored)."""
-    message = prepared.message
-    existing_id = known.get(message.dedupe_key)
-    if existing_id is None:
-        db.add(message)
-        db.flush()
-        threads.attach(
-            db,
-            message=message,
-            complaint=prepared.complaint,
-            seller_addresses=seller_addresses,
-            policy_for=policy_for,
-        )
-        known[message.dedupe_key] = message.id
-    db.add(MessageLocation(message_id=existing_id or message.id, **location))
-    letter = letters.get(prepared.fetched.uid)
-    if letter is not None:
-        letter.resolved_at = now()
-    return Outcome.DUPLICATE if existing_id else Outcome.NEW
-
-
-def store_batch(
-    db: Session,
-    *,
-    cursor: FolderCursor,
-    uidvalidity: int,
-    fetched: Sequence[FetchedMessage],
-    seller_addresses: frozenset[str],
-    policy_for: PolicyFor,
-) -> list[tuple[Outcome, Classification | None]]:
-    """Store fetched messages of one folder; one that cannot be stored becomes a dead letter.
-    Returns each message's outcome, with the classification of those newly stored.
-
-    The whole batch is tried under one savepoint; only if something in it fails is it stored again
-    message by message, so the failure is pinned on the one message that caused it."""
-    known_uids = repository.known_uids(
-        db, cursor_id=cursor.id, uidvalidity=uidvalidity, uids=[f.uid for f in fetched]
-    )
-    todo = [f for f in fetched if f.uid not in known_uids]
-    outcomes: list[tuple[Outcome, Classification | None]] = [
-        (Outcome.DUPLICATE, None) for _ in range(len(fetched) - len(todo))
-    ]
-    if not todo:
-        return outcomes
-    letters = repository.unresolved_dead_letters_by_uid(
-        db, cursor_id=cursor.id, uidvalidity=uidvalidity
-    )
-    prepared = [_prepare(cursor, f, seller_addresses) for f in todo]
-    known = repository.message_ids_by_key(
-        db, mailbox_id=cursor.mailbox_id, dedupe_keys=[p.message.dedupe_key for p in prepared]
-    )
-
-    def location(f: FetchedMessage) -> dict[str, int]:
-        return {"cursor_id": cursor.id, "uidvalidity": uidvalidity, "uid": f.uid}
-
-    try:
-        with db.begin_nested():
-            batch_known = dict(known)  # rolled back with the savepoint if the batch fails
-            stored = [
-                (
-                    _persist(
-                        db,
-                        p,
-                        location=location(p.fetched),
-                        known=batch_known,
-                        letters=letters,
-                        seller_addresses=seller_addresses,
-                        policy_for=policy_for,
-                    ),
-                    p.message.classification,
-                )
-                for p in prepared
-            ]
-            db.flush()
-        return outcomes + stored
-    except Exception as e:  # noqa: BLE001 — find the culprit below; nothing is dropped
-        if database_unavailable(e):
-            raise  # not this batch's fault: the poll stops, the next one retries it
-        log.info("batch of %d failed; storing its messages one by one", len(todo))
-    for f in todo:
-        try:
-            with db.begin_nested():
-                one = _prepare(cursor, f, seller_addresses)
-                outcome = _persist(
-                    db,
-                    one,
-                    location=location(f),
-                    known=known,
-                    letters=letters,
-                    seller_addresses=seller_addresses,
-                    policy_for=policy_for,
-                )
-                db.flush()
-            outcomes.append((outcome, one.message.classification))
-        except Exception as e:  # noqa: BLE001 — any failure keeps the raw message for replay
-            if database_unavailable(e):
-                raise
-            log.exception(
-                "mailbox %s: %s UID %s could not be stored; kept as a dead letter",
-                cursor.mailbox_id,
-                cursor.role,
-                f.uid,
-            )
-            _dead_letter(
-                db,
-                location=location(f),
-                fetched=f,
-                letters=letters,
-                error=f"{e.__class__.__name__}: {e}",
-            )
-            outcomes.append((Outcome.FAILED, None))
-    return outcomes
-
-
-def _dead_letter(
-    db: Session,
-    *,
-    location: dict[str, int],
-    fetched: FetchedMessage,
-    letters: dict[int, DeadLetter],
-    error: str,
-) -> None:
-    letter = letters.get(fetched.uid)
-    if letter is None:
-        db.add(
-            DeadLetter(
-                **location,
-                internal_date=fetched.internal_date,
-                raw=fetched.raw,
-                fetch_problems=list(fetched.problems),
-                size=fetched.size,
-                headers_only=fetched.headers_only,
-                error=_text(error) or "",
-            )
-        )
-    else:
-        letter.attempts += 1
-        letter.error = _text(error) or ""
-    db.flush()
 
 
 def _batches(uids: Sequence[int], size: int) -> Iterator[list[int]]:
@@ -447,7 +142,7 @@ def _open_cursor(
     state: FolderState,
 ) -> FolderCursor:
     with session_scope(session_factory) as db:
-        cursor = repository.get_or_create_cursor(
+        cursor = mailbox_repository.get_or_create_cursor(
             db, mailbox_id=mailbox_id, role=role, path=state.path
         )
         if cursor.uidvalidity != state.uidvalidity:
@@ -503,7 +198,7 @@ def sync_folder(
             up_to = max(chunk) if number == len(parts) else max(part)
             fetched = _fetch(imap, part, sizes, max_message_bytes=settings.max_message_bytes)
             with session_scope(session_factory) as db:
-                cursor = repository.lock_cursor(db, cursor.id)
+                cursor = mailbox_repository.lock_cursor(db, cursor.id)
                 outcomes = store_batch(
                     db,
                     cursor=cursor,
@@ -529,8 +224,8 @@ def _reconcile(session_factory: sessionmaker[Session], *, cursor_id: int, mailbo
         cursor = db.get(FolderCursor, cursor_id)
         assert cursor is not None  # noqa: S101
         accounted = (
-            repository.stored_count(db, cursor)
-            + repository.failed_count(db, cursor)
+            ingest_repository.stored_count(db, cursor)
+            + ingest_repository.failed_count(db, cursor)
             + cursor.skipped_count
         )
         if cursor.server_count is not None and accounted < cursor.server_count:
@@ -546,50 +241,6 @@ def _reconcile(session_factory: sessionmaker[Session], *, cursor_id: int, mailbo
             )
 
 
-def database_unavailable(error: BaseException) -> bool:
-    """The database went away (a restart, a cut connection, a lock not granted): no message is
-    at fault, so none becomes a dead letter."""
-    return isinstance(error, OperationalError | InterfaceError | PendingRollbackError) or (
-        isinstance(error, DBAPIError) and error.connection_invalidated
-    )
-
-
-def _describe_database_error(error: SQLAlchemyError) -> str:
-    first_line = str(getattr(error, "orig", None) or error).strip().splitlines()
-    return (
-        f"database error during the poll: {first_line[0] if first_line else type(error).__name__}"
-    )
-
-
-def _record_health(
-    session_factory: sessionmaker[Session], *, mailbox_id: int | None, report: PollReport
-) -> None:
-    if mailbox_id is None:
-        return  # the database was not reachable even to start the poll
-    try:
-        _save_health(session_factory, mailbox_id=mailbox_id, report=report)
-    except SQLAlchemyError as e:
-        log.error(
-            "mailbox %s: could not record the poll's outcome: %s",
-            report.mailbox,
-            _describe_database_error(e),
-        )
-
-
-def _save_health(
-    session_factory: sessionmaker[Session], *, mailbox_id: int, report: PollReport
-) -> None:
-    with session_scope(session_factory) as db:
-        mailbox = repository.get_mailbox(db, mailbox_id)
-        if report.error is None:
-            mailbox.last_success_at = now()
-            mailbox.consecutive_failures = 0
-        else:
-            mailbox.last_error_at = now()
-            mailbox.last_error, mailbox.last_error_kind = report.error, report.error_kind
-            mailbox.consecutive_failures += 1
-
-
 def poll_mailbox(
     session_factory: sessionmaker[Session],
     settings: MailboxSettings,
@@ -600,13 +251,13 @@ def poll_mailbox(
     """Poll INBOX, Junk and Sent of one mailbox. Failures are reported, recorded on the mailbox's
     health and logged; they never raise, so one broken mailbox cannot stop the others."""
     report = PollReport(mailbox=settings.name)
-    policy_for = threads.policy_lookup(sla, settings.marketplace)
+    policy_for = policy_lookup(sla, settings.marketplace)
     started = time.monotonic()
     mailbox_id: int | None = None
     imap: ImapMailbox | None = None
     try:
         with session_scope(session_factory) as db:
-            mailbox = repository.get_or_create_mailbox(db, settings.name)
+            mailbox = mailbox_repository.get_or_create_mailbox(db, settings.name)
             mailbox.last_poll_at = now()
             mailbox_id = mailbox.id
         imap = ImapMailbox.for_settings(
@@ -643,7 +294,7 @@ def poll_mailbox(
         report.error_kind = "network"
     except SQLAlchemyError as e:
         # What was committed stays; the batch in flight is read again by the next poll.
-        report.error, report.error_kind = _describe_database_error(e), "database"
+        report.error, report.error_kind = health.describe_database_error(e), "database"
     if imap is not None and imap.deadline_passed and report.error_kind == "network":
         report.error = (
             f"{settings.host}: the poll was stopped at its deadline of "
@@ -657,105 +308,11 @@ def poll_mailbox(
     for folder in report.folders:
         for classification, count in folder.new_by_classification.items():
             metrics.MESSAGES_INGESTED.labels(settings.name, folder.role, classification).inc(count)
-    _record_health(session_factory, mailbox_id=mailbox_id, report=report)
+    health.record(
+        session_factory,
+        mailbox_id=mailbox_id,
+        mailbox=settings.name,
+        error=report.error,
+        error_kind=report.error_kind,
+    )
     return report
-
-
-@dataclass
-class ReplayReport:
-    resolved: int = 0
-    still_failing: list[str] = field(default_factory=list)
-
-
-def replay_dead_letters(session_factory: sessionmaker[Session], settings: Settings) -> ReplayReport:
-    """Process every unresolved dead letter again, e.g. after a fix; each keeps its raw bytes."""
-    report = ReplayReport()
-    with session_scope(session_factory) as db:
-        by_name = registry.all_settings(db, settings)  # API mailboxes too
-        for letter in repository.unresolved_dead_letters(db):
-            cursor = letter.cursor
-            mailbox_settings = by_name.get(cursor.mailbox.name)
-            seller_addresses = frozenset(
-                mailbox_settings.seller_addresses if mailbox_settings else ()
-            )
-            marketplace = mailbox_settings.marketplace if mailbox_settings else "walmart"
-            ((outcome, _),) = store_batch(
-                db,
-                cursor=cursor,
-                uidvalidity=letter.uidvalidity,
-                fetched=[
-                    FetchedMessage(
-                        uid=letter.uid,
-                        internal_date=letter.internal_date,
-                        raw=letter.raw,
-                        headers_only=letter.headers_only,
-                        size=letter.size,
-                        problems=tuple(letter.fetch_problems or ()),
-                    )
-                ],
-                seller_addresses=seller_addresses,
-                policy_for=threads.policy_lookup(settings.sla, marketplace),
-            )
-            if outcome == Outcome.FAILED:
-                report.still_failing.append(f"dead letter {letter.id}: {letter.error}")
-            else:
-                report.resolved += 1
-    return report
-
-
-@dataclass
-class FolderStatus:
-    path: str
-    uidvalidity: int | None
-    last_uid: int
-    server_count: int | None
-    stored_count: int
-    skipped_count: int
-    failed_count: int
-    last_synced_at: datetime | None
-
-
-@dataclass
-class MailboxStatus:
-    name: str
-    configured: bool
-    last_poll_at: datetime | None
-    last_success_at: datetime | None
-    last_error_at: datetime | None
-    last_error: str | None
-    consecutive_failures: int
-    folders: dict[str, FolderStatus]
-
-
-def mailbox_statuses(db: Session, *, configured: Sequence[str]) -> list[MailboxStatus]:
-    """Poll health and per-folder counts of every mailbox: configured ones not yet polled too."""
-    mailboxes = {m.name: m for m in repository.list_mailboxes(db)}
-    result = []
-    for name in sorted(set(configured) | set(mailboxes)):
-        mailbox = mailboxes.get(name)
-        folders = {
-            cursor.role.value: FolderStatus(
-                path=cursor.path,
-                uidvalidity=cursor.uidvalidity,
-                last_uid=cursor.last_uid,
-                server_count=cursor.server_count,
-                stored_count=repository.stored_count(db, cursor),
-                skipped_count=cursor.skipped_count,
-                failed_count=repository.failed_count(db, cursor),
-                last_synced_at=cursor.last_synced_at,
-            )
-            for cursor in (mailbox.folders if mailbox else [])
-        }
-        result.append(
-            MailboxStatus(
-                name=name,
-                configured=name in configured,
-                last_poll_at=mailbox.last_poll_at if mailbox else None,
-                last_success_at=mailbox.last_success_at if mailbox else None,
-                last_error_at=mailbox.last_error_at if mailbox else None,
-                last_error=mailbox.last_error if mailbox else None,
-                consecutive_failures=mailbox.consecutive_failures if mailbox else 0,
-                folders=folders,
-            )
-        )
-    return result

@@ -14,8 +14,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from app.clock import now
 from app.config import MailboxSettings, Settings
 from app.db import session_scope
-from app.ingest.repository import mailbox_by_name
 from app.mail.credentials import CredentialsError, Login, OAuthLogin, PasswordLogin
+from app.mailboxes.repository import mailbox_by_name
 from app.models import Mailbox, OAuthGrant
 from app.oauth.cipher import TokenCipher
 from app.oauth.endpoints import OAuthClient, TokenGrant

@@ -21,8 +21,8 @@ from app.deps import SessionDep, SettingsDep
 from app.enums import Role
 from app.errors import AppError
 from app.ids import RowId
-from app.ingest import repository as mailboxes
 from app.mail.parse import trim_quoted_history
+from app.mailboxes import repository as mailbox_repository
 from app.models import Draft, User, WebSession
 from app.paths import TEMPLATES_DIR
 from app.replies import drafts, sending
@@ -167,7 +167,7 @@ def queue(db: SessionDep, session: WebSessionDep) -> Response:
     page = queries.page_of_threads(
         db, ThreadFilter(states=frozenset(WAITING_STATES)), limit=QUEUE_SIZE, cursor=None, now=at
     )
-    names = {m.id: m.name for m in mailboxes.list_mailboxes(db)}
+    names = {m.id: m.name for m in mailbox_repository.list_mailboxes(db)}
     rows = [
         {
             "thread": t,
