@@ -335,7 +335,7 @@ def _print_connection_test(mailbox: MailboxSettings, logins: Logins, settings: S
 
 
 def _cmd_mailboxes_authorize(settings: Settings, args: argparse.Namespace) -> int:
-    from app.mailboxes.repository import get_or_create_mailbox
+    from app.mailboxes import repository as mailbox_repository
     from app.oauth import grants
     from app.oauth.authorize import authorize
 
@@ -347,7 +347,7 @@ def _cmd_mailboxes_authorize(settings: Settings, args: argparse.Namespace) -> in
     cipher = logins.cipher()  # a missing key is reported before the person signs in
     grant = authorize(mailbox, port=args.port)
     with session_scope(session_factory) as db:
-        grants.store(db, get_or_create_mailbox(db, mailbox.name), grant, cipher)
+        grants.store(db, mailbox_repository.get_or_create_mailbox(db, mailbox.name), grant, cipher)
     print(f"mailbox {mailbox.name} authorised; its refresh token is stored encrypted")
     return _print_connection_test(mailbox, logins, settings)
 
