@@ -136,14 +136,14 @@ def _prepare_demo(settings: Settings) -> Settings:
 
 
 def _cmd_poll(settings: Settings, _: argparse.Namespace) -> int:
-    from app.ingest.service import poll_mailbox
+    from app.ingest.poll import poll_mailbox
     from app.mailboxes import registry
-    from app.mailboxes import service as mailboxes
+    from app.mailboxes import service as mailbox_service
     from app.oauth.grants import Logins
 
     session_factory = make_session_factory(make_engine(settings.database_url))
     with session_scope(session_factory) as db:
-        mailboxes.sync_configured(db, settings)
+        mailbox_service.sync_configured(db, settings)
         active = registry.active(db, settings)
     if not active:
         print("no mailboxes configured: add [[mailboxes]] to slawatch.toml", file=sys.stderr)
@@ -175,7 +175,7 @@ def _cmd_poll(settings: Settings, _: argparse.Namespace) -> int:
 
 
 def _cmd_replay(settings: Settings, _: argparse.Namespace) -> int:
-    from app.ingest.service import replay_dead_letters
+    from app.ingest.replay import replay_dead_letters
 
     session_factory = make_session_factory(make_engine(settings.database_url))
     report = replay_dead_letters(session_factory, settings)
@@ -304,10 +304,10 @@ def _mailbox_settings(
     settings: Settings, name: str, session_factory: sessionmaker[Session]
 ) -> MailboxSettings:
     from app.mailboxes import registry
-    from app.mailboxes import service as mailboxes
+    from app.mailboxes import service as mailbox_service
 
     with session_scope(session_factory) as db:
-        mailboxes.sync_configured(db, settings)
+        mailbox_service.sync_configured(db, settings)
         mailbox = registry.settings_for(db, settings, name)
     if mailbox is None:
         raise ConfigError(f"no mailbox named {name!r} (see [[mailboxes]] in the config)")
@@ -335,7 +335,7 @@ def _print_connection_test(mailbox: MailboxSettings, logins: Logins, settings: S
 
 
 def _cmd_mailboxes_authorize(settings: Settings, args: argparse.Namespace) -> int:
-    from app.ingest.repository import get_or_create_mailbox
+    from app.mailboxes import repository as mailbox_repository
     from app.oauth import grants
     from app.oauth.authorize import authorize
 
@@ -347,7 +347,7 @@ def _cmd_mailboxes_authorize(settings: Settings, args: argparse.Namespace) -> in
     cipher = logins.cipher()  # a missing key is reported before the person signs in
     grant = authorize(mailbox, port=args.port)
     with session_scope(session_factory) as db:
-        grants.store(db, get_or_create_mailbox(db, mailbox.name), grant, cipher)
+        grants.store(db, mailbox_repository.get_or_create_mailbox(db, mailbox.name), grant, cipher)
     print(f"mailbox {mailbox.name} authorised; its refresh token is stored encrypted")
     return _print_connection_test(mailbox, logins, settings)
 

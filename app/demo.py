@@ -18,10 +18,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from app.config import MailboxSettings, Settings
 from app.db import session_scope
 from app.enums import FolderRole
-from app.ingest import repository as mailboxes
-from app.ingest.service import store_message
+from app.ingest.store import store_message
+from app.mailboxes import repository as mailbox_repository
+from app.sla import policy_lookup
 from app.threads import activity
-from app.threads.service import policy_lookup
 
 DEMO_MAILBOX = "demo-store"
 HISTORY = timedelta(days=30)
@@ -198,7 +198,7 @@ def load(
     """Fill an empty demo database; returns the number of messages stored (0 when already there).
     Refuses a database that holds any other mailbox: demo data is never mixed with real mail."""
     with session_scope(session_factory) as db:
-        names = {m.name for m in mailboxes.list_mailboxes(db)}
+        names = {m.name for m in mailbox_repository.list_mailboxes(db)}
         if names - {DEMO_MAILBOX}:
             raise ValueError(
                 f"this database holds real mailboxes ({', '.join(sorted(names))}); "
@@ -206,7 +206,7 @@ def load(
             )
         if DEMO_MAILBOX in names:
             return 0
-        mailbox = mailboxes.get_or_create_mailbox(db, DEMO_MAILBOX)
+        mailbox = mailbox_repository.get_or_create_mailbox(db, DEMO_MAILBOX)
         # Settings of its own, so replies can be drafted from its seller address; disabled, so
         # nothing ever polls the made-up server.
         mailbox.source, mailbox.enabled = "api", False
@@ -226,7 +226,7 @@ def load(
                 policy_for=policy_for,
             ):
                 stored += 1
-        demo_mailbox = mailboxes.get_mailbox(db, mailbox_id)
+        demo_mailbox = mailbox_repository.get_mailbox(db, mailbox_id)
         demo_mailbox.last_poll_at = demo_mailbox.last_success_at = now
         db.flush()
         activity.replay_samples(

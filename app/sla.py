@@ -8,15 +8,22 @@ bend it, because every time here is aware UTC.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from app.config import KindPolicy
-from app.enums import Classification
+from app.config import KindPolicy, SlaSettings
+from app.enums import Classification, ThreadKind
 
 CLOCK_STARTERS = frozenset({Classification.CUSTOMER, Classification.ESCALATION})
+DEFAULT_MARKETPLACE = "walmart"
+
+PolicyFor = Callable[[ThreadKind], KindPolicy]
+
+
+def policy_lookup(sla: SlaSettings, marketplace: str) -> PolicyFor:
+    return lambda kind: sla.policy(marketplace, kind.value)
 
 
 class ThreadState(StrEnum):

@@ -30,9 +30,9 @@ from app.clock import now
 from app.config import MailboxSettings, Settings
 from app.db import make_read_session_factory, make_session_factory, session_scope
 from app.ingest.idle import IdleWatcher
-from app.ingest.service import poll_mailbox
+from app.ingest.poll import poll_mailbox
 from app.mailboxes import registry
-from app.mailboxes import service as mailboxes
+from app.mailboxes import service as mailbox_service
 from app.oauth.grants import Logins
 from app.threads import activity, stats
 
@@ -98,7 +98,7 @@ class Worker:
 
     def start(self) -> None:
         with session_scope(self._session_factory) as db:
-            mailboxes.sync_configured(db, self._settings)
+            mailbox_service.sync_configured(db, self._settings)
         self.scheduler.start()
 
     def shutdown(self) -> None:

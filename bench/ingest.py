@@ -16,7 +16,7 @@ from imapclient import IMAPClient
 
 from app.config import MailboxSettings, Settings, SlaSettings
 from app.db import make_engine, make_session_factory
-from app.ingest.service import poll_mailbox
+from app.ingest.poll import poll_mailbox
 from app.oauth.grants import Logins
 from bench.common import fresh_database
 from tests.support.dovecot import Dovecot

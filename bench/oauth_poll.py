@@ -22,8 +22,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from app.clock import now
 from app.config import MailboxSettings, Settings, SlaSettings
 from app.db import make_engine, make_session_factory, session_scope
-from app.ingest.repository import get_or_create_mailbox
-from app.ingest.service import poll_mailbox
+from app.ingest.poll import poll_mailbox
+from app.mailboxes import repository as mailbox_repository
 from app.models import OAuthGrant
 from app.oauth import grants
 from app.oauth.cipher import TokenCipher, new_key
@@ -100,7 +100,10 @@ def run(
             refresh_token=SecretStr(provider.issue_refresh_token(oauth_user)),
         )
         grants.store(
-            db, get_or_create_mailbox(db, "oauth"), grant, TokenCipher(settings.token_key())
+            db,
+            mailbox_repository.get_or_create_mailbox(db, "oauth"),
+            grant,
+            TokenCipher(settings.token_key()),
         )
 
     def poll(settings: MailboxSettings) -> Callable[[], object]:

@@ -26,7 +26,7 @@ from pathlib import Path
 
 from app.config import Settings, SlaSettings
 from app.db import make_engine, make_session_factory
-from app.ingest.service import poll_mailbox
+from app.ingest.poll import poll_mailbox
 from app.oauth.grants import Logins
 from bench.common import fresh_database
 from bench.ingest import PASSWORD_ENV, mailbox

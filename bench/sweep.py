@@ -18,6 +18,7 @@ from app.alerts.service import alerts_for_transitions, deliver_due
 from app.clock import now
 from app.config import AlertSettings, Settings, SmtpSettings
 from app.db import make_engine, make_session_factory, session_scope
+from app.mailboxes import registry
 from app.models import Thread
 from app.threads.sweep import transitions_due
 from bench.common import fresh_database
@@ -68,7 +69,9 @@ def run(size: int, database_url: str | None, port: int) -> None:
     session_factory = make_session_factory(engine)
     began = time.perf_counter()
     with session_scope(session_factory) as db:
-        transitions = transitions_due(db, settings, now=at)
+        transitions = transitions_due(
+            db, now=at, sla_settings=settings.sla, marketplaces=registry.marketplaces(db, settings)
+        )
         alerts = alerts_for_transitions(db, transitions, settings=settings, now=at)
     recorded = time.perf_counter() - began
     began = time.perf_counter()
@@ -76,7 +79,9 @@ def run(size: int, database_url: str | None, port: int) -> None:
     delivered = time.perf_counter() - began
     began = time.perf_counter()
     with session_scope(session_factory) as db:
-        again = transitions_due(db, settings, now=at)
+        again = transitions_due(
+            db, now=at, sla_settings=settings.sla, marketplaces=registry.marketplaces(db, settings)
+        )
     idle = time.perf_counter() - began
     print(
         f"{size} threads ({engine.dialect.name}), {len(transitions)} transitioning: "

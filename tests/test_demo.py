@@ -16,8 +16,8 @@ from app import demo
 from app.clock import now
 from app.config import Settings
 from app.enums import Role
-from app.ingest import repository as mailboxes
 from app.mailboxes import registry
+from app.mailboxes import repository as mailbox_repository
 from app.main import create_app
 from app.threads import queries
 from tests.support.web import auth
@@ -63,7 +63,7 @@ def test_demo_data_never_goes_into_a_database_with_real_mailboxes(
     session_factory: sessionmaker[Session], database_url: str
 ) -> None:
     with session_factory.begin() as db:
-        mailboxes.get_or_create_mailbox(db, "store-1")
+        mailbox_repository.get_or_create_mailbox(db, "store-1")
     with pytest.raises(ValueError, match="real mailboxes"):
         demo.load(session_factory, Settings(database_url=database_url), now=now())
 

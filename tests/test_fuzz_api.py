@@ -27,10 +27,10 @@ from app.clock import now
 from app.config import MailboxSettings, Settings
 from app.db import session_scope
 from app.enums import FolderRole, Role
-from app.ingest import repository as mailboxes
-from app.ingest.service import store_message
+from app.ingest.store import store_message
+from app.mailboxes import repository as mailbox_repository
 from app.main import create_app
-from app.threads.service import policy_lookup
+from app.sla import policy_lookup
 from tests.support.dovecot import free_port
 from tests.support.mailfactory import SELLER_ADDRESS, customer
 from tests.support.smtp import SmtpServer
@@ -64,7 +64,7 @@ def _store_threads(session_factory: sessionmaker[Session]) -> list[int]:
     policy_for = policy_lookup(Settings().sla, "walmart")
     ids = []
     with session_scope(session_factory) as db:
-        mailbox_id = mailboxes.get_or_create_mailbox(db, MAILBOX).id
+        mailbox_id = mailbox_repository.get_or_create_mailbox(db, MAILBOX).id
         for i, (buyer, hours) in enumerate([("Alice", 50), ("Bob", 30), ("Carol", 2)]):
             stored = store_message(
                 db,

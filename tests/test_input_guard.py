@@ -15,12 +15,12 @@ from app.config import Settings
 from app.db import session_scope
 from app.enums import FolderRole, Role
 from app.ids import MAX_ROW_ID
-from app.ingest import repository as mailboxes
-from app.ingest.service import store_message
+from app.ingest.store import store_message
 from app.input_guard import problem_in
+from app.mailboxes import repository as mailbox_repository
 from app.main import create_app
 from app.models import AuditEntry, Draft, ReplyTemplate
-from app.threads.service import policy_lookup
+from app.sla import policy_lookup
 from tests.support.mailfactory import SELLER_ADDRESS, customer
 from tests.support.web import auth
 
@@ -36,7 +36,7 @@ def api(
     with session_scope(session_factory) as db:
         message = store_message(
             db,
-            mailbox_id=mailboxes.get_or_create_mailbox(db, "store-a").id,
+            mailbox_id=mailbox_repository.get_or_create_mailbox(db, "store-a").id,
             role=FolderRole.INBOX,
             raw=customer("Alice"),
             arrived_at=now(),

@@ -18,7 +18,7 @@ from app.clock import set_clock
 from app.config import MailboxSettings, Settings, WorkerSettings
 from app.db import session_scope
 from app.enums import Role
-from app.mailboxes import service as mailboxes
+from app.mailboxes import service as mailbox_service
 from app.users.service import create_user
 from app.worker import STATS_LEASE, SWEEP_LEASE, Worker, fair_share
 
@@ -132,11 +132,11 @@ def test_mailboxes_added_and_disabled_through_the_api_are_picked_up_and_dropped(
         admin = create_user(db, name="root", role=Role.ADMIN, actor="test").user
         values = _mailbox("agency-client-7").model_dump(mode="json", exclude_unset=True)
         values["password_env"] = "SLAWATCH_MAILBOX_UNUSED"  # an API mailbox's own prefix
-        mailboxes.create(db, {**values, "client": "acme"}, settings=settings, actor=admin)
+        mailbox_service.create(db, {**values, "client": "acme"}, settings=settings, actor=admin)
     worker.coordinate()
     assert worker.polled == ["agency-client-7", "store-00"]
     with session_scope(session_factory) as db:
         admin = db.merge(admin)
-        mailboxes.set_enabled(db, "agency-client-7", False, settings=settings, actor=admin)
+        mailbox_service.set_enabled(db, "agency-client-7", False, settings=settings, actor=admin)
     worker.coordinate()
     assert worker.polled == ["store-00"]

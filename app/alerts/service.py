@@ -21,9 +21,9 @@ from app.alerts import emails, repository, rules
 from app.config import Settings, is_marketplace_relay
 from app.db import session_scope
 from app.enums import AlertState
-from app.ingest import repository as mailboxes
 from app.mail import smtp
 from app.mailboxes import registry
+from app.mailboxes import repository as mailbox_repository
 from app.models import Alert, Mailbox, Thread, ThreadTransition
 from app.threads.sweep import transitions_due
 
@@ -71,7 +71,7 @@ def alerts_for_transitions(
     db: Session, transitions: Sequence[ThreadTransition], *, settings: Settings, now: datetime
 ) -> list[Alert]:
     """Record the alert of each transition that needs one, in the sweep's own transaction."""
-    names = {m.id: m.name for m in mailboxes.list_mailboxes(db)}
+    names = {m.id: m.name for m in mailbox_repository.list_mailboxes(db)}
     recorded = []
     for transition in transitions:
         thread = db.get(Thread, transition.thread_id)
@@ -125,7 +125,7 @@ def mailbox_alerts(db: Session, *, settings: Settings, now: datetime) -> list[Al
     threshold = timedelta(minutes=settings.alerts.poll_failure_minutes)
     recorded = []
     for configured in registry.active(db, settings):
-        mailbox = mailboxes.get_or_create_mailbox(db, configured.name)
+        mailbox = mailbox_repository.get_or_create_mailbox(db, configured.name)
         since = mailbox.last_success_at or mailbox.created_at
         refused = (
             mailbox.last_error_kind in ("auth", "reauthorize")
@@ -283,7 +283,12 @@ def sweep(
     """One sweep: record SLA transitions and the alerts they cause (one transaction, so neither
     exists without the other), check the mailboxes' health, then deliver what is due."""
     with session_scope(session_factory) as db:
-        transitions = transitions_due(db, settings, now=now)
+        transitions = transitions_due(
+            db,
+            now=now,
+            sla_settings=settings.sla,
+            marketplaces=registry.marketplaces(db, settings),
+        )
         alerts = alerts_for_transitions(db, transitions, settings=settings, now=now)
         alerts += mailbox_alerts(db, settings=settings, now=now)
     delivery = deliver_due(session_factory, settings, now=now)

@@ -1,76 +1,12 @@
-"""All queries of the poller: mailboxes, folder cursors, stored messages and dead letters."""
+"""The poller's storage queries: stored messages, their locations (folder, UIDVALIDITY, UID) and
+dead letters. Mailbox and folder-cursor queries are in app.mailboxes.repository."""
 
 from collections.abc import Sequence
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from app.clock import now
-from app.db import dialect_insert
-from app.enums import FolderRole
-from app.models import DeadLetter, FolderCursor, Mailbox, Message, MessageLocation
-
-
-def get_or_create_mailbox(db: Session, name: str) -> Mailbox:
-    mailbox = db.scalar(select(Mailbox).where(Mailbox.name == name))
-    if mailbox is None:
-        # Several workers starting at once record the same config mailboxes: an upsert lets
-        # each of them find the one row.
-        db.execute(
-            dialect_insert(db)(Mailbox)
-            .values(
-                name=name, source="config", enabled=True, consecutive_failures=0, created_at=now()
-            )
-            .on_conflict_do_nothing(index_elements=["name"])
-        )
-        mailbox = db.scalars(select(Mailbox).where(Mailbox.name == name)).one()
-    return mailbox
-
-
-def get_mailbox(db: Session, mailbox_id: int) -> Mailbox:
-    mailbox = db.get(Mailbox, mailbox_id)
-    if mailbox is None:
-        raise LookupError(f"mailbox id {mailbox_id} vanished")
-    return mailbox
-
-
-def list_mailboxes(db: Session) -> list[Mailbox]:
-    return list(db.scalars(select(Mailbox).order_by(Mailbox.name)))
-
-
-def mailbox_by_name(db: Session, name: str) -> Mailbox | None:
-    return db.scalar(select(Mailbox).where(Mailbox.name == name))
-
-
-def api_mailboxes(db: Session) -> list[Mailbox]:
-    """Mailboxes created through the API (their settings are in the database)."""
-    return list(db.scalars(select(Mailbox).where(Mailbox.source == "api").order_by(Mailbox.name)))
-
-
-def get_or_create_cursor(
-    db: Session, *, mailbox_id: int, role: FolderRole, path: str
-) -> FolderCursor:
-    query = select(FolderCursor).where(
-        FolderCursor.mailbox_id == mailbox_id, FolderCursor.role == role
-    )
-    cursor = db.scalar(query)
-    if cursor is None:
-        # An upsert: a worker taking a mailbox over may meet the previous one's last poll.
-        db.execute(
-            dialect_insert(db)(FolderCursor)
-            .values(mailbox_id=mailbox_id, role=role, path=path, last_uid=0, skipped_count=0)
-            .on_conflict_do_nothing(index_elements=["mailbox_id", "role"])
-        )
-        cursor = db.scalars(query).one()
-    return cursor
-
-
-def lock_cursor(db: Session, cursor_id: int) -> FolderCursor:
-    """The folder's cursor, locked for the batch (PostgreSQL; SQLite transactions already hold the
-    database's write lock)."""
-    cursor = db.get(FolderCursor, cursor_id, populate_existing=True, with_for_update=True)
-    assert cursor is not None  # noqa: S101 (it was created before the batch)
-    return cursor
+from app.models import DeadLetter, FolderCursor, Message, MessageLocation
 
 
 def message_ids_by_key(

@@ -4,7 +4,8 @@ from fastapi import APIRouter
 from pydantic import BaseModel
 
 from app.deps import AdminUser, SessionDep, SettingsDep
-from app.ingest import repository, service
+from app.ingest import repository as ingest_repository
+from app.ingest import status as ingest_status
 
 router = APIRouter(prefix="/api/v1", tags=["mailboxes"])
 
@@ -24,10 +25,10 @@ class DeadLetterOut(BaseModel):
 @router.get("/mailboxes")
 def list_mailboxes(
     db: SessionDep, settings: SettingsDep, _: AdminUser
-) -> list[service.MailboxStatus]:
+) -> list[ingest_status.MailboxStatus]:
     """Each mailbox's poll health and, per folder (inbox, sent, spam), the server's count beside
     what is stored, skipped (spam not whitelisted) and failed (dead letters)."""
-    return service.mailbox_statuses(db, configured=[m.name for m in settings.mailboxes])
+    return ingest_status.mailbox_statuses(db, configured=[m.name for m in settings.mailboxes])
 
 
 @router.get("/dead-letters")
@@ -45,5 +46,5 @@ def list_dead_letters(db: SessionDep, _: AdminUser) -> list[DeadLetterOut]:
             size_bytes=len(letter.raw),
             created_at=letter.created_at,
         )
-        for letter in repository.unresolved_dead_letters(db)
+        for letter in ingest_repository.unresolved_dead_letters(db)
     ]

@@ -10,19 +10,18 @@ from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
 from app.config import MailboxSettings, Settings
-from app.ingest import repository
+from app.mailboxes import repository as mailbox_repository
 from app.mailboxes.rules import ApiMailbox
+from app.sla import DEFAULT_MARKETPLACE
 
 log = logging.getLogger(__name__)
-
-DEFAULT_MARKETPLACE = "walmart"
 
 
 def _stored(db: Session, settings: Settings, *, enabled_only: bool) -> list[MailboxSettings]:
     """The API mailboxes whose stored settings still load. One that no longer does (a rule of a
     newer version) is left out with an error in the log, never a reason to stop the others."""
     found: list[MailboxSettings] = []
-    for row in repository.api_mailboxes(db):
+    for row in mailbox_repository.api_mailboxes(db):
         if row.settings is None or (enabled_only and not row.enabled):
             continue
         try:
@@ -51,7 +50,7 @@ def settings_for(db: Session, settings: Settings, name: str) -> MailboxSettings 
     for configured in settings.mailboxes:
         if configured.name == name:
             return configured
-    row = repository.mailbox_by_name(db, name)
+    row = mailbox_repository.mailbox_by_name(db, name)
     if row is None or row.settings is None:
         return None
     try:
@@ -61,9 +60,13 @@ def settings_for(db: Session, settings: Settings, name: str) -> MailboxSettings 
         return None
 
 
-def marketplaces(db: Session, settings: Settings) -> dict[str, str]:
-    """The marketplace whose SLA policies apply, by mailbox name (Walmart unless configured)."""
-    return {name: m.marketplace for name, m in all_settings(db, settings).items()}
+def marketplaces(db: Session, settings: Settings) -> dict[int, str]:
+    """The marketplace whose SLA policies apply, by mailbox id (Walmart unless configured)."""
+    by_name = {name: m.marketplace for name, m in all_settings(db, settings).items()}
+    return {
+        mailbox.id: by_name.get(mailbox.name, DEFAULT_MARKETPLACE)
+        for mailbox in mailbox_repository.list_mailboxes(db)
+    }
 
 
 def marketplace_of(db: Session, settings: Settings, name: str) -> str:

@@ -17,8 +17,8 @@ from sqlalchemy.orm import Session
 from app.audit import service as audit
 from app.config import ConfigError, MailboxSettings, Settings, describe_problem
 from app.errors import AppError, Conflict, NotFound
-from app.ingest import repository
 from app.mailboxes import registry, rules
+from app.mailboxes import repository as mailbox_repository
 from app.models import Mailbox, User
 from app.oauth import grants
 from app.threads import stats
@@ -53,10 +53,12 @@ class InvalidMailbox(AppError):
     status_code = 422
 
 
-def select(db: Session, *, mailbox: str | None = None, client: str | None = None) -> Selection:
+def selection_for(
+    db: Session, *, mailbox: str | None = None, client: str | None = None
+) -> Selection:
     """One mailbox by name, a client's mailboxes, or (neither given) all; an unknown name or
     client is a 422 saying so."""
-    rows = repository.list_mailboxes(db)
+    rows = mailbox_repository.list_mailboxes(db)
     if mailbox:
         chosen = [m for m in rows if m.name == mailbox]
         if not chosen:
@@ -73,13 +75,13 @@ def select(db: Session, *, mailbox: str | None = None, client: str | None = None
 
 
 def clients(db: Session) -> list[str]:
-    return sorted({m.client for m in repository.list_mailboxes(db) if m.client})
+    return sorted({m.client for m in mailbox_repository.list_mailboxes(db) if m.client})
 
 
 def sync_configured(db: Session, settings: Settings) -> None:
     """Record the config file's mailboxes (and their client labels) in the database."""
     for configured in settings.mailboxes:
-        row = repository.get_or_create_mailbox(db, configured.name)
+        row = mailbox_repository.get_or_create_mailbox(db, configured.name)
         if row.source == API:
             raise ConfigError(
                 f"mailbox {configured.name!r} is in the config file and was also created "
@@ -89,7 +91,7 @@ def sync_configured(db: Session, settings: Settings) -> None:
 
 
 def get(db: Session, name: str) -> Mailbox:
-    row = repository.mailbox_by_name(db, name)
+    row = mailbox_repository.mailbox_by_name(db, name)
     if row is None:
         raise NotFound(f"no mailbox named {name!r}")
     return row
@@ -124,7 +126,7 @@ def create(db: Session, values: dict[str, Any], *, settings: Settings, actor: Us
     mailbox = _validated(values)
     if mailbox.name in {m.name for m in settings.mailboxes}:
         raise Conflict(f"mailbox {mailbox.name!r} is defined in the config file")
-    if repository.mailbox_by_name(db, mailbox.name) is not None:
+    if mailbox_repository.mailbox_by_name(db, mailbox.name) is not None:
         raise Conflict(f"a mailbox named {mailbox.name!r} exists already")
     _within_rules(mailbox, settings)
     row = Mailbox(

@@ -13,8 +13,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from app.clock import now
 from app.config import MailboxSettings, Settings
 from app.db import session_scope
-from app.ingest.repository import mailbox_by_name
 from app.mail.credentials import CredentialsError, Login, OAuthLogin, PasswordLogin
+from app.mailboxes import repository as mailbox_repository
 from app.models import Mailbox, OAuthGrant
 from app.oauth import repository as oauth_repository
 from app.oauth.cipher import TokenCipher
@@ -28,7 +28,7 @@ log = logging.getLogger(__name__)
 
 
 def _grant_row(db: Session, mailbox_name: str) -> OAuthGrant | None:
-    mailbox = mailbox_by_name(db, mailbox_name)
+    mailbox = mailbox_repository.mailbox_by_name(db, mailbox_name)
     return oauth_repository.grant_of(db, mailbox.id) if mailbox else None
 
 

@@ -19,9 +19,9 @@ from app.clock import now
 from app.config import MailboxSettings, Settings
 from app.enums import DraftState, Role
 from app.errors import AppError, Conflict, NotFound
-from app.ingest import repository as mailbox_repository
 from app.mail.quoting import trim_quoted_history
 from app.mailboxes import registry
+from app.mailboxes import repository as mailbox_repository
 from app.models import Draft, Message, TemplateVersion, Thread, User
 from app.replies import repository
 from app.replies.envelope import (

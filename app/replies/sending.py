@@ -24,11 +24,11 @@ from app.config import ConfigError, MailboxSettings, Settings
 from app.db import session_scope
 from app.enums import DraftState
 from app.errors import AppError, Conflict
-from app.ingest import repository as mailbox_repository
-from app.ingest.service import store_outgoing
+from app.ingest.store import store_outgoing
 from app.mail import smtp
 from app.mail.imap import ImapError, ImapMailbox
 from app.mailboxes import registry
+from app.mailboxes import repository as mailbox_repository
 from app.models import Draft, User
 from app.oauth.grants import Logins
 from app.replies import repository

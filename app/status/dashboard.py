@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from app.clock import duration_text
 from app.config import StatusSettings
 from app.enums import ThreadKind, ThreadSource
-from app.ingest import repository as mailboxes
+from app.mailboxes import repository as mailbox_repository
 from app.mailboxes import service as mailbox_service
 from app.models import ResponseFigures
 from app.sla import WAITING_STATES, ThreadState
@@ -206,8 +206,8 @@ def build(
     public: bool,
 ) -> Dashboard:
     zone = ZoneInfo(settings.timezone)
-    known = mailboxes.list_mailboxes(db)
-    selection = mailbox_service.select(db, mailbox=mailbox, client=client)
+    known = mailbox_repository.list_mailboxes(db)
+    selection = mailbox_service.selection_for(db, mailbox=mailbox, client=client)
     summary = queries.summary(db, now=now, selection=selection)
     chosen = summary.mailboxes
     responses = summary.overall

@@ -6,19 +6,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING
 
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.db import session_scope
 from app.enums import Classification, FolderRole, ThreadKind
-from app.ingest import repository as mailboxes
+from app.mailboxes import repository as mailbox_repository
 from app.models import Message
-from app.sla import CLOCK_STARTERS, ThreadState
+from app.sla import CLOCK_STARTERS, PolicyFor, ThreadState
 from app.threads import repository
-
-if TYPE_CHECKING:
-    from app.threads.service import PolicyFor
 
 HOUR = timedelta(hours=1)
 WEEK = timedelta(days=7)  # waits open at the start of a replayed history began before it
@@ -47,7 +43,8 @@ def sample_waiting(
     """Record how many threads of each mailbox are waiting, at risk and overdue this hour."""
     with read_factory() as db:
         samples = {
-            m.id: {"waiting": 0, "at_risk": 0, "overdue": 0} for m in mailboxes.list_mailboxes(db)
+            m.id: {"waiting": 0, "at_risk": 0, "overdue": 0}
+            for m in mailbox_repository.list_mailboxes(db)
         }
         for mailbox_id, _, state, count, _ in repository.open_clock_counts(db, now=now):
             samples[mailbox_id][state.value] += count

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from app.enums import ThreadKind
 from app.errors import AppError
 from app.ids import MAX_ROW_ID
-from app.ingest import repository as mailboxes
+from app.mailboxes import repository as mailbox_repository
 from app.models import ResponseFigures, Thread
 from app.sla import WAITING_STATES, ThreadState, thread_state
 from app.threads import repository, stats
@@ -196,7 +196,7 @@ def summary(db: Session, *, now: datetime, selection: Selection | None = None) -
     Running clocks are counted live (right to the minute); answered, closed and informational
     threads come from the tallies kept with every change; rates from the stats job."""
     selection = selection or Selection(None, stats.ALL_SCOPE)
-    known = [m for m in mailboxes.list_mailboxes(db) if selection.includes(m.id)]
+    known = [m for m in mailbox_repository.list_mailboxes(db) if selection.includes(m.id)]
     result = {m.id: MailboxSummary(mailbox_id=m.id, name=m.name, client=m.client) for m in known}
     for mailbox_id, kind, state, count, started in repository.open_clock_counts(db, now=now):
         if mailbox_id not in result:

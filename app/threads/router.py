@@ -9,8 +9,8 @@ from app.clock import now
 from app.deps import AgentUser, SessionDep, SettingsDep, ViewerUser
 from app.enums import Classification, FolderRole, ThreadKind, ThreadSource
 from app.ids import RowId
-from app.ingest import repository as mailboxes
 from app.mail.quoting import trim_quoted_history
+from app.mailboxes import repository as mailbox_repository
 from app.mailboxes import service as mailbox_service
 from app.models import Thread
 from app.sla import WAITING_STATES, ThreadState
@@ -91,7 +91,7 @@ def _thread_out(thread: Thread, mailbox_name: str, at: datetime) -> ThreadOut:
 
 
 def _names(db: SessionDep) -> dict[int, str]:
-    return {m.id: m.name for m in mailboxes.list_mailboxes(db)}
+    return {m.id: m.name for m in mailbox_repository.list_mailboxes(db)}
 
 
 @router.get("/threads")
@@ -110,7 +110,7 @@ def list_threads(
     `state`, the three waiting states: overdue, at_risk, waiting. `mailbox` and `client` narrow
     them to one mailbox or to a client's mailboxes."""
     names = _names(db)
-    selection = mailbox_service.select(db, mailbox=mailbox, client=client)
+    selection = mailbox_service.selection_for(db, mailbox=mailbox, client=client)
     at = now()
     page = queries.page_of_threads(
         db,
@@ -262,7 +262,9 @@ def get_summary(
     median and 90th-percentile first response, per mailbox and in total; with `client`, of
     that client's mailboxes only."""
     at = now()
-    summary = queries.summary(db, now=at, selection=mailbox_service.select(db, client=client))
+    summary = queries.summary(
+        db, now=at, selection=mailbox_service.selection_for(db, client=client)
+    )
     return SummaryOut(
         generated_at=at,
         by_state=summary.by_state,

@@ -1,6 +1,5 @@
 """Putting each stored message into its conversation, and keeping the thread's summary current."""
 
-from collections.abc import Callable
 from datetime import timedelta
 
 from sqlalchemy.orm import Session
@@ -8,17 +7,16 @@ from sqlalchemy.orm import Session
 from app import sla
 from app.audit import service as audit
 from app.clock import now
-from app.config import KindPolicy, Settings, SlaSettings
+from app.config import KindPolicy, Settings
 from app.enums import Classification, FolderRole, ThreadKind, ThreadSource
 from app.errors import AppError, Conflict, NotFound
-from app.ingest import repository as mailboxes
 from app.mail.subjects import normalize_subject
 from app.mailboxes import registry
+from app.mailboxes import repository as mailbox_repository
 from app.models import Message, ResponseEpisode, Thread, User
-from app.sla import ThreadState
+from app.sla import PolicyFor, ThreadState, policy_lookup
 from app.threads import activity, repository
 
-PolicyFor = Callable[[ThreadKind], KindPolicy]
 SYSTEM_ACTOR = "slawatch"
 OPEN_BUCKET = "open"  # a running clock: split live into waiting, at risk and overdue
 
@@ -69,13 +67,9 @@ def _find_thread(db: Session, message: Message, counterpart: str | None) -> Thre
     return None
 
 
-def policy_lookup(sla: SlaSettings, marketplace: str) -> PolicyFor:
-    return lambda kind: sla.policy(marketplace, kind.value)
-
-
 def policy_for_thread(db: Session, settings: Settings, thread: Thread) -> PolicyFor:
     """The policies of the marketplace the thread's mailbox sells on."""
-    name = mailboxes.get_mailbox(db, thread.mailbox_id).name
+    name = mailbox_repository.get_mailbox(db, thread.mailbox_id).name
     return policy_lookup(settings.sla, registry.marketplace_of(db, settings, name))
 
 

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.db import session_scope
-from app.ingest import repository as mailboxes
+from app.mailboxes import repository as mailbox_repository
 from app.models import ResponseFigures
 from app.threads import repository
 
@@ -118,7 +118,7 @@ def refresh_all(
     read in a transaction that takes no lock (a long scan at scale), then save each mailbox's
     rows in a short write."""
     with read_factory() as db:
-        clients = {m.id: m.client for m in mailboxes.list_mailboxes(db)}
+        clients = {m.id: m.client for m in mailbox_repository.list_mailboxes(db)}
     scopes = [ALL_SCOPE] + [client_scope(c) for c in set(clients.values()) if c]
     totals = {scope: [WindowTally(days) for days in WINDOWS_DAYS] for scope in scopes}
     for mailbox_id, client in clients.items():

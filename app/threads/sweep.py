@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime
 
 from sqlalchemy.orm import Session
 
 from app import sla
-from app.config import KindPolicy, Settings
+from app.config import KindPolicy, SlaSettings
 from app.enums import ThreadKind
-from app.ingest import repository as mailboxes
-from app.mailboxes import registry
 from app.models import Thread, ThreadTransition
 from app.threads import repository
 
@@ -70,16 +68,16 @@ def _advance(thread: Thread, *, now: datetime, policy: KindPolicy) -> ThreadTran
     return transition
 
 
-def transitions_due(db: Session, settings: Settings, *, now: datetime) -> list[ThreadTransition]:
-    """Record the levels reached since the last sweep, with each mailbox's marketplace policies."""
-    by_name = registry.marketplaces(db, settings)
-    marketplaces = {
-        mailbox.id: by_name.get(mailbox.name, registry.DEFAULT_MARKETPLACE)
-        for mailbox in mailboxes.list_mailboxes(db)
-    }
+def transitions_due(
+    db: Session, *, now: datetime, sla_settings: SlaSettings, marketplaces: Mapping[int, str]
+) -> list[ThreadTransition]:
+    """Record the levels reached since the last sweep, with each mailbox's marketplace policies
+    (``marketplaces``: by mailbox id, from app.mailboxes.registry; Walmart for one not in it)."""
 
     def policy_of(mailbox_id: int, kind: ThreadKind) -> KindPolicy:
-        return settings.sla.policy(marketplaces.get(mailbox_id, "walmart"), kind.value)
+        return sla_settings.policy(
+            marketplaces.get(mailbox_id, sla.DEFAULT_MARKETPLACE), kind.value
+        )
 
     transitions = record_transitions(db, now=now, policy_of=policy_of)
     for t in transitions:

@@ -17,7 +17,7 @@ from fastapi.responses import RedirectResponse, Response
 from app.clock import now
 from app.deps import SessionDep, SettingsDep
 from app.ids import RowId
-from app.ingest import repository as mailboxes
+from app.mailboxes import repository as mailbox_repository
 from app.sla import WAITING_STATES
 from app.threads import queries
 from app.threads.repository import ThreadFilter
@@ -123,7 +123,7 @@ def queue(db: SessionDep, session: WebSessionDep) -> Response:
     page = queries.page_of_threads(
         db, ThreadFilter(states=frozenset(WAITING_STATES)), limit=QUEUE_SIZE, cursor=None, now=at
     )
-    names = {m.id: m.name for m in mailboxes.list_mailboxes(db)}
+    names = {m.id: m.name for m in mailbox_repository.list_mailboxes(db)}
     rows = [
         {
             "thread": t,

@@ -9,7 +9,7 @@ from imapclient.exceptions import IMAPClientError
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from app.ingest.service import mailbox_statuses
+from app.ingest.status import mailbox_statuses
 from app.models import DeadLetter
 from tests.support.imap import ImapAccount, closing_client
 from tests.support.polling import poll

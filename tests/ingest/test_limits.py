@@ -20,8 +20,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from app.clock import now
 from app.config import MailboxSettings, Settings, WorkerSettings
 from app.enums import Classification, FolderRole
-from app.ingest import service
-from app.ingest.service import PollReport
+from app.ingest import poll as ingest_poll
+from app.ingest.poll import PollReport
+from app.ingest.replay import replay_dead_letters
 from app.models import FolderCursor, Mailbox, Message, MessageRaw, Thread
 from app.sla import ThreadState
 from app.threads.queries import state_of
@@ -140,7 +141,7 @@ def test_a_header_only_message_that_fails_to_store_keeps_its_note_through_the_re
         report = poll(session_factory, settings)
     assert report.folders[0].failed == 1
 
-    replayed = service.replay_dead_letters(
+    replayed = replay_dead_letters(
         session_factory, Settings(mailboxes=[settings], database_url=str(engine.url))
     )
     assert (replayed.resolved, replayed.still_failing) == (1, [])
@@ -165,7 +166,7 @@ def test_a_batch_bigger_than_batch_bytes_is_fetched_and_committed_in_parts(
         message(sender=f"prince{i}@scam.example", subject="You won", body="Click") for i in range(6)
     ]
     imap_account.append("Junk", [m for pair in zip(walmart, spam, strict=True) for m in pair])
-    monkeypatch.setattr(service, "BATCH_BYTES", 50 * 1024)  # two or three messages a part
+    monkeypatch.setattr(ingest_poll, "BATCH_BYTES", 50 * 1024)  # two or three messages a part
     commits: list[object] = []
     count_commit = commits.append
     event.listen(engine, "commit", count_commit)

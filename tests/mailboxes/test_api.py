@@ -17,12 +17,12 @@ from app.clock import now
 from app.config import Settings
 from app.db import session_scope
 from app.enums import FolderRole, Role
-from app.ingest import repository as mailboxes
-from app.ingest.service import store_message
+from app.ingest.store import store_message
 from app.mailboxes import registry
+from app.mailboxes import repository as mailbox_repository
 from app.main import create_app
 from app.models import AuditEntry
-from app.threads.service import policy_lookup
+from app.sla import policy_lookup
 from tests.mailboxes.helpers import API_MAILBOXES, config_mailbox
 from tests.support.imap import ImapAccount
 from tests.support.mailfactory import SELLER_ADDRESS, customer
@@ -144,7 +144,7 @@ def test_only_admins_manage_mailboxes(
 
 
 def _store(db: Session, mailbox: str, client: str | None, buyer: str, hours: float) -> None:
-    row = mailboxes.get_or_create_mailbox(db, mailbox)
+    row = mailbox_repository.get_or_create_mailbox(db, mailbox)
     row.client = client
     assert store_message(
         db,

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from app.config import ApiMailboxSettings, Settings, SmtpSettings, StatusSettings
 from app.db import session_scope
 from app.enums import Role
-from app.ingest.service import poll_mailbox
+from app.ingest.poll import poll_mailbox
 from app.mailboxes import registry
 from app.mailboxes.rules import ApiMailbox, address_problem
 from app.main import create_app

@@ -22,9 +22,9 @@ from app.clock import now
 from app.config import AlertSettings, ApiMailboxSettings, Settings, StatusSettings
 from app.db import session_scope
 from app.enums import Role
-from app.ingest import repository
-from app.ingest.service import PollReport, poll_mailbox
+from app.ingest.poll import PollReport, poll_mailbox
 from app.mail import smtp
+from app.mailboxes import repository as mailbox_repository
 from app.main import create_app
 from app.models import Alert, Mailbox, OAuthGrant
 from app.oauth import grants
@@ -59,7 +59,7 @@ def authorise(
         refresh_token=SecretStr(refresh_token),
     )
     with session_scope(session_factory) as db:
-        mailbox = repository.get_or_create_mailbox(db, settings.mailboxes[0].name)
+        mailbox = mailbox_repository.get_or_create_mailbox(db, settings.mailboxes[0].name)
         grants.store(db, mailbox, grant, TokenCipher(settings.token_key()))
     return refresh_token
 
@@ -392,7 +392,7 @@ def test_changing_where_an_api_mailbox_signs_in_forgets_its_grant(
 
     def store_grant() -> None:
         with session_scope(session_factory) as db:
-            mailbox = repository.get_or_create_mailbox(db, "api-shop")
+            mailbox = mailbox_repository.get_or_create_mailbox(db, "api-shop")
             grant = TokenGrant(
                 access_token=SecretStr(oauth_account.access_token()),
                 expires_at=now(),

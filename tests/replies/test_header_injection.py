@@ -18,12 +18,12 @@ from app.clock import now
 from app.config import MailboxSettings, Settings
 from app.db import session_scope
 from app.enums import FolderRole, Role
-from app.ingest import repository as mailboxes
-from app.ingest.service import store_message
+from app.ingest.store import store_message
 from app.mail.header_values import MAX_SUBJECT_CHARS
+from app.mailboxes import repository as mailbox_repository
 from app.main import create_app
 from app.models import Message, Thread
-from app.threads.service import policy_lookup
+from app.sla import policy_lookup
 from tests.support.dovecot import free_port
 from tests.support.mailfactory import SELLER_ADDRESS, customer, message_id_of, relay_address
 from tests.support.smtp import SmtpServer
@@ -67,7 +67,7 @@ def reply_to(
         with session_scope(session_factory) as db:
             message = store_message(
                 db,
-                mailbox_id=mailboxes.get_or_create_mailbox(db, "store-a").id,
+                mailbox_id=mailbox_repository.get_or_create_mailbox(db, "store-a").id,
                 role=FolderRole.INBOX,
                 raw=question,
                 arrived_at=now(),

@@ -13,11 +13,11 @@ from app.clock import now
 from app.config import MailboxSettings, Settings
 from app.db import session_scope
 from app.enums import FolderRole, Role
-from app.ingest import repository as mailboxes
-from app.ingest.service import store_message
+from app.ingest.store import store_message
+from app.mailboxes import repository as mailbox_repository
 from app.main import create_app
 from app.replies import render as render_module
-from app.threads.service import policy_lookup
+from app.sla import policy_lookup
 from tests.support.dovecot import free_port
 from tests.support.mailfactory import SELLER_ADDRESS, customer
 from tests.support.web import auth
@@ -102,7 +102,7 @@ def test_a_draft_from_a_template_that_breaks_a_cap_with_its_thread_is_422(
     with session_scope(session_factory) as db:
         stored = store_message(
             db,
-            mailbox_id=mailboxes.get_or_create_mailbox(db, "store").id,
+            mailbox_id=mailbox_repository.get_or_create_mailbox(db, "store").id,
             role=FolderRole.INBOX,
             raw=customer("Rita", subject="Refund"),
             arrived_at=now(),

@@ -14,10 +14,10 @@ from app.clock import now
 from app.config import Settings, StatusSettings
 from app.db import session_scope
 from app.enums import FolderRole, Role
-from app.ingest import repository as mailboxes
-from app.ingest.service import store_message
+from app.ingest.store import store_message
+from app.mailboxes import repository as mailbox_repository
 from app.main import create_app
-from app.threads.service import policy_lookup
+from app.sla import policy_lookup
 from app.users.service import create_user, set_password
 from tests.support.mailfactory import SELLER_ADDRESS, customer, relay_address
 from tests.support.web import PASSWORD, sign_in
@@ -29,7 +29,7 @@ def _store(db: Session, mailbox: str, raw: bytes, hours_ago: float) -> None:
     at = now() - timedelta(hours=hours_ago)
     assert store_message(
         db,
-        mailbox_id=mailboxes.get_or_create_mailbox(db, mailbox).id,
+        mailbox_id=mailbox_repository.get_or_create_mailbox(db, mailbox).id,
         role=FolderRole.INBOX,
         raw=raw,
         arrived_at=at,
@@ -54,7 +54,7 @@ def stored(session_factory: sessionmaker[Session]) -> None:
         )
         _store(db, "store-b", customer("Omar", order="200011419023224"), hours_ago=2)
         _store(db, "store-b", customer("Zoe", order="200011419023225"), hours_ago=40)
-        failing = mailboxes.get_or_create_mailbox(db, "store-b")
+        failing = mailbox_repository.get_or_create_mailbox(db, "store-b")
         failing.last_poll_at = failing.last_error_at = now()
         failing.consecutive_failures = 3
         failing.last_error = "authentication failed for support@store-b.example"

@@ -18,12 +18,12 @@ from app.clock import now
 from app.config import Settings
 from app.db import session_scope
 from app.enums import Classification, FolderRole, Role
-from app.ingest import repository as mailboxes
-from app.ingest.service import store_message
+from app.ingest.store import store_message
+from app.mailboxes import repository as mailbox_repository
 from app.main import create_app
 from app.models import Message
+from app.sla import policy_lookup
 from app.threads import activity, stats
-from app.threads.service import policy_lookup
 from app.users.service import create_user, set_password
 from tests.support.browser import CHROMIUM, CHROMIUM_ARGS, require_chromium, watch
 from tests.support.web import auth, serving
@@ -53,7 +53,7 @@ def server(session_factory: sessionmaker[Session], database_url: str) -> Iterato
     at = now()
     assert demo.load(session_factory, settings, now=at) > 500
     with session_scope(session_factory) as db:
-        mailbox = mailboxes.get_or_create_mailbox(db, demo.DEMO_MAILBOX)
+        mailbox = mailbox_repository.get_or_create_mailbox(db, demo.DEMO_MAILBOX)
         # The longest overdue of all, so it is the first row of the urgent table.
         assert store_message(
             db,

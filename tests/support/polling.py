@@ -16,7 +16,7 @@ from sqlalchemy import Engine, func, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.config import MailboxSettings, Settings, SlaSettings
-from app.ingest.service import PollReport, poll_mailbox
+from app.ingest.poll import PollReport, poll_mailbox
 from app.models import Message, MessageLocation
 from app.oauth.grants import Logins
 from tests.support.dovecot import Dovecot

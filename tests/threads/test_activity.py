@@ -15,12 +15,11 @@ from app import migrate
 from app.config import Settings
 from app.db import make_engine, make_session_factory, session_scope
 from app.enums import Classification, FolderRole
-from app.ingest import repository as mailboxes
-from app.ingest.service import store_message
+from app.ingest.store import store_message
+from app.mailboxes import repository as mailbox_repository
 from app.models import HourlyActivity, Message
-from app.sla import ThreadState
+from app.sla import ThreadState, policy_lookup
 from app.threads import activity, queries, stats
-from app.threads.service import policy_lookup
 from tests.support.mailfactory import SELLER_ADDRESS, customer, message, message_id_of, seller_reply
 
 NOW = datetime(2026, 11, 24, 12, 30, tzinfo=UTC)
@@ -43,7 +42,9 @@ def _some_mail(session_factory: sessionmaker[Session], *, seed: int = 7) -> None
     """Two mailboxes, three days of customers (some in spam), replies and automated notices."""
     rng = random.Random(seed)
     with session_scope(session_factory) as db:
-        ids = [mailboxes.get_or_create_mailbox(db, name).id for name in ("store-a", "store-b")]
+        ids = [
+            mailbox_repository.get_or_create_mailbox(db, name).id for name in ("store-a", "store-b")
+        ]
         for i in range(60):
             mailbox_id = rng.choice(ids)
             at = NOW - timedelta(minutes=rng.randrange(72 * 60))
@@ -187,7 +188,7 @@ def test_figures_of_all_mailboxes_are_not_a_sum_of_medians(
     with session_factory() as db:
         figures = stats.latest(db)
         rows: list[tuple[datetime, datetime | None, datetime, float | None]] = []
-        for m in mailboxes.list_mailboxes(db):
+        for m in mailbox_repository.list_mailboxes(db):
             rows += stats.repository.episodes_since(
                 db, mailbox_id=m.id, since=NOW - timedelta(days=60)
             )

@@ -17,7 +17,7 @@ from app.clock import now
 from app.config import Settings
 from app.db import make_read_session_factory, make_session_factory
 from app.enums import Role, ThreadKind, ThreadSource
-from app.ingest import repository as mailboxes
+from app.mailboxes import repository as mailbox_repository
 from app.main import create_app
 from app.models import AuditEntry, Thread, ThreadTransition
 from app.sla import ThreadState, thread_state
@@ -298,7 +298,7 @@ def test_sql_states_agree_with_the_clock_for_random_threads(
     rng = random.Random(7)
     at = now()
     with session_factory.begin() as db:
-        mailbox = mailboxes.get_or_create_mailbox(db, "random")
+        mailbox = mailbox_repository.get_or_create_mailbox(db, "random")
         for _ in range(200):
             started = at - timedelta(hours=rng.uniform(0, 60))
             waiting = rng.random() < 0.6

@@ -14,10 +14,10 @@ from app.clock import now
 from app.config import Settings
 from app.db import session_scope
 from app.enums import FolderRole, Role
-from app.ingest import repository as mailboxes
-from app.ingest.service import store_message
+from app.ingest.store import store_message
+from app.mailboxes import repository as mailbox_repository
 from app.main import create_app
-from app.threads.service import policy_lookup
+from app.sla import policy_lookup
 from tests.support.mailfactory import SELLER_ADDRESS, customer
 from tests.support.web import auth
 
@@ -32,7 +32,7 @@ def api(
     with session_scope(session_factory) as db:
         store_message(
             db,
-            mailbox_id=mailboxes.get_or_create_mailbox(db, "store-a").id,
+            mailbox_id=mailbox_repository.get_or_create_mailbox(db, "store-a").id,
             role=FolderRole.INBOX,
             raw=customer("Alice", order=ORDER, subject=f"Where is order {ORDER}?"),
             arrived_at=now(),
