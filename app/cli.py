@@ -14,10 +14,10 @@ from pydantic import SecretStr
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from app.config import ConfigError, MailboxSettings, Settings, load_settings
+from app.config import MailboxSettings, Settings, load_settings
 from app.db import make_engine, make_session_factory, normalise_url, session_scope
 from app.enums import Role
-from app.errors import AppError
+from app.errors import ConfigError, HttpError
 from app.logs import configure_logging
 from app.mail.credentials import CredentialsError
 
@@ -207,7 +207,7 @@ def _read_password(args: argparse.Namespace) -> str:
         return sys.stdin.readline().rstrip("\n")
     password = getpass.getpass("Password for the agent page: ")
     if getpass.getpass("Again: ") != password:
-        raise AppError("the two passwords differ")
+        raise HttpError("the two passwords differ")
     return password
 
 
@@ -530,7 +530,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as e:
         print(f"slawatch: {e}", file=sys.stderr)
         return EXIT_CONFIG
-    except AppError as e:
+    except HttpError as e:
         print(f"slawatch: {e.message}", file=sys.stderr)
         return EXIT_FAILURE
     except CredentialsError as e:

@@ -3,17 +3,17 @@
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import Depends, FastAPI, Request
-from fastapi.responses import RedirectResponse
+from fastapi import Depends, FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from app import __version__, metrics, migrate
 from app.alerts.router import router as alerts_router
 from app.audit_router import router as audit_router
-from app.config import ConfigError, Settings
+from app.config import Settings
 from app.db import make_engine, make_read_session_factory, make_session_factory
-from app.errors import install_error_handler
+from app.errors import ConfigError
 from app.health import router as health_router
+from app.http_errors import install_error_handlers
 from app.ingest.router import router as ingest_router
 from app.input_guard import refuse_unstorable_input
 from app.mailboxes.router import router as mailboxes_router
@@ -25,7 +25,6 @@ from app.security_headers import SecurityHeaders
 from app.status.router import router as status_router
 from app.threads.router import router as threads_router
 from app.users.router import router as users_router
-from app.web.router import LoginRequired
 from app.web.router import router as web_router
 from app.worker import Worker
 
@@ -78,7 +77,7 @@ def create_app(settings: Settings, *, run_jobs: bool = False) -> FastAPI:
     )
     app.state.settings = settings
     app.add_middleware(SecurityHeaders)
-    install_error_handler(app)
+    install_error_handlers(app)
     app.include_router(health_router)
     app.include_router(users_router)
     app.include_router(ingest_router)
@@ -91,9 +90,4 @@ def create_app(settings: Settings, *, run_jobs: bool = False) -> FastAPI:
     app.include_router(status_router)
     app.include_router(web_router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
-
-    @app.exception_handler(LoginRequired)
-    def _to_login(_: Request, __: LoginRequired) -> RedirectResponse:
-        return RedirectResponse("/login", status_code=303)
-
     return app

@@ -29,9 +29,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from app import metrics
 from app.clock import now
-from app.config import ConfigError, MailboxSettings, Settings, SlaSettings
+from app.config import MailboxSettings, Settings, SlaSettings
 from app.db import session_scope
 from app.enums import Classification, FolderRole
+from app.errors import ConfigError
 from app.ingest import repository
 from app.mail.classify import classify, extract_order_number, is_whitelisted
 from app.mail.imap import (

@@ -12,12 +12,12 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from app.clock import duration_text, now
 from app.demo import DEMO_MAILBOX
 from app.deps import ReadSessionDep, SettingsDep
+from app.errors import LoginRequired
 from app.paths import TEMPLATES_DIR
 from app.security_headers import NO_SCRIPT_POLICY
 from app.status import charts, dashboard
 from app.status.dashboard import Range
 from app.web import sessions
-from app.web.router import LoginRequired
 
 router = APIRouter(include_in_schema=False)
 

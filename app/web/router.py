@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from app.clock import duration_text, now
 from app.deps import SessionDep, SettingsDep
 from app.enums import Role
-from app.errors import AppError
+from app.errors import HttpError, LoginRequired
 from app.ids import RowId
 from app.ingest import repository as mailboxes
 from app.mail.parse import trim_quoted_history
@@ -44,10 +44,6 @@ pages = Environment(
 QUEUE_SIZE = 100
 
 
-class LoginRequired(Exception):
-    """Raised by page dependencies; rendered as a redirect to the sign-in page."""
-
-
 pages.filters["duration"] = duration_text
 
 
@@ -68,9 +64,9 @@ WebSessionDep = Annotated[WebSession, Depends(web_session)]
 def _acting_agent(session: WebSession, csrf_token: str) -> User:
     """The user behind a form post: the CSRF token must match and the role must be agent."""
     if not sessions.csrf_ok(session.csrf_token, csrf_token):
-        raise AppError("the form expired or came from elsewhere; reload the page", status_code=403)
+        raise HttpError("the form expired or came from elsewhere; reload the page", status_code=403)
     if not session.user.role.allows(Role.AGENT):
-        raise AppError(f"this needs the agent role; you are {session.user.role}", status_code=403)
+        raise HttpError(f"this needs the agent role; you are {session.user.role}", status_code=403)
     return session.user
 
 
@@ -260,7 +256,7 @@ def _after(
     """Run a form action; on success go back to the thread, on a refusal show why."""
     try:
         action()
-    except AppError as e:
+    except HttpError as e:
         db.rollback()
         return _thread_page(
             db, settings, session, thread_id, error=e.message, status_code=e.status_code
