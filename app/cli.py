@@ -4,22 +4,22 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable, Sequence
-from contextlib import AbstractContextManager
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pydantic import SecretStr
+from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from app.config import ConfigError, MailboxSettings, Settings, load_settings
+from app.config import MailboxSettings, Settings, load_settings
 from app.db import make_engine, make_session_factory, normalise_url, session_scope
 from app.enums import Role
-from app.errors import AppError
+from app.errors import ConfigError, SlawatchError
 from app.logs import configure_logging
-from app.mail.credentials import CredentialsError
 
 if TYPE_CHECKING:
     from app.oauth.grants import Logins
@@ -49,15 +49,18 @@ def _cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     from app.users.repository import list_users
 
     if args.demo:
-        settings = _prepare_demo(settings)
-    check_schema_current(settings.database_url)
-    with _session(settings) as db:
-        if not list_users(db):
-            print(
-                "No users yet. Create one to sign in at /:\n"
-                "  slawatch users add admin --role admin --password",
-                file=sys.stderr,
-            )
+        settings = _demo_settings(settings)
+    with _engine(settings) as engine:
+        if args.demo:
+            _load_demo(engine, settings)
+        check_schema_current(settings.database_url)
+        with session_scope(make_session_factory(engine)) as db:
+            if not list_users(db):
+                print(
+                    "No users yet. Create one to sign in at /:\n"
+                    "  slawatch users add admin --role admin --password",
+                    file=sys.stderr,
+                )
     uvicorn.run(
         create_app(settings, run_jobs=not args.no_scheduler),
         host=args.host,
@@ -85,28 +88,21 @@ def _cmd_worker(settings: Settings, _: argparse.Namespace) -> int:
     check_schema_current(settings.database_url)
     # `kill -USR1 <pid>` prints every thread's stack to stderr: what a stuck worker is doing.
     faulthandler.register(signal.SIGUSR1, all_threads=True)
-    engine = make_engine(settings.database_url)
-    worker = Worker(settings, engine)
-    stopping = threading.Event()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: stopping.set())
-    worker.start()
-    logging.getLogger("app.worker").info("worker %s started", worker.id)
-    stopping.wait()
-    worker.shutdown()
-    engine.dispose()
+    with _engine(settings) as engine:
+        worker = Worker(settings, engine)
+        stopping = threading.Event()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, lambda *_: stopping.set())
+        worker.start()
+        logging.getLogger("app.worker").info("worker %s started", worker.id)
+        stopping.wait()
+        worker.shutdown()
     return EXIT_OK
 
 
-def _prepare_demo(settings: Settings) -> Settings:
-    """The demo's own database, filled once with a generated month of mail and a demo user."""
+def _demo_settings(settings: Settings) -> Settings:
+    """The settings with the demo's own database, its schema brought up to date."""
     from app import demo, migrate
-    from app.alerts.service import sweep
-    from app.clock import now
-    from app.db import make_read_session_factory
-    from app.replies.templates import seed_on_first_run
-    from app.threads import stats
-    from app.users.service import create_user, set_password
 
     if settings.mailboxes:
         raise ConfigError(
@@ -115,7 +111,19 @@ def _prepare_demo(settings: Settings) -> Settings:
         )
     settings = settings.model_copy(update={"database_url": demo.DEMO_DATABASE_URL})
     migrate.upgrade(settings.database_url)
-    engine = make_engine(settings.database_url)
+    return settings
+
+
+def _load_demo(engine: Engine, settings: Settings) -> None:
+    """The demo's database filled once with a generated month of mail and a demo user."""
+    from app import demo
+    from app.alerts.service import sweep
+    from app.clock import now
+    from app.db import make_read_session_factory
+    from app.replies.templates import seed_on_first_run
+    from app.threads import stats
+    from app.users.service import create_user, set_password
+
     session_factory = make_session_factory(engine)
     stored = demo.load(session_factory, settings, now=now())
     if stored:
@@ -132,7 +140,6 @@ def _prepare_demo(settings: Settings) -> Settings:
         f"sign in as {DEMO_USER} / {DEMO_PASSWORD}",
         file=sys.stderr,
     )
-    return settings
 
 
 def _cmd_poll(settings: Settings, _: argparse.Namespace) -> int:
@@ -141,44 +148,45 @@ def _cmd_poll(settings: Settings, _: argparse.Namespace) -> int:
     from app.mailboxes import service as mailbox_service
     from app.oauth.grants import Logins
 
-    session_factory = make_session_factory(make_engine(settings.database_url))
-    with session_scope(session_factory) as db:
-        mailbox_service.sync_configured(db, settings)
-        active = registry.active(db, settings)
-    if not active:
-        print("no mailboxes configured: add [[mailboxes]] to slawatch.toml", file=sys.stderr)
-        return EXIT_CONFIG
-    failures = 0
-    logins = Logins(session_factory, settings)
-    for mailbox in active:
-        report = poll_mailbox(session_factory, mailbox, sla=settings.sla, logins=logins)
-        if report.error:
-            failures += 1
-            print(f"{mailbox.name}: FAILED: {report.error}")
-            continue
-        for folder in report.folders:
-            if folder.path is None:
-                print(f"{mailbox.name} {folder.role}: no such folder on the server")
+    with _engine(settings) as engine:
+        session_factory = make_session_factory(engine)
+        with session_scope(session_factory) as db:
+            mailbox_service.sync_configured(db, settings)
+            active = registry.active(db, settings)
+        if not active:
+            print("no mailboxes configured: add [[mailboxes]] to slawatch.toml", file=sys.stderr)
+            return EXIT_CONFIG
+        failures = 0
+        logins = Logins(session_factory, settings)
+        for mailbox in active:
+            report = poll_mailbox(session_factory, mailbox, sla=settings.sla, logins=logins)
+            if report.error:
+                failures += 1
+                print(f"{mailbox.name}: FAILED: {report.error}")
                 continue
-            extra = "".join(
-                f", {count} {label}"
-                for count, label in [
-                    (folder.duplicates, "already stored"),
-                    (folder.skipped, "not whitelisted (skipped)"),
-                    (folder.failed, "FAILED (see dead letters)"),
-                ]
-                if count
-            )
-            print(f"{mailbox.name} {folder.role} ({folder.path}): {folder.new} new{extra}")
-            failures += bool(folder.failed)
+            for folder in report.folders:
+                if folder.path is None:
+                    print(f"{mailbox.name} {folder.role}: no such folder on the server")
+                    continue
+                extra = "".join(
+                    f", {count} {label}"
+                    for count, label in [
+                        (folder.duplicates, "already stored"),
+                        (folder.skipped, "not whitelisted (skipped)"),
+                        (folder.failed, "FAILED (see dead letters)"),
+                    ]
+                    if count
+                )
+                print(f"{mailbox.name} {folder.role} ({folder.path}): {folder.new} new{extra}")
+                failures += bool(folder.failed)
     return EXIT_FAILURE if failures else EXIT_OK
 
 
 def _cmd_replay(settings: Settings, _: argparse.Namespace) -> int:
     from app.ingest.replay import replay_dead_letters
 
-    session_factory = make_session_factory(make_engine(settings.database_url))
-    report = replay_dead_letters(session_factory, settings)
+    with _engine(settings) as engine:
+        report = replay_dead_letters(make_session_factory(engine), settings)
     print(f"{report.resolved} dead letters stored")
     for failure in report.still_failing:
         print(f"still failing: {failure}")
@@ -189,8 +197,8 @@ def _cmd_sweep(settings: Settings, _: argparse.Namespace) -> int:
     from app.alerts.service import sweep
     from app.clock import now
 
-    session_factory = make_session_factory(make_engine(settings.database_url))
-    report = sweep(session_factory, settings, now=now())
+    with _engine(settings) as engine:
+        report = sweep(make_session_factory(engine), settings, now=now())
     print(f"{len(report.transitions)} SLA transitions recorded, {len(report.alerts)} alerts raised")
     for t in report.transitions:
         print(f"thread {t.thread_id}: {t.from_level or 'new'} -> {t.to_level}")
@@ -207,7 +215,7 @@ def _read_password(args: argparse.Namespace) -> str:
         return sys.stdin.readline().rstrip("\n")
     password = getpass.getpass("Password for the agent page: ")
     if getpass.getpass("Again: ") != password:
-        raise AppError("the two passwords differ")
+        raise SlawatchError("the two passwords differ")
     return password
 
 
@@ -317,9 +325,10 @@ def _mailbox_settings(
 def _cmd_mailboxes_test(settings: Settings, args: argparse.Namespace) -> int:
     from app.oauth.grants import Logins
 
-    session_factory = make_session_factory(make_engine(settings.database_url))
-    mailbox = _mailbox_settings(settings, args.name, session_factory)
-    return _print_connection_test(mailbox, Logins(session_factory, settings), settings)
+    with _engine(settings) as engine:
+        session_factory = make_session_factory(engine)
+        mailbox = _mailbox_settings(settings, args.name, session_factory)
+        return _print_connection_test(mailbox, Logins(session_factory, settings), settings)
 
 
 def _print_connection_test(mailbox: MailboxSettings, logins: Logins, settings: Settings) -> int:
@@ -339,17 +348,22 @@ def _cmd_mailboxes_authorize(settings: Settings, args: argparse.Namespace) -> in
     from app.oauth import grants
     from app.oauth.authorize import authorize
 
-    session_factory = make_session_factory(make_engine(settings.database_url))
-    mailbox = _mailbox_settings(settings, args.name, session_factory)
-    if mailbox.auth != "oauth2":
-        raise ConfigError(f"mailbox {mailbox.name!r} signs in with a password (auth = 'password')")
-    logins = grants.Logins(session_factory, settings)
-    cipher = logins.cipher()  # a missing key is reported before the person signs in
-    grant = authorize(mailbox, port=args.port)
-    with session_scope(session_factory) as db:
-        grants.store(db, mailbox_repository.get_or_create_mailbox(db, mailbox.name), grant, cipher)
-    print(f"mailbox {mailbox.name} authorised; its refresh token is stored encrypted")
-    return _print_connection_test(mailbox, logins, settings)
+    with _engine(settings) as engine:
+        session_factory = make_session_factory(engine)
+        mailbox = _mailbox_settings(settings, args.name, session_factory)
+        if mailbox.auth != "oauth2":
+            raise ConfigError(
+                f"mailbox {mailbox.name!r} signs in with a password (auth = 'password')"
+            )
+        logins = grants.Logins(session_factory, settings)
+        cipher = logins.cipher()  # a missing key is reported before the person signs in
+        grant = authorize(mailbox, port=args.port)
+        with session_scope(session_factory) as db:
+            grants.store(
+                db, mailbox_repository.get_or_create_mailbox(db, mailbox.name), grant, cipher
+            )
+        print(f"mailbox {mailbox.name} authorised; its refresh token is stored encrypted")
+        return _print_connection_test(mailbox, logins, settings)
 
 
 def _cmd_token_key(settings: Settings, args: argparse.Namespace) -> int:
@@ -400,8 +414,21 @@ def _cmd_check_config(settings: Settings, _: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _session(settings: Settings) -> AbstractContextManager[Session]:
-    return session_scope(make_session_factory(make_engine(settings.database_url)))
+@contextmanager
+def _engine(settings: Settings) -> Iterator[Engine]:
+    """The command's one engine (its connection pool), disposed however the command ends."""
+    engine = make_engine(settings.database_url)
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+
+
+@contextmanager
+def _session(settings: Settings) -> Iterator[Session]:
+    """One unit of work, committed at its end, for a command that needs no more."""
+    with _engine(settings) as engine, session_scope(make_session_factory(engine)) as db:
+        yield db
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -521,21 +548,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         settings = load_settings(args.config)
-    except ConfigError as e:
-        print(f"slawatch: {e}", file=sys.stderr)
-        return EXIT_CONFIG
-    configure_logging(settings.log_level)
-    try:
+        configure_logging(settings.log_level)
         return int(args.handler(settings, args))
-    except ConfigError as e:
-        print(f"slawatch: {e}", file=sys.stderr)
-        return EXIT_CONFIG
-    except AppError as e:
+    except SlawatchError as e:
         print(f"slawatch: {e.message}", file=sys.stderr)
-        return EXIT_FAILURE
-    except CredentialsError as e:
-        print(f"slawatch: {e.reason}", file=sys.stderr)
-        return EXIT_FAILURE
+        # A configuration problem is a person's to fix (2); any other stopped the work (1).
+        return EXIT_CONFIG if isinstance(e, ConfigError) else EXIT_FAILURE
     except SQLAlchemyError as e:
         print(f"slawatch: database error: {str(e).splitlines()[0]}", file=sys.stderr)
         print("(has the database been created with `slawatch migrate`?)", file=sys.stderr)

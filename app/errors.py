@@ -1,37 +1,60 @@
-"""Errors a client can act on, rendered by one handler as ``{"detail": message}``."""
+"""slawatch's one family of errors: each one a person can act on, under one base.
 
-from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+Pure (no web framework), so settings and the mail code raise them too. The CLI catches the base;
+the API renders ``HttpError`` as ``{"detail": message}`` (app.http_errors)."""
 
 
-class AppError(Exception):
+class SlawatchError(Exception):
+    """The base of every error slawatch raises on purpose; ``message`` says what to do."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class ConfigError(SlawatchError):
+    """A configuration problem a person must fix; the CLI prints it and exits with code 2."""
+
+
+class MailError(SlawatchError):
+    """A mail server or its credentials failed: ``kind`` says what to check, ``reason`` why, in
+    words a person can act on. The IMAP, SMTP and credentials errors (app.mail) derive from it."""
+
+    def __init__(self, kind: str, reason: str) -> None:
+        super().__init__(reason)
+        self.kind = kind
+        self.reason = reason
+
+
+class HttpError(SlawatchError):
+    """Errors a client can act on, rendered by one handler as ``{"detail": message}``."""
+
     status_code = 400
 
     def __init__(self, message: str, *, status_code: int | None = None) -> None:
         super().__init__(message)
-        self.message = message
         if status_code is not None:
             self.status_code = status_code
 
 
-class NotFound(AppError):
+class NotFound(HttpError):
     status_code = 404
 
 
-class Conflict(AppError):
+class Conflict(HttpError):
     status_code = 409
 
 
-class Unauthenticated(AppError):
+class Unauthenticated(HttpError):
     status_code = 401
 
 
-class Forbidden(AppError):
+class Forbidden(HttpError):
     status_code = 403
 
 
-def install_error_handler(app: FastAPI) -> None:
-    @app.exception_handler(AppError)
-    def _render(_: Request, exc: AppError) -> JSONResponse:
-        headers = {"WWW-Authenticate": "Bearer"} if exc.status_code == 401 else None
-        return JSONResponse({"detail": exc.message}, status_code=exc.status_code, headers=headers)
+class LoginRequired(SlawatchError):
+    """Raised by page dependencies; rendered as a redirect to the sign-in page."""
+
+    def __init__(self, message: str = "sign in first") -> None:
+        super().__init__(message)

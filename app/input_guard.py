@@ -18,12 +18,12 @@ from urllib.parse import parse_qsl
 from fastapi import Request
 from starlette.datastructures import UploadFile
 
-from app.errors import AppError
+from app.errors import HttpError
 
 _FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 
 
-class UnstorableInput(AppError):
+class UnstorableInput(HttpError):
     status_code = 400
 
 

@@ -3,16 +3,16 @@
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import Depends, FastAPI, Request
-from fastapi.responses import RedirectResponse
+from fastapi import Depends, FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from app import __version__, metrics, migrate
 from app.alerts.router import router as alerts_router
 from app.audit.router import router as audit_router
-from app.config import ConfigError, Settings
+from app.config import Settings
 from app.db import make_engine, make_read_session_factory, make_session_factory
-from app.errors import install_error_handler
+from app.errors import ConfigError
+from app.http_errors import install_error_handlers
 from app.ingest.router import router as ingest_router
 from app.input_guard import refuse_unstorable_input
 from app.mailboxes.router import router as mailboxes_router
@@ -26,7 +26,6 @@ from app.status.router import router as status_router
 from app.threads.router import router as threads_router
 from app.users.router import router as users_router
 from app.web.actions import router as web_actions_router
-from app.web.auth import LoginRequired
 from app.web.pages import router as web_pages_router
 from app.worker import Worker
 
@@ -79,7 +78,7 @@ def create_app(settings: Settings, *, run_jobs: bool = False) -> FastAPI:
     )
     app.state.settings = settings
     app.add_middleware(SecurityHeaders)
-    install_error_handler(app)
+    install_error_handlers(app)
     app.include_router(health_router)
     app.include_router(users_router)
     app.include_router(ingest_router)
@@ -93,9 +92,4 @@ def create_app(settings: Settings, *, run_jobs: bool = False) -> FastAPI:
     app.include_router(web_pages_router)
     app.include_router(web_actions_router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
-
-    @app.exception_handler(LoginRequired)
-    def _to_login(_: Request, __: LoginRequired) -> RedirectResponse:
-        return RedirectResponse("/login", status_code=303)
-
     return app

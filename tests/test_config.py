@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from app.config import DEFAULT_SPAM_WHITELIST, ConfigError, load_settings
+from app.config import DEFAULT_SPAM_WHITELIST, load_settings
+from app.errors import ConfigError
 
 
 def slawatch(*args: str, cwd: Path, env: dict[str, str] | None = None):

@@ -18,10 +18,11 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from app import metrics
 from app.alerts import emails, repository, rules
-from app.config import Settings, is_marketplace_relay
+from app.config import Settings
 from app.db import session_scope
 from app.enums import AlertState
 from app.mail import smtp
+from app.mail.addresses import is_marketplace_relay
 from app.mailboxes import registry
 from app.mailboxes import repository as mailbox_repository
 from app.models import Alert, Mailbox, Thread, ThreadTransition

@@ -9,7 +9,8 @@ from collections.abc import Callable
 from imapclient.exceptions import IMAPClientError
 from sqlalchemy.exc import SQLAlchemyError
 
-from app.config import ConfigError, MailboxSettings
+from app.config import MailboxSettings
+from app.errors import ConfigError
 from app.mail.imap import ImapError, ImapMailbox
 from app.oauth.grants import Logins
 

@@ -21,9 +21,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from app import metrics
 from app.clock import now
-from app.config import ConfigError, MailboxSettings, SlaSettings
+from app.config import MailboxSettings, SlaSettings
 from app.db import session_scope
 from app.enums import Classification, FolderRole
+from app.errors import ConfigError
 from app.ingest import health
 from app.ingest import repository as ingest_repository
 from app.ingest.store import Outcome, store_batch

@@ -10,17 +10,19 @@ from typing import Literal, Protocol
 
 from pydantic import SecretStr
 
+from app.errors import MailError
+
 CredentialsErrorKind = Literal["reauthorize", "network", "config"]
 
 
-class CredentialsError(Exception):
+class CredentialsError(MailError):
     """No usable credentials: ``reauthorize`` (a person must sign in again), ``network`` (the
     token endpoint could not be reached; it may work next time) or ``config``."""
 
+    kind: CredentialsErrorKind
+
     def __init__(self, kind: CredentialsErrorKind, reason: str) -> None:
-        super().__init__(reason)
-        self.kind = kind
-        self.reason = reason
+        super().__init__(kind, reason)
 
 
 class AccessTokens(Protocol):

@@ -19,8 +19,9 @@ from imapclient import IMAPClient
 from imapclient.exceptions import IMAPClientError, LoginError
 from pydantic import SecretStr
 
-from app.config import ConfigError, MailboxSettings
+from app.config import MailboxSettings
 from app.enums import FolderRole
+from app.errors import ConfigError, MailError
 from app.mail.credentials import CredentialsError, Login, OAuthLogin, PasswordLogin
 from app.mail.tls import describe_tls_failure, tls_context
 
@@ -44,13 +45,13 @@ def did_not_answer(host: str, port: int, *, timeout: float, during: str = "") ->
     return f"{host}:{port} did not answer in time{when} (no reply within {timeout:g} s)"
 
 
-class ImapError(Exception):
+class ImapError(MailError):
     """A mailbox problem: its kind (see ErrorKind) and a readable reason."""
 
+    kind: ErrorKind
+
     def __init__(self, kind: ErrorKind, reason: str) -> None:
-        super().__init__(reason)
-        self.kind = kind
-        self.reason = reason
+        super().__init__(kind, reason)
 
 
 @dataclass(frozen=True)

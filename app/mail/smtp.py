@@ -13,7 +13,8 @@ from typing import Literal
 
 from pydantic import SecretStr
 
-from app.config import ConfigError, SmtpSettings
+from app.config import SmtpSettings
+from app.errors import ConfigError, MailError
 from app.mail.credentials import CredentialsError, Login, OAuthLogin, PasswordLogin, xoauth2_string
 from app.mail.tls import describe_tls_failure, tls_context
 
@@ -22,16 +23,16 @@ log = logging.getLogger(__name__)
 SmtpErrorKind = Literal["auth", "reauthorize", "tls", "network", "config", "refused"]
 
 
-class SmtpError(Exception):
+class SmtpError(MailError):
     """The message was not accepted; ``reason`` says why in words a person can act on, ``kind``
     what to check: auth (username or password), reauthorize (OAuth2 sign-in), tls, network
     (unknown host, refused or silent connection), config (a missing secret) or refused (the
     server declined the message or a recipient)."""
 
+    kind: SmtpErrorKind
+
     def __init__(self, reason: str, *, kind: SmtpErrorKind = "refused") -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.kind = kind
+        super().__init__(kind, reason)
 
 
 class SmtpOutcomeUnknown(SmtpError):

@@ -9,7 +9,7 @@ from __future__ import annotations
 import functools
 import ssl
 
-from app.config import ConfigError
+from app.errors import ConfigError
 
 # OpenSSL's X509_V_ERR_* codes (ssl.SSLCertVerificationError.verify_code) a person can act on.
 _UNTRUSTED = {

@@ -8,8 +8,9 @@ from dataclasses import dataclass, field
 
 from imapclient.exceptions import IMAPClientError
 
-from app.config import ConfigError, MailboxSettings, SmtpSettings
+from app.config import MailboxSettings, SmtpSettings
 from app.enums import FolderRole
+from app.errors import ConfigError
 from app.mail import smtp
 from app.mail.credentials import CredentialsError, Login, OAuthLogin
 from app.mail.imap import ImapError, ImapMailbox

@@ -29,12 +29,12 @@ from sqlalchemy.exc import ArgumentError
 from app.config import (
     CONFIG_ENV_VAR,
     ENV_PREFIX,
-    ConfigError,
     MailboxSettings,
     Settings,
     SmtpSettings,
     config_file_path,
 )
+from app.errors import ConfigError
 
 # Every key of a mailbox that names where a secret is: the rules apply to keys added later too.
 SECRET_ENV_KEYS = tuple(k for k in MailboxSettings.model_fields if k.endswith("_env"))

@@ -15,8 +15,8 @@ from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
 from app.audit import service as audit
-from app.config import ConfigError, MailboxSettings, Settings, describe_problem
-from app.errors import AppError, Conflict, NotFound
+from app.config import MailboxSettings, Settings, describe_problem
+from app.errors import ConfigError, Conflict, HttpError, NotFound
 from app.mailboxes import registry, rules
 from app.mailboxes import repository as mailbox_repository
 from app.models import Mailbox, User
@@ -49,7 +49,7 @@ GRANT_BOUND_KEYS = (
 CONFIG, API = "config", "api"
 
 
-class InvalidMailbox(AppError):
+class InvalidMailbox(HttpError):
     status_code = 422
 
 

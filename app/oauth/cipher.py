@@ -6,7 +6,7 @@ from __future__ import annotations
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from pydantic import SecretStr
 
-from app.config import ConfigError
+from app.errors import ConfigError
 
 
 def new_key() -> str:

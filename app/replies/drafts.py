@@ -18,7 +18,7 @@ from app.audit import service as audit
 from app.clock import now
 from app.config import MailboxSettings, Settings
 from app.enums import DraftState, Role
-from app.errors import AppError, Conflict, NotFound
+from app.errors import Conflict, HttpError, NotFound
 from app.mail.quoting import trim_quoted_history
 from app.mailboxes import registry
 from app.mailboxes import repository as mailbox_repository
@@ -45,7 +45,7 @@ DRAFT_ROLE = Role.AGENT
 EDITABLE = (DraftState.DRAFT, DraftState.APPROVED, DraftState.FAILED)
 
 
-class InvalidDraft(AppError):
+class InvalidDraft(HttpError):
     status_code = 422
 
 

@@ -20,10 +20,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from app import metrics
 from app.audit import service as audit
 from app.clock import now
-from app.config import ConfigError, MailboxSettings, Settings
+from app.config import MailboxSettings, Settings
 from app.db import session_scope
 from app.enums import DraftState
-from app.errors import AppError, Conflict
+from app.errors import ConfigError, Conflict, HttpError
 from app.ingest.store import store_outgoing
 from app.mail import smtp
 from app.mail.imap import ImapError, ImapMailbox
@@ -42,7 +42,7 @@ log = logging.getLogger(__name__)
 STALE_SENDING = timedelta(minutes=15)
 
 
-class SendFailed(AppError):
+class SendFailed(HttpError):
     status_code = 502
 
 

@@ -6,14 +6,14 @@ from sqlalchemy.orm import Session
 
 from app.audit import service as audit
 from app.clock import now
-from app.errors import AppError, Conflict, NotFound
+from app.errors import Conflict, HttpError, NotFound
 from app.models import ReplyTemplate, TemplateVersion, User
 from app.replies import repository
 from app.replies.render import template_problems
 from app.replies.seeds import SEED_DIRECTORY, load_seed_templates
 
 
-class InvalidTemplate(AppError):
+class InvalidTemplate(HttpError):
     status_code = 422
 
 

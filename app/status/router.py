@@ -11,12 +11,12 @@ from fastapi.responses import HTMLResponse
 from app.clock import duration_text, now
 from app.demo import DEMO_MAILBOX
 from app.deps import ReadSessionDep, SettingsDep
+from app.errors import LoginRequired
 from app.security_headers import NO_SCRIPT_POLICY
 from app.status import charts, dashboard
 from app.status.dashboard import Range
 from app.templating import html_templates
 from app.web import sessions
-from app.web.auth import LoginRequired
 
 router = APIRouter(include_in_schema=False)
 

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from sqlalchemy.orm import Session
 
 from app.enums import ThreadKind
-from app.errors import AppError
+from app.errors import HttpError
 from app.ids import MAX_ROW_ID
 from app.mailboxes import repository as mailbox_repository
 from app.models import ResponseFigures, Thread
@@ -34,7 +34,7 @@ class Selection:
         return self.ids is None or mailbox_id in self.ids
 
 
-class InvalidCursor(AppError):
+class InvalidCursor(HttpError):
     status_code = 422
 
 

@@ -9,7 +9,7 @@ from app.audit import service as audit
 from app.clock import now
 from app.config import KindPolicy, Settings
 from app.enums import Classification, FolderRole, ThreadKind, ThreadSource
-from app.errors import AppError, Conflict, NotFound
+from app.errors import Conflict, HttpError, NotFound
 from app.mail.subjects import normalize_subject
 from app.mailboxes import registry
 from app.mailboxes import repository as mailbox_repository
@@ -250,7 +250,7 @@ def close(db: Session, *, thread: Thread, user: User, reason: str, policy_for: P
     """A person decides no response is needed; only with a reason, which the audit log keeps."""
     reason = reason.strip()
     if not reason:
-        raise AppError(
+        raise HttpError(
             "closing a thread needs a reason (why no response is needed)", status_code=422
         )
     if thread.closed_at is not None:

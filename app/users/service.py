@@ -11,7 +11,7 @@ from app.audit import service as audit
 from app.clock import now
 from app.db import session_scope
 from app.enums import Role
-from app.errors import AppError, Conflict, NotFound, Unauthenticated
+from app.errors import Conflict, HttpError, NotFound, Unauthenticated
 from app.ids import MAX_ROW_ID
 from app.models import ApiToken, User
 from app.users import repository
@@ -40,7 +40,7 @@ def _issue_token(db: Session, user: User) -> str:
 def create_user(db: Session, *, name: str, role: Role, actor: str) -> IssuedToken:
     name = name.strip()
     if not name or len(name) > NAME_MAX_LENGTH or any(c.isspace() for c in name):
-        raise AppError(f"user name {name!r} must be 1-{NAME_MAX_LENGTH} characters, no spaces")
+        raise HttpError(f"user name {name!r} must be 1-{NAME_MAX_LENGTH} characters, no spaces")
     if repository.get_by_name(db, name):
         raise Conflict(f"user {name!r} already exists")
     user = User(name=name, role=role)
@@ -119,7 +119,7 @@ def set_password(db: Session, *, name: str, password: str, actor: str) -> User:
     try:
         user.password_hash = hash_password(password)
     except ValueError as e:
-        raise AppError(str(e)) from None
+        raise HttpError(str(e)) from None
     ended = repository.delete_web_sessions(db, user.id)
     audit.record(
         db, actor=actor, action="user.set_password", target=user, detail={"sessions_ended": ended}

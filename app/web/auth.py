@@ -10,13 +10,9 @@ from sqlalchemy.orm import Session
 
 from app.deps import ReadSessionDep, SessionDep
 from app.enums import Role
-from app.errors import AppError
+from app.errors import HttpError, LoginRequired
 from app.models import User, WebSession
 from app.web import sessions
-
-
-class LoginRequired(Exception):
-    """Raised by page dependencies; rendered as a redirect to the sign-in page."""
 
 
 def _signed_in(request: Request, db: Session) -> WebSession:
@@ -43,7 +39,7 @@ ReadWebSessionDep = Annotated[WebSession, Depends(read_web_session)]
 def acting_agent(session: WebSession, csrf_token: str) -> User:
     """The user behind a form post: the CSRF token must match and the role must be agent."""
     if not sessions.csrf_ok(session.csrf_token, csrf_token):
-        raise AppError("the form expired or came from elsewhere; reload the page", status_code=403)
+        raise HttpError("the form expired or came from elsewhere; reload the page", status_code=403)
     if not session.user.role.allows(Role.AGENT):
-        raise AppError(f"this needs the agent role; you are {session.user.role}", status_code=403)
+        raise HttpError(f"this needs the agent role; you are {session.user.role}", status_code=403)
     return session.user

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from app.clock import now
 from app.config import Settings
 from app.enums import Role
-from app.errors import AppError
+from app.errors import HttpError
 from app.mail.quoting import trim_quoted_history
 from app.models import Draft, WebSession
 from app.replies import drafts
@@ -95,7 +95,7 @@ def after(
     """Run a form action; on success go back to the thread, on a refusal show why."""
     try:
         action()
-    except AppError as e:
+    except HttpError as e:
         db.rollback()
         return render_thread(
             db, settings, session, thread_id, error=e.message, status_code=e.status_code

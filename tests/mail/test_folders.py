@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from app.config import GOOGLE, MICROSOFT
 from app.enums import FolderRole
 from app.mail.imap import ImapError, choose_folders
+from app.mailboxes.providers import GOOGLE, MICROSOFT
 
 GMAIL_GERMAN = [
     ((b"\\HasNoChildren",), b"/", "INBOX"),

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 from pydantic import SecretStr, ValidationError
 
-from app.config import ConfigError, MailboxSettings
+from app.config import MailboxSettings
+from app.errors import ConfigError
 from app.mail.credentials import CredentialsError, xoauth2_string
 from app.oauth.authorize import code_from_redirect
 from app.oauth.cipher import TokenCipher, new_key

@@ -1,0 +1,46 @@
+"""Internal alert emails (``[alerts]``): who gets them and when non-urgent ones wait."""
+
+from __future__ import annotations
+
+from datetime import time
+
+from pydantic import Field, model_validator
+
+from app.config.fields import EmailAddress, Section, TimeZoneName
+from app.mail.addresses import is_marketplace_relay
+
+
+class QuietHours(Section):
+    """Hours in the team's time zone when non-urgent alerts wait; customers' clocks keep running."""
+
+    start: time
+    end: time
+    timezone: TimeZoneName = "UTC"
+
+    @model_validator(mode="after")
+    def _distinct_ends(self) -> QuietHours:
+        if self.start == self.end:
+            raise ValueError("quiet hours need a start different from their end")
+        return self
+
+
+class AlertSettings(Section):
+    """Internal alert emails: only ever to these configured addresses, never to a customer."""
+
+    recipients: list[EmailAddress] = Field(default_factory=list)
+    manager_recipients: list[EmailAddress] = Field(default_factory=list)
+    from_address: EmailAddress | None = None
+    digest_minutes: int = Field(default=0, ge=0, le=24 * 60)
+    quiet_hours: QuietHours | None = None
+    poll_failure_minutes: int = Field(default=15, ge=1)
+    max_attempts: int = Field(default=8, ge=1)
+
+    @model_validator(mode="after")
+    def _no_customer_addresses(self) -> AlertSettings:
+        for address in [*self.recipients, *self.manager_recipients]:
+            if is_marketplace_relay(address):
+                raise ValueError(
+                    f"{address} is a marketplace relay (customer) address; alerts "
+                    "go only to the seller's team"
+                )
+        return self

@@ -1,0 +1,87 @@
+"""How long a thread may wait (``[sla]``): the Walmart customer policy and per-marketplace,
+per-kind overrides."""
+
+from __future__ import annotations
+
+from pydantic import Field, model_validator
+
+from app.config.fields import Section
+
+
+class KindPolicy(Section):
+    """How long one kind of thread may wait, in calendar hours (weekends and holidays count)."""
+
+    response_hours: float = Field(gt=0)
+    at_risk_hours: float = Field(ge=0)
+    warn_after_hours: list[float] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _levels_inside_window(self) -> KindPolicy:
+        if self.at_risk_hours >= self.response_hours:
+            raise ValueError(
+                f"at_risk_hours ({self.at_risk_hours:g}) must be less than "
+                f"response_hours ({self.response_hours:g})"
+            )
+        late = [h for h in self.warn_after_hours if not 0 < h < self.response_hours]
+        if late:
+            raise ValueError(
+                f"warn_after_hours {late} must lie between 0 and response_hours "
+                f"({self.response_hours:g})"
+            )
+        return self
+
+
+class MarketplacePolicy(Section):
+    customer: KindPolicy | None = None
+    escalation: KindPolicy | None = None
+    complaint: KindPolicy | None = None
+
+
+# Walmart: 48 hours for every customer message, 1 hour for a BBB or Attorney General complaint;
+# Amazon asks for 24 hours. Escalations share the customer policy unless configured apart.
+COMPLAINT_POLICY = KindPolicy(response_hours=1, at_risk_hours=0.5)
+AMAZON_POLICY = KindPolicy(response_hours=24, at_risk_hours=6)
+
+
+class SlaSettings(Section):
+    """``response_hours``, ``at_risk_hours`` and ``warn_after_hours`` are the Walmart customer
+    policy; ``[sla.marketplaces.NAME.KIND]`` overrides any entry or adds a marketplace."""
+
+    response_hours: float = Field(default=48, gt=0)
+    at_risk_hours: float = Field(default=12, ge=0)
+    warn_after_hours: list[float] = Field(default_factory=list)
+    marketplaces: dict[str, MarketplacePolicy] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _valid_policies(self) -> SlaSettings:
+        self._walmart()  # validates the top-level values as a policy
+        incomplete = [
+            name
+            for name, policy in self.marketplaces.items()
+            if name not in ("walmart", "amazon") and policy.customer is None
+        ]
+        if incomplete:
+            raise ValueError(f"marketplaces {incomplete} need a customer policy")
+        return self
+
+    def _walmart(self) -> KindPolicy:
+        return KindPolicy(
+            response_hours=self.response_hours,
+            at_risk_hours=self.at_risk_hours,
+            warn_after_hours=self.warn_after_hours,
+        )
+
+    def marketplace_names(self) -> set[str]:
+        return {"walmart", "amazon", *self.marketplaces}
+
+    def policy(self, marketplace: str, kind: str) -> KindPolicy:
+        """The policy for a thread ``kind`` (customer, escalation, complaint) of a marketplace."""
+        configured = self.marketplaces.get(marketplace) or MarketplacePolicy()
+        preset = AMAZON_POLICY if marketplace == "amazon" else self._walmart()
+        customer = configured.customer or preset
+        by_kind = {
+            "customer": customer,
+            "escalation": configured.escalation or customer,
+            "complaint": configured.complaint or COMPLAINT_POLICY,
+        }
+        return by_kind[kind]
