@@ -22,9 +22,9 @@ from app.config import Settings
 from app.db import session_scope
 from app.enums import AlertState
 from app.mail import smtp
-from app.mail.addresses import is_marketplace_relay
 from app.mailboxes import registry
 from app.mailboxes import repository as mailbox_repository
+from app.marketplaces import is_marketplace_relay
 from app.models import Alert, Mailbox, Thread, ThreadTransition
 from app.threads.sweep import transitions_due
 

@@ -7,7 +7,7 @@ from datetime import time
 from pydantic import Field, model_validator
 
 from app.config.fields import EmailAddress, Section, TimeZoneName
-from app.mail.addresses import is_marketplace_relay
+from app.marketplaces import is_marketplace_relay
 
 
 class QuietHours(Section):

@@ -20,8 +20,8 @@ from app.config.fields import (
 from app.config.secrets import one_password_source, read_password, read_secret_env, read_secret_file
 from app.config.smtp import SmtpSettings
 from app.errors import ConfigError
-from app.mail.addresses import is_marketplace_relay
-from app.mailboxes.providers import (
+from app.marketplaces import is_marketplace_relay
+from app.providers import (
     DEFAULT_MICROSOFT_TENANT,
     PRESETS,
     ProviderName,

@@ -6,7 +6,7 @@ from pydantic import Field, SecretStr, model_validator
 
 from app.config.fields import CaFile, EmailAddress, HostName, Section, is_loopback
 from app.config.secrets import one_password_source, read_password
-from app.mailboxes.providers import Security
+from app.providers import Security
 
 
 class SmtpSettings(Section):

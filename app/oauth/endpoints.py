@@ -21,7 +21,7 @@ from pydantic import SecretStr
 from app.config import MailboxSettings
 from app.mail.credentials import CredentialsError
 from app.mail.tls import default_tls_context
-from app.mailboxes.providers import PRESETS, AuthorizeFlow
+from app.providers import PRESETS, AuthorizeFlow
 
 DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
 # The provider's own errors that mean the grant is gone: a person must consent again.

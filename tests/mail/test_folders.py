@@ -7,7 +7,7 @@ import pytest
 
 from app.enums import FolderRole
 from app.mail.imap import ImapError, choose_folders
-from app.mailboxes.providers import GOOGLE, MICROSOFT
+from app.providers import GOOGLE, MICROSOFT
 
 GMAIL_GERMAN = [
     ((b"\\HasNoChildren",), b"/", "INBOX"),
