@@ -1,7 +1,7 @@
 """The one Jinja environment factory for HTML: the agent's pages, the status page, alert emails.
 
 Reply templates are a different thing (text a person writes, rendered in a sandbox): see
-app.replies.render.
+app.replies.render (and the sandbox and caps beside it).
 """
 
 from datetime import datetime

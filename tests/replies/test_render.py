@@ -9,13 +9,15 @@ from pathlib import Path
 import pytest
 from jinja2.sandbox import SandboxedEnvironment
 
-from app.replies import render as render_module
-from app.replies.render import (
-    CONTEXT_VARIABLES,
+from app.replies import caps
+from app.replies.caps import (
     MAX_OUTPUT_CHARS,
     MAX_RENDER_CHARS,
     MAX_VALUE_CHARS,
     RENDER_CPU_SECONDS,
+)
+from app.replies.render import (
+    CONTEXT_VARIABLES,
     Rendered,
     ReplyContext,
     render,
@@ -340,7 +342,7 @@ def test_a_hostile_template_fails_with_the_cap_it_breaks_in_bounded_memory(
     assert problems[0].startswith(error)
     assert peak < HEAP_BOUND
     # The process is fine afterwards: no allowance is left behind, and a render works.
-    assert render_module._allowance.get() is None
+    assert caps._allowance.get() is None
     assert render(GREETING, CONTEXT).text == "Hello Alice,\n"
 
 
@@ -421,14 +423,14 @@ TIME_LIMIT = f"the template took longer than {RENDER_CPU_SECONDS:g} s of CPU tim
 def test_a_render_over_the_time_limit_fails_naming_the_limit(
     template: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(render_module, "_cpu_time", SlowClock())
+    monkeypatch.setattr(caps, "_cpu_time", SlowClock())
     rendered = render(template, CONTEXT)
     assert rendered.text == ""
     assert rendered.error is not None
     assert TIME_LIMIT in rendered.error
     assert "(the time limit)" in rendered.error
     assert TIME_LIMIT in template_problems(template)[0]
-    assert render_module._allowance.get() is None
+    assert caps._allowance.get() is None
 
 
 def test_a_cap_broken_only_with_some_threads_is_saved_and_fails_its_render() -> None:

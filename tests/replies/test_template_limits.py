@@ -16,7 +16,7 @@ from app.enums import FolderRole, Role
 from app.ingest.store import store_message
 from app.mailboxes import repository as mailbox_repository
 from app.main import create_app
-from app.replies import render as render_module
+from app.replies import caps
 from app.sla import policy_lookup
 from tests.support.dovecot import free_port
 from tests.support.mailfactory import SELLER_ADDRESS, customer
@@ -68,7 +68,7 @@ def test_saving_a_template_over_the_time_limit_is_422_naming_it(
     client: TestClient, make_token: Callable[..., str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     clock = iter(range(0, 10**6, 1))  # a CPU second every time the render looks
-    monkeypatch.setattr(render_module, "_cpu_time", lambda: float(next(clock)))
+    monkeypatch.setattr(caps, "_cpu_time", lambda: float(next(clock)))
     made = client.post(
         "/api/v1/templates",
         json={"name": "Slow", "category": "x", "body": "{{ subject|upper }}{{ subject|lower }}"},
