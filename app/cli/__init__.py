@@ -14,7 +14,7 @@ from pathlib import Path
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from app.cli import jobs, mailboxes, service, users
+from app.cli import jobs, mailboxes, server, users
 from app.cli.common import EXIT_CONFIG, EXIT_FAILURE
 from app.config import load_settings
 from app.errors import ConfigError, SlawatchError
@@ -32,7 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     # The order here is the order `slawatch --help` lists the commands in.
-    for group in (service, jobs, users, mailboxes):
+    for group in (server, jobs, users, mailboxes):
         group.add_commands(commands)
     return parser
 
