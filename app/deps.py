@@ -1,19 +1,26 @@
-"""FastAPI dependencies: the request's session, settings and the authenticated user."""
+"""FastAPI dependencies: the request's session, settings and the authenticated user (whose
+token's use is recorded in a short write of its own)."""
 
+import logging
 from collections.abc import Callable, Iterator
 from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from sqlalchemy.orm import Session
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session, sessionmaker
 
+from app.clock import now
 from app.config import Settings
 from app.db import session_scope
 from app.enums import Role
 from app.errors import Forbidden, Unauthenticated
 from app.models import User
 from app.oauth.grants import Logins
-from app.users.service import authenticate, note_token_use
+from app.users import repository as user_repository
+from app.users.service import authenticate
+
+log = logging.getLogger(__name__)
 
 _bearer = HTTPBearer(auto_error=False, description="An API token from `slawatch users add`.")
 
@@ -52,6 +59,16 @@ def get_logins(request: Request) -> Logins:
 
 
 LoginsDep = Annotated[Logins, Depends(get_logins)]
+
+
+def note_token_use(session_factory: sessionmaker[Session], token_id: int) -> None:
+    """Record a token's use in its own short write; bookkeeping that may be skipped when the
+    database is busy, never a reason to fail the request."""
+    try:
+        with session_scope(session_factory) as db:
+            user_repository.mark_token_used(db, token_id, at=now())
+    except OperationalError as e:
+        log.debug("token %s: last use not recorded: %s", token_id, e)
 
 
 def current_user(

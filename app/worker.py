@@ -25,7 +25,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy import Engine
 
 from app import leases
-from app.alerts.service import sweep
+from app.alerts import jobs as alert_jobs
 from app.clock import now
 from app.config import MailboxSettings, Settings
 from app.db import make_read_session_factory, make_session_factory, session_scope
@@ -34,7 +34,7 @@ from app.ingest.poll import poll_mailbox
 from app.mailboxes import registry
 from app.mailboxes import service as mailbox_service
 from app.oauth.grants import Logins
-from app.threads import activity, stats
+from app.threads import jobs as thread_jobs
 
 log = logging.getLogger(__name__)
 
@@ -254,16 +254,16 @@ class Worker:
 
     def _sweep(self) -> None:
         if self._holds(SWEEP_LEASE):
-            sweep(self._session_factory, self._settings, now=now())
+            alert_jobs.sweep(self._session_factory, self._settings, now=now())
 
     def _refresh_stats(self) -> None:
         if not self._holds(STATS_LEASE):
             return
         at = now()
-        activity.sample_waiting(
+        thread_jobs.sample_waiting(
             read_factory=self._read_factory, write_factory=self._session_factory, now=at
         )
-        stats.refresh_all(
+        thread_jobs.refresh_all(
             read_factory=self._read_factory, write_factory=self._session_factory, now=at
         )
 

@@ -23,7 +23,8 @@ from sqlalchemy import insert, select
 from app.db import make_engine, make_read_session_factory, make_session_factory, session_scope
 from app.enums import Role
 from app.models import HourlyActivity, ResponseEpisode
-from app.threads import activity, stats
+from app.threads import activity
+from app.threads import jobs as thread_jobs
 from app.users.service import create_user, set_password
 from bench.common import fresh_database, serving
 from bench.threads_api import fill, pct
@@ -126,7 +127,7 @@ def main() -> None:
     engine = make_engine(url)
     writer, reader = make_session_factory(engine), make_read_session_factory(engine)
     job = time.perf_counter()
-    stats.refresh_all(read_factory=reader, write_factory=writer, now=now)
+    thread_jobs.refresh_all(read_factory=reader, write_factory=writer, now=now)
     job = time.perf_counter() - job
     with session_scope(writer) as db:
         create_user(db, name="owner", role=Role.VIEWER, actor="bench")

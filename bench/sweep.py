@@ -14,7 +14,8 @@ from datetime import timedelta
 from aiosmtpd.controller import Controller
 from sqlalchemy import text, update
 
-from app.alerts.service import alerts_for_transitions, deliver_due
+from app.alerts.jobs import deliver_due
+from app.alerts.service import alerts_for_transitions
 from app.clock import now
 from app.config import AlertSettings, Settings, SmtpSettings
 from app.db import make_engine, make_session_factory, session_scope

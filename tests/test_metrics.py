@@ -16,7 +16,7 @@ from app.config import Settings, StatusSettings
 from app.db import make_read_session_factory, make_session_factory
 from app.enums import Role
 from app.main import create_app
-from app.threads import stats
+from app.threads import jobs as thread_jobs
 from tests.support.imap import ImapAccount
 from tests.support.mailfactory import customer, message_id_of, seller_reply
 from tests.support.polling import poll
@@ -69,7 +69,7 @@ def test_metrics_match_the_summary(
     with TestClient(create_app(settings)) as api:
         before = ingested(api.get("/metrics").text, name)
         assert poll(session_factory, imap_account.settings()).ok
-        stats.refresh_all(
+        thread_jobs.refresh_all(
             read_factory=make_read_session_factory(engine),
             write_factory=make_session_factory(engine),
             now=now(),

@@ -80,7 +80,7 @@ def _cmd_replay(settings: Settings, _: argparse.Namespace) -> int:
 
 
 def _cmd_sweep(settings: Settings, _: argparse.Namespace) -> int:
-    from app.alerts.service import sweep
+    from app.alerts.jobs import sweep
     from app.clock import now
 
     with engine_for(settings) as engine:

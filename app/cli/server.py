@@ -133,18 +133,18 @@ def _demo_settings(settings: Settings) -> Settings:
 def _load_demo(engine: Engine, settings: Settings) -> None:
     """The demo's database filled once with a generated month of mail and a demo user."""
     from app import demo
-    from app.alerts.service import sweep
+    from app.alerts.jobs import sweep
     from app.clock import now
     from app.db import make_read_session_factory
     from app.replies.templates import seed_on_first_run
-    from app.threads import stats
+    from app.threads import jobs as thread_jobs
     from app.users.service import create_user, set_password
 
     session_factory = make_session_factory(engine)
     stored = demo.load(session_factory, settings, now=now())
     if stored:
         sweep(session_factory, settings, now=now())
-        stats.refresh_all(
+        thread_jobs.refresh_all(
             read_factory=make_read_session_factory(engine), write_factory=session_factory, now=now()
         )
         with session_scope(session_factory) as db:

@@ -1,17 +1,15 @@
 """Each mailbox's hours: messages in and out counted as they are stored (by arrival hour), and
-samples of its waiting threads, so the status page draws a month of history from a few hundred
-rows instead of scanning every message."""
+samples of its waiting threads (taken by a job, app.threads.jobs), so the status page draws a month
+of history from a few hundred rows instead of scanning every message."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
-from app.db import session_scope
 from app.enums import Classification, FolderRole, ThreadKind
-from app.mailboxes import repository as mailbox_repository
 from app.models import Message
 from app.sla import CLOCK_STARTERS, PolicyFor, ThreadState
 from app.threads import repository
@@ -35,21 +33,6 @@ def count_message(db: Session, message: Message) -> None:
         repository.bump_activity(
             db, mailbox_id=message.mailbox_id, hour=hour_of(message.received_at), **counts
         )
-
-
-def sample_waiting(
-    *, read_factory: sessionmaker[Session], write_factory: sessionmaker[Session], now: datetime
-) -> None:
-    """Record how many threads of each mailbox are waiting, at risk and overdue this hour."""
-    with read_factory() as db:
-        samples = {
-            m.id: {"waiting": 0, "at_risk": 0, "overdue": 0}
-            for m in mailbox_repository.list_mailboxes(db)
-        }
-        for mailbox_id, _, state, count, _ in repository.open_clock_counts(db, now=now):
-            samples[mailbox_id][state.value] += count
-    with session_scope(write_factory) as db:
-        repository.save_samples(db, hour=hour_of(now), samples=samples)
 
 
 @dataclass

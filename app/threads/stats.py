@@ -1,8 +1,8 @@
 """Response figures: Walmart's Seller Response Rate, first-response times and their distribution,
 per mailbox and over all mailboxes, for the last 1, 7, 30 and 60 days.
 
-They move slowly and come from scanning every wait of the window, so a job computes them into
-response_figures every few minutes instead of every request doing the scan.
+They move slowly and come from scanning every wait of the window, so a job (app.threads.jobs)
+computes them into response_figures every few minutes instead of every request doing the scan.
 """
 
 from __future__ import annotations
@@ -11,10 +11,8 @@ import math
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
-from app.db import session_scope
-from app.mailboxes import repository as mailbox_repository
 from app.models import ResponseFigures
 from app.threads import repository
 
@@ -109,35 +107,6 @@ def tally(rows: list[Episode], *, now: datetime) -> list[WindowTally]:
             window.in_time += answered is not None and answered <= due
         tallies.append(window)
     return tallies
-
-
-def refresh_all(
-    *, read_factory: sessionmaker[Session], write_factory: sessionmaker[Session], now: datetime
-) -> None:
-    """Recompute the figures of every mailbox, of each client's mailboxes and of all together:
-    read in a transaction that takes no lock (a long scan at scale), then save each mailbox's
-    rows in a short write."""
-    with read_factory() as db:
-        clients = {m.id: m.client for m in mailbox_repository.list_mailboxes(db)}
-    scopes = [ALL_SCOPE] + [client_scope(c) for c in set(clients.values()) if c]
-    totals = {scope: [WindowTally(days) for days in WINDOWS_DAYS] for scope in scopes}
-    for mailbox_id, client in clients.items():
-        with read_factory() as db:
-            rows = repository.episodes_since(
-                db, mailbox_id=mailbox_id, since=now - timedelta(days=max(WINDOWS_DAYS))
-            )
-        windows = tally(rows, now=now)
-        with session_scope(write_factory) as db:
-            for window in windows:
-                repository.save_figures(db, window.figures(scope=scope_of(mailbox_id), now=now))
-        for scope in (ALL_SCOPE, client_scope(client)) if client else (ALL_SCOPE,):
-            for total, window in zip(totals[scope], windows, strict=True):
-                total.add(window)
-    with session_scope(write_factory) as db:
-        for scope, windows in totals.items():
-            for total in windows:
-                repository.save_figures(db, total.figures(scope=scope, now=now))
-        repository.delete_figures_except(db, {*totals, *map(scope_of, clients)})
 
 
 def latest(db: Session) -> dict[str, dict[int, ResponseFigures]]:

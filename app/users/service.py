@@ -1,15 +1,12 @@
 """Creating users, issuing tokens and recognising them."""
 
-import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy.exc import OperationalError
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
 from app.audit import service as audit
 from app.clock import now
-from app.db import session_scope
 from app.enums import Role
 from app.errors import Conflict, HttpError, NotFound, Unauthenticated
 from app.ids import MAX_ROW_ID
@@ -17,8 +14,6 @@ from app.models import ApiToken, User
 from app.users import repository
 from app.users.passwords import hash_password
 from app.users.tokens import display_prefix, hash_token, new_token
-
-log = logging.getLogger(__name__)
 
 # Recording every request's use would turn each read into a write; once a minute is enough.
 LAST_USED_RESOLUTION = timedelta(minutes=1)
@@ -93,16 +88,6 @@ def authenticate(db: Session, *, token: str, token_days: int | None) -> TokenUse
         )
     stale = row.last_used_at is None or at - row.last_used_at > LAST_USED_RESOLUTION
     return TokenUse(user=row.user, token_id=row.id, stale=stale)
-
-
-def note_token_use(session_factory: sessionmaker[Session], token_id: int) -> None:
-    """Record a token's use in its own short write; bookkeeping that may be skipped when the
-    database is busy, never a reason to fail the request."""
-    try:
-        with session_scope(session_factory) as db:
-            repository.mark_token_used(db, token_id, at=now())
-    except OperationalError as e:
-        log.debug("token %s: last use not recorded: %s", token_id, e)
 
 
 def get_user(db: Session, *, name: str) -> User:

@@ -17,7 +17,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from app import migrate
-from app.alerts.service import sweep
+from app.alerts.jobs import sweep
 from app.clock import now
 from app.config import AlertSettings, Settings
 from app.db import make_engine, make_session_factory

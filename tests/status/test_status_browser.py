@@ -24,6 +24,7 @@ from app.main import create_app
 from app.models import Message
 from app.sla import policy_lookup
 from app.threads import activity, stats
+from app.threads import jobs as thread_jobs
 from app.users.service import create_user, set_password
 from tests.support.browser import CHROMIUM, CHROMIUM_ARGS, require_chromium, watch
 from tests.support.web import auth, serving
@@ -66,8 +67,10 @@ def server(session_factory: sessionmaker[Session], database_url: str) -> Iterato
         )
         create_user(db, name="owner", role=Role.VIEWER, actor="test")
         set_password(db, name="owner", password=PASSWORD, actor="test")
-    stats.refresh_all(read_factory=session_factory, write_factory=session_factory, now=now())
-    activity.sample_waiting(read_factory=session_factory, write_factory=session_factory, now=now())
+    thread_jobs.refresh_all(read_factory=session_factory, write_factory=session_factory, now=now())
+    thread_jobs.sample_waiting(
+        read_factory=session_factory, write_factory=session_factory, now=now()
+    )
     with serving(create_app(settings)) as base_url:
         yield base_url
 

@@ -20,6 +20,7 @@ from app.mailboxes import repository as mailbox_repository
 from app.models import HourlyActivity, Message
 from app.sla import ThreadState, policy_lookup
 from app.threads import activity, queries, stats
+from app.threads import jobs as thread_jobs
 from tests.support.mailfactory import SELLER_ADDRESS, customer, message, message_id_of, seller_reply
 
 NOW = datetime(2026, 11, 24, 12, 30, tzinfo=UTC)
@@ -130,7 +131,7 @@ def test_samples_record_the_waiting_counts_of_each_mailbox(
     session_factory: sessionmaker[Session], read_session_factory: sessionmaker[Session]
 ) -> None:
     _some_mail(session_factory)
-    activity.sample_waiting(
+    thread_jobs.sample_waiting(
         read_factory=read_session_factory, write_factory=session_factory, now=NOW
     )
     with session_factory() as db:
@@ -146,7 +147,7 @@ def test_samples_record_the_waiting_counts_of_each_mailbox(
     for m in summary.mailboxes:
         assert by_mailbox[m.name].overdue == m.by_state[ThreadState.OVERDUE]
     # A later sample in the same hour replaces the earlier one.
-    activity.sample_waiting(
+    thread_jobs.sample_waiting(
         read_factory=read_session_factory,
         write_factory=session_factory,
         now=NOW + timedelta(minutes=20),
@@ -184,7 +185,9 @@ def test_figures_of_all_mailboxes_are_not_a_sum_of_medians(
     session_factory: sessionmaker[Session], read_session_factory: sessionmaker[Session]
 ) -> None:
     _some_mail(session_factory)
-    stats.refresh_all(read_factory=read_session_factory, write_factory=session_factory, now=NOW)
+    thread_jobs.refresh_all(
+        read_factory=read_session_factory, write_factory=session_factory, now=NOW
+    )
     with session_factory() as db:
         figures = stats.latest(db)
         rows: list[tuple[datetime, datetime | None, datetime, float | None]] = []

@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from app.alerts.service import sweep
+from app.alerts.jobs import sweep
 from app.clock import now
 from app.config import Settings
 from app.db import make_read_session_factory, make_session_factory
@@ -21,7 +21,8 @@ from app.mailboxes import repository as mailbox_repository
 from app.main import create_app
 from app.models import AuditEntry, Thread, ThreadTransition
 from app.sla import ThreadState, thread_state
-from app.threads import repository, stats
+from app.threads import jobs as thread_jobs
+from app.threads import repository
 from tests.support.imap import ImapAccount
 from tests.support.mailfactory import customer, message, message_id_of, seller_reply
 from tests.support.polling import poll
@@ -252,7 +253,7 @@ def test_a_complaint_gets_one_hour(scenario: Scenario) -> None:
 def test_summary_counts_match_the_lists(scenario: Scenario, engine: Engine) -> None:
     before = scenario.api.get("/api/v1/summary", headers=auth(scenario.viewer)).json()
     assert before["mailboxes"][0]["response_rates"] == []  # not computed yet: said, not guessed
-    stats.refresh_all(
+    thread_jobs.refresh_all(
         read_factory=make_read_session_factory(engine),
         write_factory=make_session_factory(engine),
         now=now(),
