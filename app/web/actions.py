@@ -4,13 +4,17 @@ page is shown again with the reason."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
+from sqlalchemy.orm import Session
 
+from app.config import Settings
 from app.deps import ReadSessionDep, SessionDep, SettingsDep
 from app.ids import RowId
+from app.models import Draft, WebSession
 from app.replies import drafts, sending
 from app.threads import service
 from app.web.auth import ReadWebSessionDep, WebSessionDep, acting_agent
@@ -48,6 +52,25 @@ def new_draft(
     )
 
 
+def _on_draft(
+    db: Session,
+    settings: Settings,
+    session: WebSession,
+    draft_id: int,
+    change: Callable[[Draft], object],
+) -> Response:
+    """Change the draft, then back to it on its thread's page (or the page with the refusal)."""
+    draft = drafts.get(db, draft_id)
+    return after(
+        lambda: change(draft),
+        db=db,
+        settings=settings,
+        session=session,
+        thread_id=draft.thread_id,
+        anchor=f"#draft-{draft_id}",
+    )
+
+
 @router.post("/drafts/{draft_id}/edit")
 def edit_draft(
     draft_id: RowId,
@@ -58,16 +81,13 @@ def edit_draft(
     body: Annotated[str, Form(max_length=drafts.MAX_BODY)],
 ) -> Response:
     user = acting_agent(session, csrf_token)
-    draft = drafts.get(db, draft_id)
-    return after(
-        lambda: drafts.edit(
-            db, draft=draft, user=user, body=body.replace("\r\n", "\n"), settings=settings
-        ),
-        db=db,
-        settings=settings,
-        session=session,
-        thread_id=draft.thread_id,
-        anchor=f"#draft-{draft_id}",
+    text = body.replace("\r\n", "\n")
+    return _on_draft(
+        db,
+        settings,
+        session,
+        draft_id,
+        lambda draft: drafts.edit(db, draft=draft, user=user, body=text, settings=settings),
     )
 
 
@@ -84,9 +104,12 @@ def approve_draft(
 ) -> Response:
     """Approve the text and envelope the page showed (their hashes come with the form)."""
     user = acting_agent(session, csrf_token)
-    draft = drafts.get(db, draft_id)
-    return after(
-        lambda: drafts.approve(
+    return _on_draft(
+        db,
+        settings,
+        session,
+        draft_id,
+        lambda draft: drafts.approve(
             db,
             draft=draft,
             user=user,
@@ -95,11 +118,6 @@ def approve_draft(
             body_sha256=body_sha256,
             shown_envelope_sha256=envelope_sha256,
         ),
-        db=db,
-        settings=settings,
-        session=session,
-        thread_id=draft.thread_id,
-        anchor=f"#draft-{draft_id}",
     )
 
 
@@ -113,16 +131,14 @@ def choose_recipient(
     to_address: Annotated[str, Form(max_length=320)],
 ) -> Response:
     user = acting_agent(session, csrf_token)
-    draft = drafts.get(db, draft_id)
-    return after(
-        lambda: drafts.choose_recipient(
+    return _on_draft(
+        db,
+        settings,
+        session,
+        draft_id,
+        lambda draft: drafts.choose_recipient(
             db, draft=draft, user=user, settings=settings, to_address=to_address
         ),
-        db=db,
-        settings=settings,
-        session=session,
-        thread_id=draft.thread_id,
-        anchor=f"#draft-{draft_id}",
     )
 
 
