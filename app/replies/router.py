@@ -10,7 +10,7 @@ from app.ids import RowId
 from app.models import Draft, ReplyTemplate, TemplateVersion, User
 from app.replies import drafts, repository, sending, templates
 from app.replies.render import CONTEXT_VARIABLES
-from app.threads import service as threads
+from app.threads import service as thread_service
 
 router = APIRouter(prefix="/api/v1", tags=["replies"])
 
@@ -206,7 +206,7 @@ def list_participants(
 ) -> list[ParticipantOut]:
     """Who a reply on this thread could go to, the buyer first."""
     found, default = drafts.thread_participants(
-        db, thread=threads.get_thread(db, thread_id), settings=settings
+        db, thread=thread_service.get_thread(db, thread_id), settings=settings
     )
     return [
         ParticipantOut(
@@ -222,7 +222,7 @@ def create_draft(
 ) -> DraftOut:
     """Start a reply from a template (`template_id`) or from free text (`body`). Its envelope is
     fixed now: to the thread's buyer, or to `to_address` (another participant; recorded)."""
-    thread = threads.get_thread(db, thread_id)
+    thread = thread_service.get_thread(db, thread_id)
     draft = drafts.create(
         db,
         thread=thread,
@@ -239,7 +239,7 @@ def create_draft(
 def list_drafts(
     thread_id: RowId, db: SessionDep, settings: SettingsDep, _: DraftUser
 ) -> list[DraftOut]:
-    threads.get_thread(db, thread_id)
+    thread_service.get_thread(db, thread_id)
     return [_draft_out(d, settings) for d in repository.drafts_of(db, thread_id)]
 
 

@@ -16,7 +16,7 @@ from app.deps import ReadSessionDep, SessionDep, SettingsDep
 from app.ids import RowId
 from app.models import Draft, WebSession
 from app.replies import drafts, sending
-from app.threads import service
+from app.threads import service as thread_service
 from app.web.auth import ReadWebSessionDep, WebSessionDep, acting_agent
 from app.web.rendering import after
 
@@ -34,7 +34,7 @@ def new_draft(
     body: Annotated[str | None, Form(max_length=drafts.MAX_BODY)] = None,
 ) -> Response:
     user = acting_agent(session, csrf_token)
-    thread = service.get_thread(db, thread_id)
+    thread = thread_service.get_thread(db, thread_id)
     return after(
         lambda: drafts.create(
             db,
@@ -184,10 +184,12 @@ def close_thread(
     reason: Annotated[str, Form(max_length=2000)] = "",
 ) -> Response:
     user = acting_agent(session, csrf_token)
-    thread = service.get_thread(db, thread_id)
-    policy_for = service.policy_for_thread(db, settings, thread)
+    thread = thread_service.get_thread(db, thread_id)
+    policy_for = thread_service.policy_for_thread(db, settings, thread)
     return after(
-        lambda: service.close(db, thread=thread, user=user, reason=reason, policy_for=policy_for),
+        lambda: thread_service.close(
+            db, thread=thread, user=user, reason=reason, policy_for=policy_for
+        ),
         db=db,
         settings=settings,
         session=session,

@@ -16,10 +16,11 @@ from app.errors import HttpError
 from app.mail.quoting import trim_quoted_history
 from app.models import Draft, WebSession
 from app.replies import drafts
-from app.replies import repository as replies
+from app.replies import repository as reply_repository
 from app.templating import html_templates
-from app.threads import queries, service
-from app.threads import repository as threads
+from app.threads import queries as thread_queries
+from app.threads import repository as thread_repository
+from app.threads import service as thread_service
 
 pages = html_templates("web")
 
@@ -37,16 +38,18 @@ def render_thread(
     error: str | None = None,
     status_code: int = 200,
 ) -> HTMLResponse:
-    thread = service.get_thread(db, thread_id)
+    thread = thread_service.get_thread(db, thread_id)
     at = now()
     messages = [
         {"message": m, "text": trim_quoted_history(m.body_text)}
-        for m in threads.messages_of(db, thread.id)
+        for m in thread_repository.messages_of(db, thread.id)
     ]
     # Viewers see no drafts, as on the API (one rule: app.replies.drafts.DRAFT_ROLE).
     see_drafts = drafts.can_see_drafts(session.user)
     draft_rows = (
-        [_draft_row(d, settings) for d in replies.drafts_of(db, thread.id)] if see_drafts else []
+        [_draft_row(d, settings) for d in reply_repository.drafts_of(db, thread.id)]
+        if see_drafts
+        else []
     )
     participants, default_recipient = (
         drafts.thread_participants(db, thread=thread, settings=settings)
@@ -59,13 +62,13 @@ def render_thread(
         user=session.user,
         csrf_token=session.csrf_token,
         thread=thread,
-        state=queries.state_of(thread, at),
+        state=thread_queries.state_of(thread, at),
         left=(thread.due_at - at).total_seconds() if thread.due_at else None,
         messages=messages,
         drafts=draft_rows,
         participants=participants,
         default_recipient=default_recipient,
-        templates=replies.list_templates(db) if see_drafts else [],
+        templates=reply_repository.list_templates(db) if see_drafts else [],
         error=error,
         can_act=see_drafts and session.user.role.allows(Role.AGENT),
     )

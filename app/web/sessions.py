@@ -13,7 +13,7 @@ from app.audit import service as audit
 from app.clock import now
 from app.config import AuthSettings
 from app.models import WebSession
-from app.users import repository as users
+from app.users import repository as user_repository
 from app.users import throttle
 from app.users.passwords import verify_password
 from app.users.tokens import hash_token
@@ -41,7 +41,7 @@ def sign_in(
     retry_at = throttle.locked_until(db, keys=keys, at=at)
     if retry_at is not None:
         return SignIn(retry_at=retry_at)
-    user = users.get_by_name(db, name)
+    user = user_repository.get_by_name(db, name)
     if not verify_password(user.password_hash if user else None, password) or (
         user is None or user.disabled_at is not None
     ):
@@ -64,7 +64,7 @@ def sign_in(
 def session_for(db: Session, token: str | None) -> WebSession | None:
     if not token:
         return None
-    session = users.web_session_by_token_hash(db, hash_token(token))
+    session = user_repository.web_session_by_token_hash(db, hash_token(token))
     if session is None or session.expires_at <= now() or session.user.disabled_at is not None:
         return None
     return session
@@ -72,7 +72,7 @@ def session_for(db: Session, token: str | None) -> WebSession | None:
 
 def sign_out(db: Session, token: str | None) -> None:
     if token:
-        users.delete_web_session(db, hash_token(token))
+        user_repository.delete_web_session(db, hash_token(token))
 
 
 def csrf_ok(expected: str | None, given: str | None) -> bool:
