@@ -63,6 +63,9 @@ def _cmd_poll(settings: Settings, _: argparse.Namespace) -> int:
                     ]
                     if count
                 )
+                if folder.unanswered:
+                    uids = ", ".join(str(uid) for uid in folder.unanswered)
+                    extra += f", UIDs {uids} answered without their content (read again next poll)"
                 print(f"{mailbox.name} {folder.role} ({folder.path}): {folder.new} new{extra}")
                 failures += bool(folder.failed)
     return EXIT_FAILURE if failures else EXIT_OK

@@ -2,7 +2,10 @@
 
 Each batch of messages commits together with its folder's cursor, so a process killed at any moment
 neither loses a message (the cursor has not moved past it) nor stores one twice (the next poll finds
-it by its dedupe key and UID).
+it by its dedupe key and UID). The cursor passes only UIDs that are accounted for: stored, kept as
+dead letters, or skipped on a sender header that was read. A UID the server answers without its
+content holds the cursor below it, and is read again by the next poll, until it is kept as a dead
+letter after UNANSWERED_POLLS polls.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ from app.enums import Classification, FolderRole
 from app.errors import ConfigError
 from app.ingest import health
 from app.ingest import repository as ingest_repository
-from app.ingest.store import Outcome, store_batch
+from app.ingest.store import UNANSWERED_POLLS, Outcome, Unanswered, note_unanswered, store_batch
 from app.mail.classify import is_whitelisted
 from app.mail.imap import (
     FetchedMessage,
@@ -56,6 +59,9 @@ class FolderReport:
     duplicates: int = 0
     skipped: int = 0
     failed: int = 0
+    # UIDs the server answered without their content this poll, waiting to be read again: the
+    # folder's cursor stays below the first of them.
+    unanswered: list[int] = field(default_factory=list)
     new_by_classification: Counter[Classification] = field(default_factory=Counter)
 
     def count(self, outcome: Outcome, classification: Classification | None) -> None:
@@ -103,36 +109,52 @@ def _by_bytes(uids: list[int], sizes: dict[int, int]) -> Iterator[list[int]]:
 
 def _fetch(
     imap: ImapMailbox, uids: list[int], sizes: dict[int, int], *, max_message_bytes: int
-) -> list[FetchedMessage]:
+) -> tuple[list[FetchedMessage], dict[int, str]]:
     """The messages of ``uids`` in UID order: whole, or only the header of one over the limit,
-    with a note, so no single message decides how much memory a poll needs."""
+    with a note, so no single message decides how much memory a poll needs; and the UIDs the
+    server answered without them, with what it did."""
     whole = [uid for uid in uids if sizes.get(uid, 0) <= max_message_bytes]
     too_big = [uid for uid in uids if sizes.get(uid, 0) > max_message_bytes]
-    fetched = list(imap.fetch(whole)) if whole else []
-    headers = imap.fetch_headers(too_big, max_bytes=max_message_bytes) if too_big else []
-    for header in headers:
-        note = (
-            f"message of {header.size} bytes is over max_message_bytes ({max_message_bytes}); "
-            "only its headers were fetched"
-        )
-        if len(header.raw) >= max_message_bytes:
-            note += f", and of those only the first {max_message_bytes} bytes"
-        fetched.append(replace(header, problems=(note,)))
+    fetched: list[FetchedMessage] = []
+    unanswered: dict[int, str] = {}
+    if whole:
+        answer = imap.fetch(whole)
+        fetched.extend(answer.answered.values())
+        unanswered.update(answer.unanswered)
+    if too_big:
+        headers = imap.fetch_headers(too_big, max_bytes=max_message_bytes)
+        unanswered.update(headers.unanswered)
+        for header in headers.answered.values():
+            note = (
+                f"message of {header.size} bytes is over max_message_bytes "
+                f"({max_message_bytes}); only its headers were fetched"
+            )
+            if len(header.raw) >= max_message_bytes:
+                note += f", and of those only the first {max_message_bytes} bytes"
+            fetched.append(replace(header, problems=(note,)))
     # Stored in UID order: a reply finds the message it answers already stored.
-    return sorted(fetched, key=lambda m: m.uid)
+    return sorted(fetched, key=lambda m: m.uid), unanswered
 
 
-def _whitelisted_uids(imap: ImapMailbox, uids: list[int], patterns: Sequence[str]) -> list[int]:
+def _whitelisted_uids(
+    imap: ImapMailbox, uids: list[int], patterns: Sequence[str]
+) -> tuple[list[int], dict[int, str]]:
+    """The UIDs of Walmart mail among ``uids``, and those whose sender header the server did not
+    give: neither read nor skipped, whatever they are."""
+    if not uids:
+        return [], {}
     headers = imap.sender_headers(uids)
     parser = BytesHeaderParser()
     keep = []
     for uid in uids:
-        header = parser.parsebytes(headers.get(uid, b""))
+        if uid not in headers.answered:
+            continue
+        header = parser.parsebytes(headers.answered[uid])
         addresses = getaddresses([str(header.get("From", ""))])
         sender = addresses[0][1].lower() if addresses else None
         if is_whitelisted(sender, patterns):
             keep.append(uid)
-    return keep
+    return keep, {uid: reason for uid, reason in headers.unanswered.items() if uid in uids}
 
 
 def _open_cursor(
@@ -141,7 +163,8 @@ def _open_cursor(
     mailbox_id: int,
     role: FolderRole,
     state: FolderState,
-) -> FolderCursor:
+) -> tuple[FolderCursor, set[int]]:
+    """The folder's cursor, and the UIDs above it that are accounted for already."""
     with session_scope(session_factory) as db:
         cursor = mailbox_repository.get_or_create_cursor(
             db, mailbox_id=mailbox_id, role=role, path=state.path
@@ -163,7 +186,10 @@ def _open_cursor(
         cursor.path = state.path
         cursor.server_count = state.exists
         cursor.last_synced_at = now()
-        return cursor
+        accounted = ingest_repository.accounted_uids_above(
+            db, cursor_id=cursor.id, uidvalidity=state.uidvalidity, last_uid=cursor.last_uid
+        )
+        return cursor, accounted
 
 
 def sync_folder(
@@ -178,26 +204,33 @@ def sync_folder(
 ) -> FolderReport:
     report = FolderReport(role=role, path=path)
     state = imap.examine(path)
-    cursor = _open_cursor(session_factory, mailbox_id=mailbox_id, role=role, state=state)
+    cursor, accounted = _open_cursor(session_factory, mailbox_id=mailbox_id, role=role, state=state)
     if state.uidnext is not None and state.uidnext - 1 <= cursor.last_uid:
         return report  # nothing new: the cost does not depend on the folder's size
     seller_addresses = frozenset(settings.seller_addresses)
-    done_up_to = cursor.last_uid
+    waiting_at: int | None = None  # the first UID of this poll the cursor must not pass
     for chunk in _batches(imap.uids_above(cursor.last_uid), settings.batch_size):
-        wanted = chunk
+        # Above a cursor that waited for an unanswered UID, what was stored is not fetched again.
+        todo = [uid for uid in chunk if uid not in accounted]
+        wanted, unanswered = todo, dict[int, str]()
         if role == FolderRole.SPAM:
-            wanted = _whitelisted_uids(imap, chunk, settings.spam_whitelist)
-            report.skipped += len(chunk) - len(wanted)
+            wanted, unanswered = _whitelisted_uids(imap, todo, settings.spam_whitelist)
+        skipped = set(todo) - set(wanted) - set(unanswered)
         sizes = imap.sizes(wanted) if wanted else {}
         # A message over the limit costs at most that much (of its header). Each part of at
         # most BATCH_BYTES is fetched and committed on its own: a batch of big messages is never
         # in memory at once.
         costs = {uid: min(size, settings.max_message_bytes) for uid, size in sizes.items()}
         parts = list(_by_bytes(wanted, costs)) or [[]]
-        skipped = set(chunk) - set(wanted)
+        noted: set[int] = set()
         for number, part in enumerate(parts, 1):
             up_to = max(chunk) if number == len(parts) else max(part)
-            fetched = _fetch(imap, part, sizes, max_message_bytes=settings.max_message_bytes)
+            fetched, missing = _fetch(
+                imap, part, sizes, max_message_bytes=settings.max_message_bytes
+            )
+            unanswered.update(missing)
+            due = {uid: why for uid, why in unanswered.items() if uid <= up_to and uid not in noted}
+            noted |= due.keys()
             with session_scope(session_factory) as db:
                 cursor = mailbox_repository.lock_cursor(db, cursor.id)
                 outcomes = store_batch(
@@ -210,13 +243,61 @@ def sync_folder(
                 )
                 for outcome, classification in outcomes:
                     report.count(outcome, classification)
-                cursor.last_uid = up_to
-                cursor.skipped_count += sum(1 for uid in skipped if done_up_to < uid <= up_to)
-            done_up_to = up_to
-            if role == FolderRole.SPAM and part and settings.rescue_spam:
-                imap.copy_to(part, "INBOX")
+                found = note_unanswered(
+                    db, cursor=cursor, uidvalidity=state.uidvalidity, reasons=due
+                )
+                waiting = [f.uid for f in found if not f.dead_letter]
+                if waiting:
+                    waiting_at = min(waiting_at or waiting[0], *waiting)
+                passed = up_to if waiting_at is None else min(up_to, waiting_at - 1)
+                passed = max(passed, cursor.last_uid)
+                passed_skipped = sum(1 for uid in skipped if cursor.last_uid < uid <= passed)
+                cursor.skipped_count += passed_skipped
+                cursor.last_uid = passed
+                ingest_repository.forget_unanswered(
+                    db,
+                    cursor_id=cursor.id,
+                    uidvalidity=state.uidvalidity,
+                    up_to=passed,
+                    read=[f.uid for f in fetched],
+                )
+            report.skipped += passed_skipped
+            _report_unanswered(report, found, mailbox=settings.name, cursor_at=passed)
+            if role == FolderRole.SPAM and fetched and settings.rescue_spam:
+                imap.copy_to([f.uid for f in fetched], "INBOX")
     _reconcile(session_factory, cursor_id=cursor.id, mailbox=settings.name)
     return report
+
+
+def _report_unanswered(
+    report: FolderReport, found: list[Unanswered], *, mailbox: str, cursor_at: int
+) -> None:
+    """Name each UID the server answered without its content: in the report, and in the log."""
+    for unanswered in found:
+        if unanswered.dead_letter:
+            report.failed += 1
+            log.error(
+                "mailbox %s: %s folder %r: %s, %d polls in a row; kept as a dead letter "
+                "without its message, and the folder reads on",
+                mailbox,
+                report.role,
+                report.path,
+                unanswered.reason,
+                unanswered.polls,
+            )
+            continue
+        report.unanswered.append(unanswered.uid)
+        log.warning(
+            "mailbox %s: %s folder %r: %s (poll %d of %d); the cursor waits at UID %d, the "
+            "next poll reads it again",
+            mailbox,
+            report.role,
+            report.path,
+            unanswered.reason,
+            unanswered.polls,
+            UNANSWERED_POLLS,
+            cursor_at,
+        )
 
 
 def _reconcile(session_factory: sessionmaker[Session], *, cursor_id: int, mailbox: str) -> None:

@@ -28,6 +28,12 @@ def replay_dead_letters(session_factory: sessionmaker[Session], settings: Settin
         by_name = registry.all_settings(db, settings)  # API mailboxes too
         for letter in ingest_repository.unresolved_dead_letters(db):
             cursor = letter.cursor
+            if letter.raw is None:
+                report.still_failing.append(
+                    f"dead letter {letter.id}: {letter.error}; nothing to replay (the server never "
+                    "gave the message): read it in the mailbox itself"
+                )
+                continue
             mailbox_settings = by_name.get(cursor.mailbox.name)
             seller_addresses = frozenset(
                 mailbox_settings.seller_addresses if mailbox_settings else ()

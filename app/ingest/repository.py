@@ -1,12 +1,13 @@
-"""The poller's storage queries: stored messages, their locations (folder, UIDVALIDITY, UID) and
-dead letters. Mailbox and folder-cursor queries are in app.mailboxes.repository."""
+"""The poller's storage queries: stored messages, their locations (folder, UIDVALIDITY, UID), dead
+letters and the UIDs the server answered without their content. Mailbox and folder-cursor queries
+are in app.mailboxes.repository."""
 
 from collections.abc import Sequence
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, or_, select
 from sqlalchemy.orm import Session
 
-from app.models import DeadLetter, FolderCursor, Message, MessageLocation
+from app.models import DeadLetter, FolderCursor, Message, MessageLocation, UnansweredFetch
 
 
 def message_ids_by_key(
@@ -29,6 +30,58 @@ def known_uids(db: Session, *, cursor_id: int, uidvalidity: int, uids: Sequence[
                 MessageLocation.uidvalidity == uidvalidity,
                 MessageLocation.uid.in_(uids),
             )
+        )
+    )
+
+
+def accounted_uids_above(
+    db: Session, *, cursor_id: int, uidvalidity: int, last_uid: int
+) -> set[int]:
+    """The UIDs above a folder's cursor stored or kept as dead letters already: there are some
+    only while the cursor waits below a UID the server answered without its content."""
+    stored = db.scalars(
+        select(MessageLocation.uid).where(
+            MessageLocation.cursor_id == cursor_id,
+            MessageLocation.uidvalidity == uidvalidity,
+            MessageLocation.uid > last_uid,
+        )
+    )
+    lettered = db.scalars(
+        select(DeadLetter.uid).where(
+            DeadLetter.cursor_id == cursor_id,
+            DeadLetter.uidvalidity == uidvalidity,
+            DeadLetter.uid > last_uid,
+        )
+    )
+    return set(stored) | set(lettered)
+
+
+def unanswered_by_uid(
+    db: Session, *, cursor_id: int, uidvalidity: int, uids: Sequence[int]
+) -> dict[int, UnansweredFetch]:
+    rows = db.scalars(
+        select(UnansweredFetch).where(
+            UnansweredFetch.cursor_id == cursor_id,
+            UnansweredFetch.uidvalidity == uidvalidity,
+            UnansweredFetch.uid.in_(uids),
+        )
+    )
+    return {row.uid: row for row in rows}
+
+
+def forget_unanswered(
+    db: Session, *, cursor_id: int, uidvalidity: int, up_to: int, read: Sequence[int]
+) -> None:
+    """Forget the unanswered UIDs that were ``read`` after all or that the cursor has passed
+    (read, kept as dead letters, or deleted from the server), and those of an old UIDVALIDITY."""
+    db.execute(
+        delete(UnansweredFetch).where(
+            UnansweredFetch.cursor_id == cursor_id,
+            or_(
+                UnansweredFetch.uidvalidity != uidvalidity,
+                UnansweredFetch.uid <= up_to,
+                UnansweredFetch.uid.in_(read),
+            ),
         )
     )
 

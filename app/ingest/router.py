@@ -43,7 +43,7 @@ def list_dead_letters(db: SessionDep, _: AdminUser) -> list[DeadLetterOut]:
             uidvalidity=letter.uidvalidity,
             error=letter.error,
             attempts=letter.attempts,
-            size_bytes=len(letter.raw),
+            size_bytes=len(letter.raw or b""),  # no message: the server never gave it
             created_at=letter.created_at,
         )
         for letter in ingest_repository.unresolved_dead_letters(db)

@@ -23,7 +23,15 @@ from app.ingest import repository as ingest_repository
 from app.mail.classify import classify, extract_order_number
 from app.mail.imap import FetchedMessage
 from app.mail.parse import dedupe_key, parse_message
-from app.models import DeadLetter, FolderCursor, Message, MessageLocation, MessageRaw, Thread
+from app.models import (
+    DeadLetter,
+    FolderCursor,
+    Message,
+    MessageLocation,
+    MessageRaw,
+    Thread,
+    UnansweredFetch,
+)
 from app.sla import PolicyFor, arrival_time, policy_lookup
 from app.threads import service as thread_service
 
@@ -290,6 +298,59 @@ def store_batch(
             )
             outcomes.append((Outcome.FAILED, None))
     return outcomes
+
+
+# Polls in a row in which the server answered a UID without its content before it is kept as a
+# dead letter: enough to ride out a server's passing fault, few enough not to hold the folder back.
+UNANSWERED_POLLS = 3
+
+
+@dataclass(frozen=True)
+class Unanswered:
+    """A UID the server answered without its content in this poll, and what became of it."""
+
+    uid: int
+    reason: str
+    polls: int  # in a row, this one included
+    dead_letter: bool  # kept as one now: the cursor may pass it
+
+
+def note_unanswered(
+    db: Session, *, cursor: FolderCursor, uidvalidity: int, reasons: dict[int, str]
+) -> list[Unanswered]:
+    """Count one more poll for each UID of ``reasons`` (UID -> what the server did); one found so
+    for the UNANSWERED_POLLS-th time becomes a dead letter without a message, with the reason."""
+    rows = ingest_repository.unanswered_by_uid(
+        db, cursor_id=cursor.id, uidvalidity=uidvalidity, uids=list(reasons)
+    )
+    noted = []
+    for uid, reason in sorted(reasons.items()):
+        row = rows.get(uid)
+        if row is None:
+            row = UnansweredFetch(cursor_id=cursor.id, uidvalidity=uidvalidity, uid=uid, polls=0)
+            db.add(row)
+        row.polls += 1
+        row.reason = _text(reason) or ""
+        row.last_at = now()
+        kept = row.polls >= UNANSWERED_POLLS
+        if kept:
+            db.add(
+                DeadLetter(
+                    cursor_id=cursor.id,
+                    uidvalidity=uidvalidity,
+                    uid=uid,
+                    raw=None,
+                    attempts=row.polls,
+                    error=_text(f"{reason}, {row.polls} polls in a row") or "",
+                )
+            )
+            if row.id is None:
+                db.expunge(row)  # never flushed
+            else:
+                db.delete(row)
+        noted.append(Unanswered(uid=uid, reason=reason, polls=row.polls, dead_letter=kept))
+    db.flush()
+    return noted
 
 
 def _dead_letter(

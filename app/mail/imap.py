@@ -10,10 +10,10 @@ import imaplib
 import socket
 import ssl
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any, Generic, Literal, TypeVar
 
 from imapclient import IMAPClient
 from imapclient.exceptions import IMAPClientError, LoginError
@@ -37,6 +37,8 @@ COMMON_NAMES = {
 # Header fields that decide whether a spam-folder message is from Walmart; bodies of other spam
 # are never downloaded.
 SENDER_FIELDS = b"BODY[HEADER.FIELDS (FROM SENDER REPLY-TO)]"
+
+T = TypeVar("T")
 
 
 def did_not_answer(host: str, port: int, *, timeout: float, during: str = "") -> str:
@@ -74,6 +76,25 @@ class FetchedMessage:
     # What is known to be wrong before parsing (a body left on the server), stored with the
     # message beside the parser's own problems.
     problems: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Fetch(Generic[T]):
+    """What one FETCH gave, by UID, and why it did not give the rest: a UID the server listed but
+    answered without the part asked for must not pass for one that was read."""
+
+    answered: dict[int, T]
+    unanswered: dict[int, str]  # UID -> what the server did
+
+
+def _unanswered(uids: Sequence[int], response: dict[int, Any], part: bytes) -> dict[int, str]:
+    reasons = {}
+    for uid in uids:
+        if uid not in response:
+            reasons[uid] = f"the server left UID {uid} out of its answer to FETCH"
+        elif response[uid].get(part) is None:
+            reasons[uid] = f"the server answered FETCH without {part.decode()} for UID {uid}"
+    return reasons
 
 
 def _utc(value: Any) -> datetime | None:
@@ -318,40 +339,51 @@ class ImapMailbox:
         response = self.client.fetch(uids, ["RFC822.SIZE"])
         return {uid: int(data.get(b"RFC822.SIZE", 0)) for uid, data in response.items()}
 
-    def sender_headers(self, uids: Sequence[int]) -> dict[int, bytes]:
-        """From/Sender/Reply-To of each message, fetched with BODY.PEEK (never sets \\Seen)."""
+    def sender_headers(self, uids: Sequence[int]) -> Fetch[bytes]:
+        """From/Sender/Reply-To of each message, fetched with BODY.PEEK (never sets \\Seen). A UID
+        the server answered without them is unanswered, not a message without a sender."""
         response = self.client.fetch(uids, ["BODY.PEEK[HEADER.FIELDS (FROM SENDER REPLY-TO)]"])
-        return {uid: bytes(data.get(SENDER_FIELDS, b"")) for uid, data in response.items()}
+        return Fetch(
+            {
+                uid: bytes(data[SENDER_FIELDS])
+                for uid, data in response.items()
+                if data.get(SENDER_FIELDS) is not None
+            },
+            _unanswered(uids, response, SENDER_FIELDS),
+        )
 
-    def fetch(self, uids: Sequence[int]) -> Iterator[FetchedMessage]:
-        """The whole messages, in UID order; a UID deleted meanwhile is simply absent."""
+    def fetch(self, uids: Sequence[int]) -> Fetch[FetchedMessage]:
+        """The whole messages, by UID; a UID the server answered without its body (or left out
+        of its answer, as when it was deleted meanwhile) is unanswered."""
         response = self.client.fetch(uids, ["BODY.PEEK[]", "INTERNALDATE"])
-        for uid in sorted(response):
-            data = response[uid]
+        messages = {}
+        for uid, data in response.items():
             raw = data.get(b"BODY[]")
             if raw is None:
                 continue
-            yield FetchedMessage(
+            messages[uid] = FetchedMessage(
                 uid=uid, internal_date=_utc(data.get(b"INTERNALDATE")), raw=bytes(raw)
             )
+        return Fetch(messages, _unanswered(uids, response, b"BODY[]"))
 
-    def fetch_headers(self, uids: Sequence[int], *, max_bytes: int) -> Iterator[FetchedMessage]:
+    def fetch_headers(self, uids: Sequence[int], *, max_bytes: int) -> Fetch[FetchedMessage]:
         """Only the header of each message (at most ``max_bytes`` of it), with the whole message's
-        size, in UID order: for messages too big to fetch whole. BODY.PEEK never sets \\Seen."""
+        size, by UID: for messages too big to fetch whole. BODY.PEEK never sets \\Seen."""
         part = f"BODY.PEEK[HEADER]<0.{max_bytes}>"
         response = self.client.fetch(uids, [part, "INTERNALDATE", "RFC822.SIZE"])
-        for uid in sorted(response):
-            data = response[uid]
+        messages = {}
+        for uid, data in response.items():
             header = data.get(b"BODY[HEADER]<0>")
             if header is None:
                 continue
-            yield FetchedMessage(
+            messages[uid] = FetchedMessage(
                 uid=uid,
                 internal_date=_utc(data.get(b"INTERNALDATE")),
                 raw=bytes(header),
                 headers_only=True,
                 size=int(data.get(b"RFC822.SIZE", 0)),
             )
+        return Fetch(messages, _unanswered(uids, response, b"BODY[HEADER]<0>"))
 
     def append_sent(self, raw: bytes, *, settings: MailboxSettings) -> str:
         """Store a message the seller sent in the Sent folder, marked read; returns the path."""

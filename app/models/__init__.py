@@ -4,7 +4,13 @@
 from app.models.alerts import Alert
 from app.models.audit import AuditEntry
 from app.models.mailboxes import FolderCursor, Lease, Mailbox, OAuthGrant
-from app.models.messages import DeadLetter, Message, MessageLocation, MessageRaw
+from app.models.messages import (
+    DeadLetter,
+    Message,
+    MessageLocation,
+    MessageRaw,
+    UnansweredFetch,
+)
 from app.models.replies import Draft, ReplyTemplate, TemplateVersion
 from app.models.threads import (
     HourlyActivity,
@@ -27,6 +33,7 @@ __all__ = [
     "Message",
     "MessageLocation",
     "MessageRaw",
+    "UnansweredFetch",
     "Draft",
     "ReplyTemplate",
     "TemplateVersion",

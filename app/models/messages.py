@@ -105,7 +105,9 @@ class DeadLetter(Base):
     uidvalidity: Mapped[int] = mapped_column(BigInteger)
     uid: Mapped[int] = mapped_column(BigInteger)
     internal_date: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    raw: Mapped[bytes] = mapped_column(LargeBinary)
+    # None: the server never gave the message (it answered FETCH without it poll after poll), so
+    # there is nothing to replay; the UID is kept here so the folder's reconciliation counts it.
+    raw: Mapped[bytes | None] = mapped_column(LargeBinary)
     # What was known to be wrong at the fetch (a body left on the server), stored again with
     # the message when it is replayed.
     fetch_problems: Mapped[list[str]] = mapped_column(JSON, default=list)
@@ -117,3 +119,21 @@ class DeadLetter(Base):
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     cursor: Mapped[FolderCursor] = relationship()
+
+
+class UnansweredFetch(Base):
+    """A UID the server listed but answered FETCH without what was asked for (its body, or in
+    Junk the sender header that decides whether it is read): the folder's cursor waits below it,
+    and the polls that found it so are counted, until it is read or kept as a dead letter."""
+
+    __tablename__ = "unanswered_fetches"
+    __table_args__ = (UniqueConstraint("cursor_id", "uidvalidity", "uid"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    cursor_id: Mapped[int] = mapped_column(ForeignKey("folder_cursors.id", ondelete="CASCADE"))
+    uidvalidity: Mapped[int] = mapped_column(BigInteger)
+    uid: Mapped[int] = mapped_column(BigInteger)
+    reason: Mapped[str] = mapped_column(Text)
+    polls: Mapped[int] = mapped_column(Integer, default=0)
+    first_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
+    last_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
