@@ -125,6 +125,20 @@ def failed_count(db: Session, cursor: FolderCursor) -> int:
     )
 
 
+def waiting_uids(db: Session, cursor: FolderCursor) -> list[int]:
+    """The UIDs of the folder the server answered without their content, read again each poll."""
+    return list(
+        db.scalars(
+            select(UnansweredFetch.uid)
+            .where(
+                UnansweredFetch.cursor_id == cursor.id,
+                UnansweredFetch.uidvalidity == cursor.uidvalidity,
+            )
+            .order_by(UnansweredFetch.uid)
+        )
+    )
+
+
 def unresolved_dead_letters(db: Session, *, mailbox_id: int | None = None) -> list[DeadLetter]:
     query = select(DeadLetter).where(DeadLetter.resolved_at.is_(None)).order_by(DeadLetter.id)
     if mailbox_id is not None:

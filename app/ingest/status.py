@@ -1,5 +1,5 @@
 """The poller's read model: each mailbox's poll health and, per folder, the server's count beside
-what is stored, skipped and failed."""
+what is stored, skipped and failed, and the UIDs the server answered without their content."""
 
 from __future__ import annotations
 
@@ -22,6 +22,8 @@ class FolderStatus:
     stored_count: int
     skipped_count: int
     failed_count: int
+    # Answered without their body (or sender header): the cursor waits below the first of them.
+    waiting_uids: list[int]
     last_synced_at: datetime | None
 
 
@@ -52,6 +54,7 @@ def mailbox_statuses(db: Session, *, configured: Sequence[str]) -> list[MailboxS
                 stored_count=ingest_repository.stored_count(db, cursor),
                 skipped_count=cursor.skipped_count,
                 failed_count=ingest_repository.failed_count(db, cursor),
+                waiting_uids=ingest_repository.waiting_uids(db, cursor),
                 last_synced_at=cursor.last_synced_at,
             )
             for cursor in (mailbox.folders if mailbox else [])

@@ -194,6 +194,15 @@ def _dead_letters(factory: sessionmaker[Session]) -> list[DeadLetter]:
         return list(db.scalars(select(DeadLetter)))
 
 
+def _status(
+    factory: sessionmaker[Session], settings: MailboxSettings, role: FolderRole
+) -> ingest_status.FolderStatus:
+    """What GET /api/v1/mailboxes says of the folder."""
+    with factory() as db:
+        (status,) = ingest_status.mailbox_statuses(db, configured=[settings.name])
+    return status.folders[role.value]
+
+
 def _stored_once(factory: sessionmaker[Session], case: Case, indexes: tuple[int, ...]) -> None:
     """Exactly the messages of ``indexes`` are stored, each once and at one UID of the folder."""
     assert stored_message_ids(factory) == sorted(message_id_of(case.messages[i]) for i in indexes)
@@ -230,6 +239,7 @@ def test_a_uid_answered_without_its_content_holds_the_cursor_then_becomes_a_dead
         _stored_once(session_factory, case, case.stored)
         assert _dead_letters(session_factory) == []
         assert f"{reason} (poll {number} of 3); the cursor waits at UID 1" in caplog.text
+        assert _status(session_factory, settings, case.role).waiting_uids == [2]
 
     caplog.clear()
     folder = _folder(poll(session_factory, settings), case.role)
@@ -245,9 +255,9 @@ def test_a_uid_answered_without_its_content_holds_the_cursor_then_becomes_a_dead
     _stored_once(session_factory, case, case.stored)
     with session_factory() as db:
         assert db.scalars(select(UnansweredFetch)).all() == []
-        (status,) = ingest_status.mailbox_statuses(db, configured=[settings.name])
     # Every message of the folder is accounted for: the reconciliation has nothing to warn of.
-    counted = status.folders[case.role.value]
+    counted = _status(session_factory, settings, case.role)
+    assert counted.waiting_uids == []
     assert (counted.stored_count, counted.failed_count, counted.skipped_count) == (
         len(case.stored),
         1,
