@@ -12,13 +12,9 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from sqlalchemy.exc import SQLAlchemyError
-
 from app.cli import jobs, mailboxes, server, users
 from app.cli.common import EXIT_CONFIG, EXIT_FAILURE
-from app.config import load_settings
 from app.errors import ConfigError, SlawatchError
-from app.logs import configure_logging
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -38,7 +34,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    args = build_parser().parse_args(argv)  # --help ends here, before settings or the ORM load
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from app.config import load_settings
+    from app.logs import configure_logging
+
     try:
         settings = load_settings(args.config)
         configure_logging(settings.log_level)

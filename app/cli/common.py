@@ -8,14 +8,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, TypeAlias
 
-from sqlalchemy.engine import Engine
-from sqlalchemy.orm import Session
-
-from app.config import Settings
-from app.db import make_engine, make_session_factory, session_scope
 from app.errors import SlawatchError
 
 if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
+    from sqlalchemy.orm import Session
+
+    from app.config import Settings
+
     # What build_parser hands each group of commands to add its subcommands to.
     Commands: TypeAlias = argparse._SubParsersAction[argparse.ArgumentParser]
 
@@ -26,6 +26,8 @@ CLI_ACTOR = "cli"
 @contextmanager
 def engine_for(settings: Settings) -> Iterator[Engine]:
     """The command's one engine (its connection pool), disposed however the command ends."""
+    from app.db import make_engine
+
     engine = make_engine(settings.database_url)
     try:
         yield engine
@@ -36,6 +38,8 @@ def engine_for(settings: Settings) -> Iterator[Engine]:
 @contextmanager
 def session_for(settings: Settings) -> Iterator[Session]:
     """One unit of work, committed at its end, for a command that needs no more."""
+    from app.db import make_session_factory, session_scope
+
     with engine_for(settings) as engine, session_scope(make_session_factory(engine)) as db:
         yield db
 

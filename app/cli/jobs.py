@@ -7,11 +7,10 @@ import sys
 from typing import TYPE_CHECKING
 
 from app.cli.common import EXIT_CONFIG, EXIT_FAILURE, EXIT_OK, engine_for
-from app.config import Settings
-from app.db import make_session_factory, session_scope
 
 if TYPE_CHECKING:
     from app.cli.common import Commands
+    from app.config import Settings
 
 
 def add_commands(commands: Commands) -> None:
@@ -29,6 +28,7 @@ def add_commands(commands: Commands) -> None:
 
 
 def _cmd_poll(settings: Settings, _: argparse.Namespace) -> int:
+    from app.db import make_session_factory, session_scope
     from app.ingest.poll import poll_mailbox
     from app.mailboxes import registry
     from app.mailboxes import service as mailbox_service
@@ -72,6 +72,7 @@ def _cmd_poll(settings: Settings, _: argparse.Namespace) -> int:
 
 
 def _cmd_replay(settings: Settings, _: argparse.Namespace) -> int:
+    from app.db import make_session_factory
     from app.ingest.replay import replay_dead_letters
 
     with engine_for(settings) as engine:
@@ -85,6 +86,7 @@ def _cmd_replay(settings: Settings, _: argparse.Namespace) -> int:
 def _cmd_sweep(settings: Settings, _: argparse.Namespace) -> int:
     from app.alerts.jobs import sweep
     from app.clock import now
+    from app.db import make_session_factory
 
     with engine_for(settings) as engine:
         report = sweep(make_session_factory(engine), settings, now=now())

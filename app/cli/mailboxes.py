@@ -8,16 +8,15 @@ import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from pydantic import SecretStr
-from sqlalchemy.orm import Session, sessionmaker
-
 from app.cli.common import EXIT_CONFIG, EXIT_FAILURE, EXIT_OK, engine_for, session_for
-from app.config import MailboxSettings, Settings
-from app.db import make_session_factory, normalise_url, session_scope
 from app.errors import ConfigError
 
 if TYPE_CHECKING:
+    from pydantic import SecretStr
+    from sqlalchemy.orm import Session, sessionmaker
+
     from app.cli.common import Commands
+    from app.config import MailboxSettings, Settings
     from app.oauth.grants import Logins
 
 
@@ -56,6 +55,7 @@ def add_commands(commands: Commands) -> None:
 def _mailbox_settings(
     settings: Settings, name: str, session_factory: sessionmaker[Session]
 ) -> MailboxSettings:
+    from app.db import session_scope
     from app.mailboxes import registry
     from app.mailboxes import service as mailbox_service
 
@@ -68,6 +68,7 @@ def _mailbox_settings(
 
 
 def _cmd_mailboxes_test(settings: Settings, args: argparse.Namespace) -> int:
+    from app.db import make_session_factory
     from app.oauth.grants import Logins
 
     with engine_for(settings) as engine:
@@ -89,6 +90,7 @@ def _print_connection_test(mailbox: MailboxSettings, logins: Logins, settings: S
 
 
 def _cmd_mailboxes_authorize(settings: Settings, args: argparse.Namespace) -> int:
+    from app.db import make_session_factory, session_scope
     from app.mailboxes import repository as mailbox_repository
     from app.oauth import grants
     from app.oauth.authorize import authorize
@@ -125,6 +127,8 @@ def _cmd_token_key(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _cmd_check_config(settings: Settings, _: argparse.Namespace) -> int:
+    from app.db import normalise_url
+
     problems = []
     secrets: list[Callable[[], SecretStr | None]] = [
         m.password if m.auth == "password" else m.oauth_client_secret for m in settings.mailboxes

@@ -6,16 +6,15 @@ import argparse
 import sys
 from typing import TYPE_CHECKING
 
-from sqlalchemy.engine import Engine
-
 from app.cli.common import CLI_ACTOR, EXIT_OK, engine_for, session_for
-from app.config import Settings
-from app.db import make_session_factory, session_scope
 from app.enums import Role
 from app.errors import ConfigError
 
 if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
+
     from app.cli.common import Commands
+    from app.config import Settings
 
 DEMO_USER, DEMO_PASSWORD = "demo", "demo-password"
 
@@ -61,6 +60,7 @@ def _cmd_migrate(settings: Settings, _: argparse.Namespace) -> int:
 def _cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     import uvicorn
 
+    from app.db import make_session_factory, session_scope
     from app.main import check_schema_current, create_app
     from app.users.repository import list_users
 
@@ -135,7 +135,7 @@ def _load_demo(engine: Engine, settings: Settings) -> None:
     from app import demo
     from app.alerts.jobs import sweep
     from app.clock import now
-    from app.db import make_read_session_factory
+    from app.db import make_read_session_factory, make_session_factory, session_scope
     from app.replies.templates import seed_on_first_run
     from app.threads import jobs as thread_jobs
     from app.users.service import create_user, set_password

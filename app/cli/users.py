@@ -7,11 +7,11 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from app.cli.common import CLI_ACTOR, EXIT_OK, read_password, session_for
-from app.config import Settings
 from app.enums import Role
 
 if TYPE_CHECKING:
     from app.cli.common import Commands
+    from app.config import Settings
 
 
 def add_commands(commands: Commands) -> None:

@@ -1,0 +1,64 @@
+"""The command line starts quickly: `slawatch --help` loads neither the settings, the ORM nor the
+web framework (each command imports what it uses when it runs)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.support.processes import ROOT
+
+ENV = {**os.environ, "PYTHONPATH": str(ROOT)}
+HEAVY = ("sqlalchemy", "fastapi", "starlette", "uvicorn", "pydantic", "app.config", "app.db")
+
+
+def test_help_imports_no_heavy_module() -> None:
+    probe = (
+        "import json, sys\n"
+        "from app.cli import main\n"
+        "try:\n"
+        "    main(['--help'])\n"
+        "except SystemExit as e:\n"
+        "    code = e.code\n"
+        f"print(json.dumps([code, [m for m in {HEAVY!r} if m in sys.modules]]))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe],
+        env=ENV,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    code, loaded = json.loads(result.stdout.strip().splitlines()[-1])
+    assert code == 0
+    assert "poll" in result.stdout and "users" in result.stdout  # the help itself
+    assert loaded == []
+
+
+def test_a_command_still_loads_what_it_uses(tmp_path: Path) -> None:
+    config = tmp_path / "slawatch.toml"
+    config.write_text(f'database_url = "sqlite:///{tmp_path / "x.db"}"\n')
+    checked = subprocess.run(
+        [sys.executable, "-m", "app.cli", "--config", str(config), "check-config"],
+        env=ENV,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert checked.returncode == 0, checked.stderr
+    assert "configuration OK" in checked.stdout
+    missing = subprocess.run(
+        [sys.executable, "-m", "app.cli", "--config", str(tmp_path / "no.toml"), "check-config"],
+        env=ENV,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert missing.returncode == 2 and "does not exist" in missing.stderr
