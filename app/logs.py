@@ -16,3 +16,7 @@ def configure_logging(level: str) -> None:
     root.setLevel(level)
     # Alembic announces each of its plugins at INFO on every run: noise for an operator.
     logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
+    # APScheduler logs two INFO lines for every job run (several a minute in a worker); its
+    # missed runs (WARNING) and failures (ERROR) still show. DEBUG shows everything.
+    if root.level > logging.DEBUG:
+        logging.getLogger("apscheduler.executors").setLevel(logging.WARNING)
