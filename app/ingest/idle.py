@@ -11,7 +11,8 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from app.config import MailboxSettings
 from app.errors import ConfigError
-from app.mail.imap import ImapError, ImapMailbox
+from app.mail.imap import ImapMailbox
+from app.mail.imap_errors import ImapError
 from app.oauth.grants import Logins
 
 log = logging.getLogger(__name__)

@@ -32,13 +32,9 @@ from app.ingest import health
 from app.ingest import repository as ingest_repository
 from app.ingest.store import UNANSWERED_POLLS, Outcome, Unanswered, note_unanswered, store_batch
 from app.mail.classify import is_whitelisted
-from app.mail.imap import (
-    FetchedMessage,
-    FolderState,
-    ImapError,
-    ImapMailbox,
-    did_not_answer,
-)
+from app.mail.fetched import FetchedMessage
+from app.mail.imap import FolderState, ImapMailbox
+from app.mail.imap_errors import ImapError, did_not_answer
 from app.mailboxes import repository as mailbox_repository
 from app.models import FolderCursor
 from app.oauth.grants import Logins

@@ -10,7 +10,7 @@ from app.config import Settings
 from app.db import session_scope
 from app.ingest import repository as ingest_repository
 from app.ingest.store import Outcome, store_batch
-from app.mail.imap import FetchedMessage
+from app.mail.fetched import FetchedMessage
 from app.mailboxes import registry
 from app.sla import DEFAULT_MARKETPLACE, policy_lookup
 

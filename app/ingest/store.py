@@ -21,7 +21,7 @@ from app.config import MailboxSettings, SlaSettings
 from app.enums import Classification, FolderRole
 from app.ingest import repository as ingest_repository
 from app.mail.classify import classify, extract_order_number
-from app.mail.imap import FetchedMessage
+from app.mail.fetched import FetchedMessage
 from app.mail.parse import dedupe_key, parse_message
 from app.models import (
     DeadLetter,

@@ -13,7 +13,7 @@ import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Generic, Literal, TypeVar
+from typing import Any, Literal
 
 from imapclient import IMAPClient
 from imapclient.exceptions import IMAPClientError, LoginError
@@ -21,39 +21,16 @@ from pydantic import SecretStr
 
 from app.config import MailboxSettings
 from app.enums import FolderRole
-from app.errors import ConfigError, MailError
+from app.errors import ConfigError
 from app.mail.credentials import CredentialsError, Login, OAuthLogin, PasswordLogin
+from app.mail.fetched import Fetch, FetchedMessage, unanswered_in
+from app.mail.folders import choose_folders
+from app.mail.imap_errors import ImapError, did_not_answer
 from app.mail.tls import describe_tls_failure, tls_context
 
-# reauthorize: the OAuth2 sign-in was refused even with a fresh token; a person must authorise
-# the mailbox again. config: a secret is missing or unreadable.
-ErrorKind = Literal["auth", "reauthorize", "network", "tls", "folder", "protocol", "config"]
-
-SPECIAL_USE_FLAGS = {FolderRole.SENT: b"\\Sent", FolderRole.SPAM: b"\\Junk"}
-COMMON_NAMES = {
-    FolderRole.SENT: ["Sent", "Sent Items", "Sent Messages", "Sent Mail", "[Gmail]/Sent Mail"],
-    FolderRole.SPAM: ["Junk", "Spam", "Junk E-mail", "Junk Email", "Bulk Mail", "[Gmail]/Spam"],
-}
 # Header fields that decide whether a spam-folder message is from Walmart; bodies of other spam
 # are never downloaded.
 SENDER_FIELDS = b"BODY[HEADER.FIELDS (FROM SENDER REPLY-TO)]"
-
-T = TypeVar("T")
-
-
-def did_not_answer(host: str, port: int, *, timeout: float, during: str = "") -> str:
-    """The error of a server that went silent: read and connect timeouts end every IMAP call."""
-    when = f" {during}" if during else ""
-    return f"{host}:{port} did not answer in time{when} (no reply within {timeout:g} s)"
-
-
-class ImapError(MailError):
-    """A mailbox problem: its kind (see ErrorKind) and a readable reason."""
-
-    kind: ErrorKind
-
-    def __init__(self, kind: ErrorKind, reason: str) -> None:
-        super().__init__(kind, reason)
 
 
 @dataclass(frozen=True)
@@ -62,39 +39,6 @@ class FolderState:
     uidvalidity: int
     uidnext: int | None
     exists: int
-
-
-@dataclass(frozen=True)
-class FetchedMessage:
-    uid: int
-    internal_date: datetime | None
-    raw: bytes
-    # True when ``raw`` is only the header: the message was too big to fetch whole.
-    headers_only: bool = False
-    # The whole message's size as the server reported it (RFC822.SIZE); None: len(raw).
-    size: int | None = None
-    # What is known to be wrong before parsing (a body left on the server), stored with the
-    # message beside the parser's own problems.
-    problems: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class Fetch(Generic[T]):
-    """What one FETCH gave, by UID, and why it did not give the rest: a UID the server listed but
-    answered without the part asked for must not pass for one that was read."""
-
-    answered: dict[int, T]
-    unanswered: dict[int, str]  # UID -> what the server did
-
-
-def _unanswered(uids: Sequence[int], response: dict[int, Any], part: bytes) -> dict[int, str]:
-    reasons = {}
-    for uid in uids:
-        if uid not in response:
-            reasons[uid] = f"the server left UID {uid} out of its answer to FETCH"
-        elif response[uid].get(part) is None:
-            reasons[uid] = f"the server answered FETCH without {part.decode()} for UID {uid}"
-    return reasons
 
 
 def _utc(value: Any) -> datetime | None:
@@ -349,7 +293,7 @@ class ImapMailbox:
                 for uid, data in response.items()
                 if data.get(SENDER_FIELDS) is not None
             },
-            _unanswered(uids, response, SENDER_FIELDS),
+            unanswered_in(uids, response, SENDER_FIELDS),
         )
 
     def fetch(self, uids: Sequence[int]) -> Fetch[FetchedMessage]:
@@ -364,7 +308,7 @@ class ImapMailbox:
             messages[uid] = FetchedMessage(
                 uid=uid, internal_date=_utc(data.get(b"INTERNALDATE")), raw=bytes(raw)
             )
-        return Fetch(messages, _unanswered(uids, response, b"BODY[]"))
+        return Fetch(messages, unanswered_in(uids, response, b"BODY[]"))
 
     def fetch_headers(self, uids: Sequence[int], *, max_bytes: int) -> Fetch[FetchedMessage]:
         """Only the header of each message (at most ``max_bytes`` of it), with the whole message's
@@ -383,7 +327,7 @@ class ImapMailbox:
                 headers_only=True,
                 size=int(data.get(b"RFC822.SIZE", 0)),
             )
-        return Fetch(messages, _unanswered(uids, response, b"BODY[HEADER]<0>"))
+        return Fetch(messages, unanswered_in(uids, response, b"BODY[HEADER]<0>"))
 
     def append_sent(self, raw: bytes, *, settings: MailboxSettings) -> str:
         """Store a message the seller sent in the Sent folder, marked read; returns the path."""
@@ -410,51 +354,6 @@ class ImapMailbox:
         finally:
             self.client.idle_done()
         return any(b"EXISTS" in r or b"RECENT" in r for r in responses if isinstance(r, tuple))
-
-
-Listing = Sequence[tuple[Sequence[bytes], Any, str]]  # (flags, delimiter, path) from LIST
-
-
-def choose_folders(
-    listing: Listing,
-    overrides: dict[FolderRole, str | None],
-    *,
-    hints: dict[FolderRole, str],
-) -> dict[FolderRole, str | None]:
-    """Server paths of INBOX, Sent and Junk: configured path, else SPECIAL-USE, else a name
-    hinted by the provider preset or a usual name. SPECIAL-USE comes before names because Gmail
-    and Microsoft 365 translate folder names into the account's language; Gmail's All Mail
-    (\\All) and Important are never chosen, so a labelled message is read where it matters. A
-    role with no folder maps to None (an account without a Junk folder is fine)."""
-    paths = [name for _, _, name in listing]
-    found: dict[FolderRole, str | None] = {
-        FolderRole.INBOX: overrides.get(FolderRole.INBOX) or "INBOX"
-    }
-    for role, flag in SPECIAL_USE_FLAGS.items():
-        configured = overrides.get(role)
-        if configured:
-            if configured not in paths:
-                raise ImapError(
-                    "folder",
-                    f"configured {role} folder {configured!r} does not exist; "
-                    f"the server has: {', '.join(sorted(paths))}",
-                )
-            found[role] = configured
-            continue
-        by_flag = next((name for flags, _, name in listing if flag in flags), None)
-        hinted = [hints[role]] if role in hints else []
-        found[role] = by_flag or _by_common_name(paths, [*hinted, *COMMON_NAMES[role]])
-    return found
-
-
-def _by_common_name(paths: list[str], names: list[str]) -> str | None:
-    # Compare without case, and also below a personal namespace prefix such as "INBOX.".
-    by_lower = {p.lower(): p for p in paths}
-    for name in names:
-        for candidate in (name, f"INBOX.{name}", f"INBOX/{name}"):
-            if candidate.lower() in by_lower:
-                return by_lower[candidate.lower()]
-    return None
 
 
 def _text(error: Exception) -> str:

@@ -13,7 +13,8 @@ from app.enums import FolderRole
 from app.errors import ConfigError
 from app.mail import smtp
 from app.mail.credentials import CredentialsError, Login, OAuthLogin
-from app.mail.imap import ImapError, ImapMailbox
+from app.mail.imap import ImapMailbox
+from app.mail.imap_errors import ImapError
 from app.mailboxes.rules import ApiMailbox, RefusedHost
 from app.oauth.grants import Logins
 

@@ -26,7 +26,8 @@ from app.enums import DraftState
 from app.errors import ConfigError, Conflict, HttpError
 from app.ingest.store import store_outgoing
 from app.mail import smtp
-from app.mail.imap import ImapError, ImapMailbox
+from app.mail.imap import ImapMailbox
+from app.mail.imap_errors import ImapError
 from app.mailboxes import registry
 from app.mailboxes import repository as mailbox_repository
 from app.models import Draft, User

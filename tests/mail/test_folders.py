@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 
 from app.enums import FolderRole
-from app.mail.imap import ImapError, choose_folders
+from app.mail.folders import choose_folders
+from app.mail.imap_errors import ImapError
 from app.providers import GOOGLE, MICROSOFT
 
 GMAIL_GERMAN = [

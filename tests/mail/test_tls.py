@@ -19,7 +19,8 @@ from app.config import MailboxSettings, Settings, SmtpSettings, load_settings
 from app.enums import Role
 from app.mail import smtp
 from app.mail.credentials import PasswordLogin
-from app.mail.imap import ImapError, ImapMailbox
+from app.mail.imap import ImapMailbox
+from app.mail.imap_errors import ImapError
 from app.mail.tls import default_tls_context, tls_context
 from app.mailboxes import connection
 from app.main import create_app
