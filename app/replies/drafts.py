@@ -83,9 +83,9 @@ def shown_envelope_sha256(draft: Draft) -> str | None:
     return envelope_sha256(envelope) if envelope else None
 
 
-def _said(message: Message) -> Said:
-    headers = BytesHeaderParser().parsebytes(message.raw.raw) if message.raw else None
-    written = [*headers.get_all("From", []), *headers.get_all("Reply-To", [])] if headers else []
+def _said(message: Message, head: bytes) -> Said:
+    headers = BytesHeaderParser().parsebytes(head)
+    written = [*headers.get_all("From", []), *headers.get_all("Reply-To", [])]
     return Said(
         classification=message.classification,
         from_address=message.from_address,
@@ -116,12 +116,14 @@ def thread_participants(
 ) -> tuple[list[Participant], str | None]:
     """Who a reply on ``thread`` could go to, and the default recipient's address (lowercased)."""
     seller = _seller_addresses(_mailbox_of(db, settings, thread))
-    said = _thread_said(db, thread)
+    said = _thread_said(db, thread, threads_repository.messages_of(db, thread.id))
     return participants(said, seller), default_recipient(said, seller)
 
 
-def _thread_said(db: Session, thread: Thread) -> list[Said]:
-    return [_said(m) for m in threads_repository.messages_of(db, thread.id)]
+def _thread_said(db: Session, thread: Thread, messages: list[Message]) -> list[Said]:
+    """What each message says about the participants; their raw headers read in one query."""
+    heads = threads_repository.raw_heads_of(db, thread.id)
+    return [_said(m, heads.get(m.id, b"")) for m in messages]
 
 
 def _buyer(found: list[Participant], default: str | None) -> Participant | None:
@@ -130,9 +132,10 @@ def _buyer(found: list[Participant], default: str | None) -> Participant | None:
 
 def reply_context(db: Session, thread: Thread, settings: Settings) -> ReplyContext:
     """What a template may use; the customer is the thread's buyer, not whoever wrote last."""
-    found, default = thread_participants(db, thread=thread, settings=settings)
-    buyer = _buyer(found, default)
+    seller = _seller_addresses(_mailbox_of(db, settings, thread))
     messages = threads_repository.messages_of(db, thread.id)
+    said = _thread_said(db, thread, messages)
+    buyer = _buyer(participants(said, seller), default_recipient(said, seller))
     theirs = [m for m in messages if buyer and m.from_address == buyer.address.lower()]
     return ReplyContext(
         customer_name=buyer.name if buyer else None,
@@ -154,7 +157,7 @@ def _pick(
     """The envelope to ``to_address`` (a participant), else to the buyer; and whether a person
     chose the recipient (it is not the default)."""
     mailbox = _mailbox_of(db, settings, thread)
-    said = _thread_said(db, thread)
+    said = _thread_said(db, thread, threads_repository.messages_of(db, thread.id))
     seller = _seller_addresses(mailbox)
     found, default = participants(said, seller), default_recipient(said, seller)
     wanted = (to_address or default or "").strip().lower()

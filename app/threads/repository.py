@@ -24,6 +24,7 @@ from app.enums import ThreadKind
 from app.models import (
     HourlyActivity,
     Message,
+    MessageRaw,
     ResponseEpisode,
     ResponseFigures,
     Thread,
@@ -93,6 +94,21 @@ def messages_of(db: Session, thread_id: int) -> list[Message]:
             select(Message).where(Message.thread_id == thread_id).order_by(Message.received_at)
         )
     )
+
+
+# Enough for any real header section; bounded so a message with big attachments costs no more.
+HEAD_BYTES = 65_536
+
+
+def raw_heads_of(db: Session, thread_id: int) -> dict[int, bytes]:
+    """The first HEAD_BYTES of each of the thread's raw messages, by message id: one query, never
+    the whole messages."""
+    rows = db.execute(
+        select(MessageRaw.message_id, func.substr(MessageRaw.raw, 1, HEAD_BYTES))
+        .join(Message, Message.id == MessageRaw.message_id)
+        .where(Message.thread_id == thread_id)
+    )
+    return {message_id: bytes(head) for message_id, head in rows}
 
 
 def episodes_of_mailbox(db: Session, *, mailbox_id: int, since: datetime) -> list[ResponseEpisode]:
