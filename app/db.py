@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import DateTime, Dialect, MetaData, create_engine, event
+from sqlalchemy import DateTime, Dialect, MetaData, create_engine, event, insert
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, Engine, make_url
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
@@ -71,6 +71,27 @@ def dialect_insert(session: Session) -> Any:
     if session.get_bind().dialect.name == "postgresql":
         return postgresql.insert
     return sqlite.insert
+
+
+def insert_returning_ids(session: Session, model: Any, rows: Sequence[dict[str, Any]]) -> list[int]:
+    """Insert ``rows`` in multi-row statements; the new ids in the order of ``rows``.
+
+    PostgreSQL returns them in that order through SQLAlchemy's sentinel. SQLite has none, and
+    SQLAlchemy would fall back to a statement a row; but SQLite gives each row inserted without
+    an id the largest id plus one, in the order of the VALUES, so the ids sorted are in order."""
+    if not rows:
+        return []
+    table = model.__table__  # Core: the ORM's bulk insert only adds bookkeeping here
+    if session.get_bind().dialect.name == "postgresql":
+        statement = insert(table).returning(table.c.id, sort_by_parameter_order=True)
+        return list(session.scalars(statement, rows))
+    return sorted(session.scalars(insert(table).returning(table.c.id), rows))
+
+
+def insert_rows(session: Session, model: Any, rows: Sequence[dict[str, Any]]) -> None:
+    """Insert ``rows`` in multi-row statements."""
+    if rows:
+        session.execute(insert(model.__table__), rows)
 
 
 WRITER = "slawatch_writer"

@@ -3,11 +3,21 @@ letters and the UIDs the server answered without their content. Mailbox and fold
 are in app.mailboxes.repository."""
 
 from collections.abc import Sequence
+from typing import Any
 
 from sqlalchemy import delete, func, or_, select
 from sqlalchemy.orm import Session
 
-from app.models import DeadLetter, FolderCursor, Message, MessageLocation, UnansweredFetch
+from app.db import insert_returning_ids, insert_rows
+from app.ingest.rows import NewMessage
+from app.models import (
+    DeadLetter,
+    FolderCursor,
+    Message,
+    MessageLocation,
+    MessageRaw,
+    UnansweredFetch,
+)
 
 
 def message_ids_by_key(
@@ -19,6 +29,23 @@ def message_ids_by_key(
         )
     )
     return {key: message_id for key, message_id in rows}
+
+
+def insert_messages(db: Session, messages: Sequence[NewMessage]) -> list[int]:
+    """Insert messages and their raw bytes in two multi-row statements; their ids, in order."""
+    if not messages:
+        return []
+    ids = insert_returning_ids(db, Message, [m.row() for m in messages])
+    insert_rows(
+        db,
+        MessageRaw,
+        [{"message_id": i, "raw": m.raw} for m, i in zip(messages, ids, strict=True)],
+    )
+    return ids
+
+
+def insert_locations(db: Session, rows: Sequence[dict[str, Any]]) -> None:
+    insert_rows(db, MessageLocation, rows)
 
 
 def known_uids(db: Session, *, cursor_id: int, uidvalidity: int, uids: Sequence[int]) -> set[int]:

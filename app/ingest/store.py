@@ -20,20 +20,11 @@ from app.clock import now
 from app.config import MailboxSettings, SlaSettings
 from app.enums import Classification, FolderRole
 from app.ingest import repository as ingest_repository
-from app.mail.classify import classify, extract_order_number
+from app.ingest.rows import NewMessage, new_message, text
 from app.mail.fetched import FetchedMessage
-from app.mail.parse import dedupe_key, parse_message
-from app.models import (
-    DeadLetter,
-    FolderCursor,
-    Message,
-    MessageLocation,
-    MessageRaw,
-    Thread,
-    UnansweredFetch,
-)
-from app.sla import PolicyFor, arrival_time, policy_lookup
-from app.threads import service as thread_service
+from app.models import DeadLetter, FolderCursor, Message, Thread, UnansweredFetch
+from app.sla import PolicyFor, policy_lookup
+from app.threads.batch import attach_batch
 
 log = logging.getLogger(__name__)
 
@@ -42,67 +33,6 @@ class Outcome(StrEnum):
     NEW = "new"
     DUPLICATE = "duplicate"  # already stored (another folder, an earlier UIDVALIDITY, a replay)
     FAILED = "failed"  # kept as a dead letter
-
-
-def _text(value: str | None, limit: int | None = None) -> str | None:
-    """Text fit for every database: PostgreSQL refuses NUL characters, columns have lengths."""
-    if value is None:
-        return None
-    value = value.replace("\x00", "\ufffd")
-    return value[:limit] if limit else value
-
-
-def _texts(values: Sequence[str]) -> list[str]:
-    return [_text(v) or "" for v in values]
-
-
-def _new_message(
-    *,
-    mailbox_id: int,
-    role: FolderRole,
-    fetched: FetchedMessage,
-    seller_addresses: frozenset[str],
-    stored_at: datetime,
-) -> tuple[Message, bool]:
-    """The Message row for a raw message, and whether it reports a complaint."""
-    parsed = parse_message(fetched.raw, headers_only=fetched.headers_only)
-    verdict = classify(parsed, folder=role, seller_addresses=seller_addresses)
-    problems = [*fetched.problems, *parsed.problems]
-    if fetched.internal_date is None:
-        problems.append("server gave no INTERNALDATE; arrival taken from the Date header")
-    received_at = arrival_time(
-        internal_date=fetched.internal_date, date_header=parsed.date, stored_at=stored_at
-    )
-    message = Message(
-        mailbox_id=mailbox_id,
-        folder=role,
-        dedupe_key=dedupe_key(parsed, fetched.raw),
-        message_id_header=_text(parsed.message_id, 998),
-        in_reply_to=_text(parsed.in_reply_to),
-        references=_texts(parsed.references),
-        from_address=_text(parsed.from_address, 320),
-        from_name=_text(parsed.from_name),
-        reply_to=_texts(parsed.reply_to),
-        to_addresses=_texts(parsed.to),
-        cc_addresses=_texts(parsed.cc),
-        subject=_text(parsed.subject) or "",
-        date_header=parsed.date,
-        internal_date=fetched.internal_date,
-        received_at=received_at,
-        stored_at=stored_at,
-        fetch_lag_seconds=(
-            (stored_at - fetched.internal_date).total_seconds() if fetched.internal_date else None
-        ),
-        body_text=_text(parsed.body_text) or "",
-        attachment_names=_texts(parsed.attachment_names),
-        classification=verdict.classification,
-        classification_reason=_text(verdict.reason, 200) or "",
-        order_number=extract_order_number(parsed.subject, parsed.body_text),
-        parse_problems=_texts(problems),
-        size_bytes=len(fetched.raw) if fetched.size is None else fetched.size,
-    )
-    message.raw = MessageRaw(raw=fetched.raw)
-    return message, verdict.complaint
 
 
 def store_message(
@@ -117,7 +47,7 @@ def store_message(
 ) -> Message | None:
     """Store a message that did not come from a folder poll (a reply slawatch sent, demo data);
     None when it is stored already. A copy polled later is recognised by its dedupe key."""
-    message, complaint = _new_message(
+    message = new_message(
         mailbox_id=mailbox_id,
         role=role,
         fetched=FetchedMessage(uid=0, internal_date=arrived_at, raw=raw),
@@ -129,16 +59,9 @@ def store_message(
     )
     if known:
         return None
-    db.add(message)
-    db.flush()
-    thread_service.attach(
-        db,
-        message=message,
-        complaint=complaint,
-        seller_addresses=seller_addresses,
-        policy_for=policy_for,
-    )
-    return message
+    attach_batch(db, [message], seller_addresses=seller_addresses, policy_for=policy_for)
+    (message_id,) = ingest_repository.insert_messages(db, [message])
+    return db.get(Message, message_id)
 
 
 def store_outgoing(
@@ -156,55 +79,60 @@ def store_outgoing(
     )
 
 
-@dataclass
-class _Prepared:
-    fetched: FetchedMessage
-    message: Message
-    complaint: bool
+Prepared = tuple[FetchedMessage, NewMessage]
+Outcomes = list[tuple[Outcome, Classification | None]]
 
 
-def _prepare(
-    cursor: FolderCursor, fetched: FetchedMessage, seller_addresses: frozenset[str]
-) -> _Prepared:
-    message, complaint = _new_message(
-        mailbox_id=cursor.mailbox_id,
-        role=cursor.role,
-        fetched=fetched,
-        seller_addresses=seller_addresses,
-        stored_at=now(),
-    )
-    return _Prepared(fetched, message, complaint)
+@dataclass(frozen=True)
+class _Batch:
+    """What a batch's writes share: where its messages were found and how they are threaded."""
 
+    cursor: FolderCursor
+    uidvalidity: int
+    letters: dict[int, DeadLetter]
+    seller_addresses: frozenset[str]
+    policy_for: PolicyFor
 
-def _persist(
-    db: Session,
-    prepared: _Prepared,
-    *,
-    location: dict[str, int],
-    known: dict[str, int],
-    letters: dict[int, DeadLetter],
-    seller_addresses: frozenset[str],
-    policy_for: PolicyFor,
-) -> Outcome:
-    """Add a prepared message (or only its location, when its dedupe key is already stored)."""
-    message = prepared.message
-    existing_id = known.get(message.dedupe_key)
-    if existing_id is None:
-        db.add(message)
-        db.flush()
-        thread_service.attach(
-            db,
-            message=message,
-            complaint=prepared.complaint,
-            seller_addresses=seller_addresses,
-            policy_for=policy_for,
+    def prepare(self, fetched: FetchedMessage, stored_at: datetime) -> Prepared:
+        return fetched, new_message(
+            mailbox_id=self.cursor.mailbox_id,
+            role=self.cursor.role,
+            fetched=fetched,
+            seller_addresses=self.seller_addresses,
+            stored_at=stored_at,
         )
-        known[message.dedupe_key] = message.id
-    db.add(MessageLocation(message_id=existing_id or message.id, **location))
-    letter = letters.get(prepared.fetched.uid)
-    if letter is not None:
-        letter.resolved_at = now()
-    return Outcome.DUPLICATE if existing_id else Outcome.NEW
+
+    def location(self, fetched: FetchedMessage) -> dict[str, int]:
+        return {"cursor_id": self.cursor.id, "uidvalidity": self.uidvalidity, "uid": fetched.uid}
+
+    def write(self, db: Session, prepared: Sequence[Prepared], known: dict[str, int]) -> Outcomes:
+        """Store the messages not stored yet and the location of each, in a few multi-row
+        statements; ``known`` (dedupe key -> message id) gains those stored."""
+        outcomes: Outcomes = []
+        new: dict[str, NewMessage] = {}
+        for _, message in prepared:
+            if message.dedupe_key in known or message.dedupe_key in new:
+                outcomes.append((Outcome.DUPLICATE, None))  # a copy in another folder or UID
+            else:
+                new[message.dedupe_key] = message
+                outcomes.append((Outcome.NEW, message.classification))
+        stored = list(new.values())
+        attach_batch(db, stored, seller_addresses=self.seller_addresses, policy_for=self.policy_for)
+        ids = ingest_repository.insert_messages(db, stored)
+        known.update((m.dedupe_key, message_id) for m, message_id in zip(stored, ids, strict=True))
+        ingest_repository.insert_locations(
+            db,
+            [
+                {"message_id": known[message.dedupe_key], **self.location(fetched)}
+                for fetched, message in prepared
+            ],
+        )
+        for fetched, _ in prepared:
+            letter = self.letters.get(fetched.uid)
+            if letter is not None:
+                letter.resolved_at = now()
+        db.flush()
+        return outcomes
 
 
 def store_batch(
@@ -215,52 +143,37 @@ def store_batch(
     fetched: Sequence[FetchedMessage],
     seller_addresses: frozenset[str],
     policy_for: PolicyFor,
-) -> list[tuple[Outcome, Classification | None]]:
+) -> Outcomes:
     """Store fetched messages of one folder; one that cannot be stored becomes a dead letter.
     Returns each message's outcome, with the classification of those newly stored.
 
-    The whole batch is tried under one savepoint; only if something in it fails is it stored again
-    message by message, so the failure is pinned on the one message that caused it."""
+    The whole batch is written under one savepoint; only if something in it fails is it stored
+    again message by message, so the failure is pinned on the one message that caused it."""
     known_uids = ingest_repository.known_uids(
         db, cursor_id=cursor.id, uidvalidity=uidvalidity, uids=[f.uid for f in fetched]
     )
     todo = [f for f in fetched if f.uid not in known_uids]
-    outcomes: list[tuple[Outcome, Classification | None]] = [
-        (Outcome.DUPLICATE, None) for _ in range(len(fetched) - len(todo))
-    ]
+    outcomes: Outcomes = [(Outcome.DUPLICATE, None) for _ in range(len(fetched) - len(todo))]
     if not todo:
         return outcomes
-    letters = ingest_repository.unresolved_dead_letters_by_uid(
-        db, cursor_id=cursor.id, uidvalidity=uidvalidity
+    batch = _Batch(
+        cursor=cursor,
+        uidvalidity=uidvalidity,
+        letters=ingest_repository.unresolved_dead_letters_by_uid(
+            db, cursor_id=cursor.id, uidvalidity=uidvalidity
+        ),
+        seller_addresses=seller_addresses,
+        policy_for=policy_for,
     )
-    prepared = [_prepare(cursor, f, seller_addresses) for f in todo]
+    stored_at = now()
+    prepared = [batch.prepare(f, stored_at) for f in todo]
     known = ingest_repository.message_ids_by_key(
-        db, mailbox_id=cursor.mailbox_id, dedupe_keys=[p.message.dedupe_key for p in prepared]
+        db, mailbox_id=cursor.mailbox_id, dedupe_keys=[m.dedupe_key for _, m in prepared]
     )
-
-    def location(f: FetchedMessage) -> dict[str, int]:
-        return {"cursor_id": cursor.id, "uidvalidity": uidvalidity, "uid": f.uid}
-
     try:
         with db.begin_nested():
-            batch_known = dict(known)  # rolled back with the savepoint if the batch fails
-            stored = [
-                (
-                    _persist(
-                        db,
-                        p,
-                        location=location(p.fetched),
-                        known=batch_known,
-                        letters=letters,
-                        seller_addresses=seller_addresses,
-                        policy_for=policy_for,
-                    ),
-                    p.message.classification,
-                )
-                for p in prepared
-            ]
-            db.flush()
-        return outcomes + stored
+            # A copy: the savepoint's rollback takes back what it learnt.
+            return outcomes + batch.write(db, prepared, dict(known))
     except Exception as e:  # noqa: BLE001 — find the culprit below; nothing is dropped
         if database_unavailable(e):
             raise  # not this batch's fault: the poll stops, the next one retries it
@@ -268,18 +181,7 @@ def store_batch(
     for f in todo:
         try:
             with db.begin_nested():
-                one = _prepare(cursor, f, seller_addresses)
-                outcome = _persist(
-                    db,
-                    one,
-                    location=location(f),
-                    known=known,
-                    letters=letters,
-                    seller_addresses=seller_addresses,
-                    policy_for=policy_for,
-                )
-                db.flush()
-            outcomes.append((outcome, one.message.classification))
+                outcomes += batch.write(db, [batch.prepare(f, stored_at)], known)
         except Exception as e:  # noqa: BLE001 — any failure keeps the raw message for replay
             if database_unavailable(e):
                 raise
@@ -291,9 +193,9 @@ def store_batch(
             )
             _dead_letter(
                 db,
-                location=location(f),
+                location=batch.location(f),
                 fetched=f,
-                letters=letters,
+                letters=batch.letters,
                 error=f"{e.__class__.__name__}: {e}",
             )
             outcomes.append((Outcome.FAILED, None))
@@ -330,7 +232,7 @@ def note_unanswered(
             row = UnansweredFetch(cursor_id=cursor.id, uidvalidity=uidvalidity, uid=uid, polls=0)
             db.add(row)
         row.polls += 1
-        row.reason = _text(reason) or ""
+        row.reason = text(reason) or ""
         row.last_at = now()
         kept = row.polls >= UNANSWERED_POLLS
         if kept:
@@ -341,7 +243,7 @@ def note_unanswered(
                     uid=uid,
                     raw=None,
                     attempts=row.polls,
-                    error=_text(f"{reason}, {row.polls} polls in a row") or "",
+                    error=text(f"{reason}, {row.polls} polls in a row") or "",
                 )
             )
             if row.id is None:
@@ -371,12 +273,12 @@ def _dead_letter(
                 fetch_problems=list(fetched.problems),
                 size=fetched.size,
                 headers_only=fetched.headers_only,
-                error=_text(error) or "",
+                error=text(error) or "",
             )
         )
     else:
         letter.attempts += 1
-        letter.error = _text(error) or ""
+        letter.error = text(error) or ""
     db.flush()
 
 

@@ -9,9 +9,8 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.orm import Session
 
-from app.enums import Classification, FolderRole, ThreadKind
-from app.models import Message
-from app.sla import CLOCK_STARTERS, PolicyFor, ThreadState
+from app.enums import ThreadKind
+from app.sla import PolicyFor, ThreadState
 from app.threads import repository
 
 HOUR = timedelta(hours=1)
@@ -20,19 +19,6 @@ WEEK = timedelta(days=7)  # waits open at the start of a replayed history began 
 
 def hour_of(moment: datetime) -> datetime:
     return moment.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
-
-
-def count_message(db: Session, message: Message) -> None:
-    """Count a newly stored message in its arrival hour, in the transaction that stores it."""
-    counts = {
-        "customer_in": int(message.classification in CLOCK_STARTERS),
-        "replies_out": int(message.classification == Classification.SELLER),
-        "spam_found": int(message.folder == FolderRole.SPAM),
-    }
-    if any(counts.values()):
-        repository.bump_activity(
-            db, mailbox_id=message.mailbox_id, hour=hour_of(message.received_at), **counts
-        )
 
 
 @dataclass

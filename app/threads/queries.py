@@ -18,7 +18,7 @@ from app.models import ResponseFigures, Thread
 from app.sla import WAITING_STATES, ThreadState, thread_state
 from app.threads import repository, stats
 from app.threads.repository import ThreadFilter
-from app.threads.service import OPEN_BUCKET
+from app.threads.summary import OPEN_BUCKET
 
 MAX_PAGE = 100
 

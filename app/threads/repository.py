@@ -1,6 +1,6 @@
 """All queries that find threads and the messages they hold."""
 
-from collections.abc import Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
@@ -19,8 +19,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
-from app.db import dialect_insert
-from app.enums import ThreadKind
+from app.db import dialect_insert, insert_returning_ids, insert_rows
+from app.enums import Classification, FolderRole, ThreadKind
 from app.models import (
     HourlyActivity,
     Message,
@@ -36,56 +36,97 @@ from app.sla import WAITING_STATES, ThreadState
 SelectT = TypeVar("SelectT", bound=Select[Any])
 
 
-def thread_of_message_ids(
-    db: Session, *, mailbox_id: int, message_ids: Sequence[str]
-) -> int | None:
-    """The thread of the newest stored message among ``message_ids`` (In-Reply-To, References)."""
+def stored_message_threads(
+    db: Session, *, mailbox_id: int, message_ids: Collection[str]
+) -> list[tuple[str, datetime, int]]:
+    """(Message-ID, arrival, thread id) of the stored messages among ``message_ids``."""
     if not message_ids:
-        return None
-    return db.scalar(
-        select(Message.thread_id)
-        .where(
+        return []
+    rows = db.execute(
+        select(Message.message_id_header, Message.received_at, Message.thread_id).where(
             Message.mailbox_id == mailbox_id,
             Message.message_id_header.in_(message_ids),
             Message.thread_id.is_not(None),
         )
-        .order_by(Message.received_at.desc())
-        .limit(1)
     )
+    return [tuple(row) for row in rows]  # type: ignore[misc]
 
 
-def thread_by_order(
-    db: Session, *, mailbox_id: int, order_number: str, counterpart: str | None, since: datetime
-) -> Thread | None:
-    """A thread about the same order: the same counterpart's first, else any recent one (Walmart's
-    relay address can change between a buyer's messages)."""
-    same_counterpart = Thread.counterpart == counterpart
-    return db.scalar(
-        select(Thread)
-        .where(
-            Thread.mailbox_id == mailbox_id,
-            Thread.order_number == order_number,
-            or_(same_counterpart, Thread.last_message_at >= since),
+def threads_by_ids(db: Session, thread_ids: Collection[int]) -> list[Thread]:
+    if not thread_ids:
+        return []
+    return list(db.scalars(select(Thread).where(Thread.id.in_(thread_ids))))
+
+
+def threads_by_orders(
+    db: Session, *, mailbox_id: int, order_numbers: Collection[str]
+) -> list[Thread]:
+    """Every thread of the mailbox about one of the orders."""
+    if not order_numbers:
+        return []
+    return list(
+        db.scalars(
+            select(Thread).where(
+                Thread.mailbox_id == mailbox_id, Thread.order_number.in_(order_numbers)
+            )
         )
-        .order_by(case((same_counterpart, 0), else_=1), Thread.last_message_at.desc())
-        .limit(1)
     )
 
 
-def thread_by_subject(
-    db: Session, *, mailbox_id: int, counterpart: str, normalized_subject: str, since: datetime
-) -> Thread | None:
-    return db.scalar(
-        select(Thread)
-        .where(
-            Thread.mailbox_id == mailbox_id,
-            Thread.counterpart == counterpart,
-            Thread.normalized_subject == normalized_subject,
-            Thread.last_message_at >= since,
+def threads_by_counterparts(
+    db: Session,
+    *,
+    mailbox_id: int,
+    counterparts: Collection[str],
+    normalized_subjects: Collection[str],
+    since: datetime,
+) -> list[Thread]:
+    """Recent threads with one of the counterparts and one of the subjects (a superset of the
+    pairs wanted, found through the (mailbox, counterpart) index)."""
+    if not counterparts or not normalized_subjects:
+        return []
+    return list(
+        db.scalars(
+            select(Thread).where(
+                Thread.mailbox_id == mailbox_id,
+                Thread.counterpart.in_(counterparts),
+                Thread.normalized_subject.in_(normalized_subjects),
+                Thread.last_message_at >= since,
+            )
         )
-        .order_by(Thread.last_message_at.desc())
-        .limit(1)
     )
+
+
+def message_facts(
+    db: Session, thread_ids: Collection[int]
+) -> list[tuple[int, datetime, datetime, Classification, FolderRole, str | None, str | None]]:
+    """(thread id, received_at, stored_at, classification, folder, from_address, order_number)
+    of every message of the threads, oldest first: what a thread's summary is made of."""
+    if not thread_ids:
+        return []
+    rows = db.execute(
+        select(
+            Message.thread_id,
+            Message.received_at,
+            Message.stored_at,
+            Message.classification,
+            Message.folder,
+            Message.from_address,
+            Message.order_number,
+        )
+        .where(Message.thread_id.in_(thread_ids))
+        .order_by(Message.received_at, Message.id)
+    )
+    return [tuple(row) for row in rows]  # type: ignore[misc]
+
+
+def insert_threads(db: Session, rows: Sequence[dict[str, Any]]) -> list[int]:
+    """Insert threads in multi-row statements; their ids, in the order of ``rows``."""
+    return insert_returning_ids(db, Thread, rows)
+
+
+def insert_episodes(db: Session, rows: Sequence[dict[str, Any]]) -> None:
+    insert_rows(db, ResponseEpisode, rows)
 
 
 def messages_of(db: Session, thread_id: int) -> list[Message]:
@@ -121,8 +162,9 @@ def episodes_of_mailbox(db: Session, *, mailbox_id: int, since: datetime) -> lis
     )
 
 
-def delete_episodes(db: Session, thread_id: int) -> None:
-    db.execute(delete(ResponseEpisode).where(ResponseEpisode.thread_id == thread_id))
+def delete_episodes(db: Session, thread_ids: Collection[int]) -> None:
+    if thread_ids:
+        db.execute(delete(ResponseEpisode).where(ResponseEpisode.thread_id.in_(thread_ids)))
 
 
 def _state_condition(state: ThreadState, now: datetime) -> ColumnElement[bool]:
@@ -223,16 +265,23 @@ def tallies(db: Session) -> list[ThreadTally]:
     return list(db.scalars(select(ThreadTally)))
 
 
-def bump_tally(db: Session, *, mailbox_id: int, kind: ThreadKind, bucket: str, delta: int) -> None:
-    """Add ``delta`` to a tally in one statement (an upsert: safe with concurrent writers)."""
-    statement = dialect_insert(db)(ThreadTally).values(
-        mailbox_id=mailbox_id, kind=kind, bucket=bucket, count=delta
-    )
+def bump_tallies(db: Session, deltas: Mapping[tuple[int, ThreadKind, str], int]) -> None:
+    """Add to tallies, (mailbox id, kind, bucket) -> delta, in one statement (an upsert: safe
+    with concurrent writers)."""
+    rows = [
+        {"mailbox_id": mailbox_id, "kind": kind, "bucket": bucket, "count": delta}
+        for (mailbox_id, kind, bucket), delta in deltas.items()
+        if delta
+    ]
+    if not rows:
+        return
+    statement = dialect_insert(db)(ThreadTally)
     db.execute(
         statement.on_conflict_do_update(
             index_elements=["mailbox_id", "kind", "bucket"],
-            set_={"count": ThreadTally.count + delta},
-        )
+            set_={"count": ThreadTally.count + statement.excluded.count},
+        ),
+        rows,
     )
 
 
@@ -318,17 +367,22 @@ def transition_exists(
     return found is not None
 
 
-def bump_activity(db: Session, *, mailbox_id: int, hour: datetime, **counts: int) -> None:
-    """Add to an hour's message counts in one statement (an upsert: safe with concurrent
-    writers)."""
-    statement = dialect_insert(db)(HourlyActivity).values(
-        mailbox_id=mailbox_id, hour=hour, **counts
-    )
+def bump_activity(db: Session, counts: Mapping[tuple[int, datetime], dict[str, int]]) -> None:
+    """Add to hours' message counts, (mailbox id, hour) -> counts, in one statement (an upsert:
+    safe with concurrent writers)."""
+    if not counts:
+        return
+    statement = dialect_insert(db)(HourlyActivity)
+    names = ("customer_in", "replies_out", "spam_found")
     db.execute(
         statement.on_conflict_do_update(
             index_elements=["mailbox_id", "hour"],
-            set_={name: getattr(HourlyActivity, name) + n for name, n in counts.items()},
-        )
+            set_={n: getattr(HourlyActivity, n) + getattr(statement.excluded, n) for n in names},
+        ),
+        [
+            {"mailbox_id": mailbox_id, "hour": hour, **{n: c.get(n, 0) for n in names}}
+            for (mailbox_id, hour), c in counts.items()
+        ],
     )
 
 

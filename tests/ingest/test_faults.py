@@ -26,8 +26,8 @@ from tests.support.polling import poll
 
 MESSAGES = 400
 BATCH = 10
-# The fault strikes as the poller inserts this message: the fifth of the third batch.
-FAULT_AT = 2 * BATCH + 5
+# The fault strikes as the poller inserts the messages of this batch: the third.
+FAULT_AT = 3
 
 
 def _stored(factory: sessionmaker[Session]) -> int:
@@ -48,8 +48,9 @@ def _fill(account: ImapAccount) -> None:
 def _at_message_insert(
     engine: Engine, number: int, fault: Callable[[Connection, Any], None]
 ) -> Iterator[list[int]]:
-    """Run ``fault(connection, dbapi_cursor)`` once, just before the poller inserts its
-    ``number``-th message; yields a list that holds the number once the fault has happened."""
+    """Run ``fault(connection, dbapi_cursor)`` once, just before the poller inserts the
+    messages of its ``number``-th batch (one statement a batch); yields a list that holds the
+    number once the fault has happened."""
     inserts: list[int] = []
     struck: list[int] = []
 

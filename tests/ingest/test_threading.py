@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import Engine, select
+import pytest
+from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.config import Settings
 from app.enums import ThreadSource
-from app.models import Mailbox, Message, Thread
+from app.models import Mailbox, Message, ResponseEpisode, Thread, ThreadTally
 from app.worker import Worker, backoff_delay
 from tests.support.imap import ImapAccount, closing_client
 from tests.support.mailfactory import (
@@ -18,6 +19,7 @@ from tests.support.mailfactory import (
     message,
     message_id_of,
     relay_address,
+    seller_reply,
 )
 from tests.support.polling import idling_sessions, poll, wait_for
 
@@ -69,6 +71,63 @@ def test_subject_and_counterpart_join_within_30_days_only(
     assert threads[message_id_of(recent)] == threads[message_id_of(follow_up)]
     assert threads[message_id_of(reply)] == threads[message_id_of(recent)]
     assert threads[message_id_of(old)] != threads[message_id_of(recent)]
+
+
+@pytest.mark.parametrize("batch_size", [1, 500], ids=["message by message", "one batch"])
+def test_a_buyers_messages_and_the_sellers_reply_in_one_batch_thread_together(
+    imap_account: ImapAccount, session_factory: sessionmaker[Session], batch_size: int
+) -> None:
+    """Messages of one batch thread with each other as they would one by one: by headers, by
+    order number and by counterpart and subject, with the clock their order gives."""
+    start = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=10)
+    asked = customer("Lena", order="108829272810783")
+    # The seller's copy of the reply in INBOX (a Bcc to itself), answering by headers.
+    answered = seller_reply("Lena", in_reply_to=message_id_of(asked), subject="Where is it?")
+    # Her next message from another relay address, no reply headers: found by the order.
+    asked_again = message(
+        sender=relay_address("Lena, again"),
+        subject="Still nothing",
+        body="Order #108829272810783 has not arrived.",
+    )
+    # Another buyer: two messages with one subject and no order, then nothing from the seller.
+    first_of_other = message(sender=relay_address("Milo"), subject="Broken lid")
+    second_of_other = message(sender=relay_address("Milo"), subject="RE: Broken lid")
+    for hours, raw in enumerate([asked, first_of_other, answered, asked_again, second_of_other]):
+        imap_account.append("INBOX", [raw], when=start + timedelta(hours=hours))
+
+    assert poll(session_factory, imap_account.settings(batch_size=batch_size)).ok
+
+    threads = threads_by_message(session_factory)
+    lena = threads[message_id_of(asked)]
+    assert threads[message_id_of(answered)] == threads[message_id_of(asked_again)] == lena
+    milo = threads[message_id_of(first_of_other)]
+    assert threads[message_id_of(second_of_other)] == milo != lena
+    with session_factory() as db:
+        assert db.scalar(select(func.count()).select_from(Thread)) == 2
+        lena_thread, milo_thread = db.get_one(Thread, lena), db.get_one(Thread, milo)
+        # Answered after an hour; her second message (hour 3) started a new wait.
+        assert (lena_thread.message_count, lena_thread.clock_started_at) == (
+            3,
+            start + timedelta(hours=3),
+        )
+        assert lena_thread.due_at == start + timedelta(hours=51)
+        assert lena_thread.counterpart == relay_address("Lena").lower()
+        waits = db.scalars(
+            select(ResponseEpisode)
+            .where(ResponseEpisode.thread_id == lena)
+            .order_by(ResponseEpisode.started_at)
+        ).all()
+        assert [(w.started_at, w.answered_at) for w in waits] == [
+            (start, start + timedelta(hours=2)),
+            (start + timedelta(hours=3), None),
+        ]
+        # The other wait runs from the first of the two messages.
+        assert (milo_thread.message_count, milo_thread.clock_started_at) == (
+            2,
+            start + timedelta(hours=1),
+        )
+        tallies = {(t.kind, t.bucket): t.count for t in db.scalars(select(ThreadTally)) if t.count}
+        assert tallies == {("customer", "open"): 2}
 
 
 def test_notices_never_join_a_customer_thread_by_guesswork(
