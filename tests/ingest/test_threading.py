@@ -207,3 +207,27 @@ def poll_has_run(session_factory: sessionmaker[Session]) -> bool:
 def test_backoff_doubles_from_the_poll_interval_up_to_15_minutes() -> None:
     delays = [backoff_delay(poll_seconds=60, failures=n) for n in range(1, 7)]
     assert delays == [timedelta(seconds=s) for s in (60, 120, 240, 480, 900, 900)]
+
+
+def test_a_batch_of_thousands_of_new_buyers_gives_each_message_its_own_thread(
+    imap_account: ImapAccount, session_factory: sessionmaker[Session]
+) -> None:
+    """Threads and messages are inserted many rows a statement (and more than one statement's
+    page here): every message still ends in the thread of its own buyer."""
+    count = 2500
+    imap_account.server.deliver(
+        imap_account.username,
+        (customer(f"Buyer {i}", order=f"2000114190{i:05d}") for i in range(count)),
+    )
+    report = poll(session_factory, imap_account.settings(batch_size=count))
+    assert report.ok and report.folders[0].new == count
+    with session_factory() as db:
+        rows = db.execute(
+            select(
+                Message.from_address, Message.order_number, Thread.counterpart, Thread.order_number
+            ).join(Thread, Thread.id == Message.thread_id)
+        ).all()
+        threads = db.scalar(select(func.count()).select_from(Thread))
+    assert threads == len(rows) == count
+    assert all(sender == counterpart for sender, _, counterpart, _ in rows)
+    assert all(ordered == thread_order for _, ordered, _, thread_order in rows)
