@@ -13,10 +13,8 @@ from __future__ import annotations
 import logging
 import time
 from collections import Counter
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field, replace
-from email.parser import BytesHeaderParser
-from email.utils import getaddresses
+from contextlib import closing
+from dataclasses import dataclass, field
 
 from imapclient.exceptions import IMAPClientError
 from sqlalchemy.exc import SQLAlchemyError
@@ -30,9 +28,8 @@ from app.enums import Classification, FolderRole
 from app.errors import ConfigError
 from app.ingest import health
 from app.ingest import repository as ingest_repository
+from app.ingest.reads import one_ahead, reads
 from app.ingest.store import UNANSWERED_POLLS, Outcome, Unanswered, note_unanswered, store_batch
-from app.mail.classify import is_whitelisted
-from app.mail.fetched import FetchedMessage
 from app.mail.imap import FolderState, ImapMailbox
 from app.mail.imap_errors import ImapError, did_not_answer
 from app.mailboxes import repository as mailbox_repository
@@ -42,7 +39,6 @@ from app.sla import PolicyFor, policy_lookup
 
 log = logging.getLogger(__name__)
 
-BATCH_BYTES = 50 * 1024 * 1024
 # Replies are stored after what they answer, so they find their thread by In-Reply-To.
 FOLDER_ORDER = (FolderRole.INBOX, FolderRole.SPAM, FolderRole.SENT)
 
@@ -81,76 +77,6 @@ class PollReport:
     @property
     def ok(self) -> bool:
         return self.error is None
-
-
-def _batches(uids: Sequence[int], size: int) -> Iterator[list[int]]:
-    for start in range(0, len(uids), size):
-        yield list(uids[start : start + size])
-
-
-def _by_bytes(uids: list[int], sizes: dict[int, int]) -> Iterator[list[int]]:
-    """Split a batch so no single FETCH holds more than BATCH_BYTES in memory."""
-    part: list[int] = []
-    total = 0
-    for uid in uids:
-        size = sizes.get(uid, 0)
-        if part and total + size > BATCH_BYTES:
-            yield part
-            part, total = [], 0
-        part.append(uid)
-        total += size
-    if part:
-        yield part
-
-
-def _fetch(
-    imap: ImapMailbox, uids: list[int], sizes: dict[int, int], *, max_message_bytes: int
-) -> tuple[list[FetchedMessage], dict[int, str]]:
-    """The messages of ``uids`` in UID order: whole, or only the header of one over the limit,
-    with a note, so no single message decides how much memory a poll needs; and the UIDs the
-    server answered without them, with what it did."""
-    whole = [uid for uid in uids if sizes.get(uid, 0) <= max_message_bytes]
-    too_big = [uid for uid in uids if sizes.get(uid, 0) > max_message_bytes]
-    fetched: list[FetchedMessage] = []
-    unanswered: dict[int, str] = {}
-    if whole:
-        answer = imap.fetch(whole)
-        fetched.extend(answer.answered.values())
-        unanswered.update(answer.unanswered)
-    if too_big:
-        headers = imap.fetch_headers(too_big, max_bytes=max_message_bytes)
-        unanswered.update(headers.unanswered)
-        for header in headers.answered.values():
-            note = (
-                f"message of {header.size} bytes is over max_message_bytes "
-                f"({max_message_bytes}); only its headers were fetched"
-            )
-            if len(header.raw) >= max_message_bytes:
-                note += f", and of those only the first {max_message_bytes} bytes"
-            fetched.append(replace(header, problems=(note,)))
-    # Stored in UID order: a reply finds the message it answers already stored.
-    return sorted(fetched, key=lambda m: m.uid), unanswered
-
-
-def _whitelisted_uids(
-    imap: ImapMailbox, uids: list[int], patterns: Sequence[str]
-) -> tuple[list[int], dict[int, str]]:
-    """The UIDs of Walmart mail among ``uids``, and those whose sender header the server did not
-    give: neither read nor skipped, whatever they are."""
-    if not uids:
-        return [], {}
-    headers = imap.sender_headers(uids)
-    parser = BytesHeaderParser()
-    keep = []
-    for uid in uids:
-        if uid not in headers.answered:
-            continue
-        header = parser.parsebytes(headers.answered[uid])
-        addresses = getaddresses([str(header.get("From", ""))])
-        sender = addresses[0][1].lower() if addresses else None
-        if is_whitelisted(sender, patterns):
-            keep.append(uid)
-    return keep, {uid: reason for uid, reason in headers.unanswered.items() if uid in uids}
 
 
 def _open_cursor(
@@ -205,49 +131,34 @@ def sync_folder(
         return report  # nothing new: the cost does not depend on the folder's size
     seller_addresses = frozenset(settings.seller_addresses)
     waiting_at: int | None = None  # the first UID of this poll the cursor must not pass
-    for chunk in _batches(imap.uids_above(cursor.last_uid), settings.batch_size):
-        # Above a cursor that waited for an unanswered UID, what was stored is not fetched again.
-        todo = [uid for uid in chunk if uid not in accounted]
-        wanted, unanswered = todo, dict[int, str]()
-        if role == FolderRole.SPAM:
-            wanted, unanswered = _whitelisted_uids(imap, todo, settings.spam_whitelist)
-        skipped = set(todo) - set(wanted) - set(unanswered)
-        sizes = imap.sizes(wanted) if wanted else {}
-        # A message over the limit costs at most that much (of its header). Each part of at
-        # most BATCH_BYTES is fetched and committed on its own: a batch of big messages is never
-        # in memory at once.
-        costs = {uid: min(size, settings.max_message_bytes) for uid, size in sizes.items()}
-        parts = list(_by_bytes(wanted, costs)) or [[]]
-        noted: set[int] = set()
-        for number, part in enumerate(parts, 1):
-            up_to = max(chunk) if number == len(parts) else max(part)
-            fetched, missing = _fetch(
-                imap, part, sizes, max_message_bytes=settings.max_message_bytes
-            )
-            unanswered.update(missing)
-            due = {uid: why for uid, why in unanswered.items() if uid <= up_to and uid not in noted}
-            noted |= due.keys()
+    folder_reads = reads(
+        imap, imap.uids_above(cursor.last_uid), accounted, role=role, settings=settings
+    )
+    # Copying rescued spam uses the connection between reads: then nothing is read ahead.
+    rescuing = role == FolderRole.SPAM and settings.rescue_spam
+    with closing(folder_reads if rescuing else one_ahead(folder_reads)) as parts:
+        for read in parts:
             with session_scope(session_factory) as db:
                 cursor = mailbox_repository.lock_cursor(db, cursor.id)
                 outcomes = store_batch(
                     db,
                     cursor=cursor,
                     uidvalidity=state.uidvalidity,
-                    fetched=fetched,
+                    fetched=read.fetched,
                     seller_addresses=seller_addresses,
                     policy_for=policy_for,
                 )
                 for outcome, classification in outcomes:
                     report.count(outcome, classification)
                 found = note_unanswered(
-                    db, cursor=cursor, uidvalidity=state.uidvalidity, reasons=due
+                    db, cursor=cursor, uidvalidity=state.uidvalidity, reasons=read.unanswered
                 )
                 waiting = [f.uid for f in found if not f.dead_letter]
                 if waiting:
                     waiting_at = min(waiting_at or waiting[0], *waiting)
-                passed = up_to if waiting_at is None else min(up_to, waiting_at - 1)
+                passed = read.up_to if waiting_at is None else min(read.up_to, waiting_at - 1)
                 passed = max(passed, cursor.last_uid)
-                passed_skipped = sum(1 for uid in skipped if cursor.last_uid < uid <= passed)
+                passed_skipped = sum(1 for uid in read.skipped if cursor.last_uid < uid <= passed)
                 cursor.skipped_count += passed_skipped
                 cursor.last_uid = passed
                 ingest_repository.forget_unanswered(
@@ -255,12 +166,12 @@ def sync_folder(
                     cursor_id=cursor.id,
                     uidvalidity=state.uidvalidity,
                     up_to=passed,
-                    read=[f.uid for f in fetched],
+                    read=[f.uid for f in read.fetched],
                 )
             report.skipped += passed_skipped
             _report_unanswered(report, found, mailbox=settings.name, cursor_at=passed)
-            if role == FolderRole.SPAM and fetched and settings.rescue_spam:
-                imap.copy_to([f.uid for f in fetched], "INBOX")
+            if rescuing and read.fetched:
+                imap.copy_to([f.uid for f in read.fetched], "INBOX")
     _reconcile(session_factory, cursor_id=cursor.id, mailbox=settings.name)
     return report
 

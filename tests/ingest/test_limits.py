@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from app.clock import now
 from app.config import MailboxSettings, Settings, WorkerSettings
 from app.enums import Classification, FolderRole
-from app.ingest import poll as ingest_poll
+from app.ingest import reads as ingest_reads
 from app.ingest.poll import PollReport
 from app.ingest.replay import replay_dead_letters
 from app.models import FolderCursor, Mailbox, Message, MessageRaw, Thread
@@ -166,7 +166,7 @@ def test_a_batch_bigger_than_batch_bytes_is_fetched_and_committed_in_parts(
         message(sender=f"prince{i}@scam.example", subject="You won", body="Click") for i in range(6)
     ]
     imap_account.append("Junk", [m for pair in zip(walmart, spam, strict=True) for m in pair])
-    monkeypatch.setattr(ingest_poll, "BATCH_BYTES", 50 * 1024)  # two or three messages a part
+    monkeypatch.setattr(ingest_reads, "BATCH_BYTES", 50 * 1024)  # two or three messages a part
     commits: list[object] = []
     count_commit = commits.append
     event.listen(engine, "commit", count_commit)
