@@ -41,14 +41,14 @@ def fresh_database(database_url: str | None) -> str:
 
 def drop_database(database_url: str) -> None:
     """Remove what fresh_database made: the SQLite file's directory, or the PostgreSQL database
-    (its connections must be closed)."""
+    (ending any connection still open to it)."""
     url = normalise_url(database_url)
     if url.get_backend_name() == "sqlite":
         shutil.rmtree(Path(url.database or "").parent, ignore_errors=True)
         return
     admin = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
     with admin.connect() as connection:
-        connection.execute(text(f'DROP DATABASE IF EXISTS "{url.database}"'))
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{url.database}" WITH (FORCE)'))
     admin.dispose()
 
 

@@ -24,11 +24,12 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
+from app import leases
 from app.db import make_engine, make_session_factory, session_scope
 from app.enums import Role
-from app.models import Mailbox, Message
+from app.models import Lease, Mailbox, Message
 from app.users.service import create_user
-from bench.common import ROOT, fresh_database, serving
+from bench.common import ROOT, drop_database, fresh_database, serving
 from bench.threads_api import fill, throughput
 from tests.support.dovecot import Dovecot
 from tests.support.mailfactory import customer
@@ -103,6 +104,9 @@ def run_workers(
         )
         for log in logs
     ]
+    pids = [w.pid for w in workers]
+    logins_before = polls_done(dovecot)
+    first_stored = all_holding = None  # seconds after the start
     try:
         while True:
             with factory() as db:
@@ -112,12 +116,26 @@ def run_workers(
                     .where(Mailbox.last_success_at.is_not(None))
                 )
                 stored = db.scalar(select(func.count()).select_from(Message))
+                holding = db.scalar(
+                    select(func.count(Lease.holder.distinct())).where(
+                        Lease.name.startswith(leases.MAILBOX_PREFIX), Lease.holder.is_not(None)
+                    )
+                )
+            if first_stored is None and stored:
+                first_stored = time.perf_counter() - began
+            if all_holding is None and holding == count:
+                all_holding = time.perf_counter() - began
             if polled == mailboxes and stored == expected:
                 break
             time.sleep(0.2)
         first_round = time.perf_counter() - began
-        pids = [w.pid for w in workers]
         polls_before, cpu_before = polls_done(dovecot), cpu_seconds(pids)
+        print(
+            f"{count} worker(s), first round: a first message stored at {first_stored or 0:.1f} s, "
+            f"every worker holding mailboxes at {all_holding or 0:.1f} s; "
+            f"{polls_before - logins_before} polls for {mailboxes} mailboxes; the workers' CPU "
+            f"{cpu_before:.1f} s ({1000 * cpu_before / max(expected, 1):.1f} ms a message)"
+        )
         time.sleep(steady)
         polls = polls_done(dovecot) - polls_before
         cpu = cpu_seconds(pids) - cpu_before
@@ -133,6 +151,7 @@ def run_workers(
         for w in workers:
             w.wait(timeout=120)
         engine.dispose()
+        drop_database(url)
 
 
 def run_replicas(admin_url: str, threads: int) -> None:
