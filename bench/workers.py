@@ -22,7 +22,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from app import leases
 from app.db import make_engine, make_session_factory, session_scope
@@ -130,11 +130,16 @@ def run_workers(
             time.sleep(0.2)
         first_round = time.perf_counter() - began
         polls_before, cpu_before = polls_done(dovecot), cpu_seconds(pids)
+        with engine.connect() as connection:  # counted by PostgreSQL, flushed within a second
+            sessions = connection.scalar(
+                text("SELECT sessions FROM pg_stat_database WHERE datname = current_database()")
+            )
         print(
             f"{count} worker(s), first round: a first message stored at {first_stored or 0:.1f} s, "
             f"every worker holding mailboxes at {all_holding or 0:.1f} s; "
             f"{polls_before - logins_before} polls for {mailboxes} mailboxes; the workers' CPU "
-            f"{cpu_before:.1f} s ({1000 * cpu_before / max(expected, 1):.1f} ms a message)"
+            f"{cpu_before:.1f} s ({1000 * cpu_before / max(expected, 1):.1f} ms a message); "
+            f"{sessions} database connections opened"
         )
         time.sleep(steady)
         polls = polls_done(dovecot) - polls_before
