@@ -83,9 +83,10 @@ class Bench:
     """One Dovecot mailbox of ``count`` buyers' messages and one database, and the commands that
     run on them, each as a process."""
 
-    def __init__(self, server: Dovecot, *, user: str, count: int, database_url: str) -> None:
-        self.server, self.user, self.count, self.url = server, user, count, database_url
-        self.work = Path(tempfile.mkdtemp(prefix="slawatch-ingest-"))
+    def __init__(
+        self, server: Dovecot, *, user: str, count: int, database_url: str, work: Path
+    ) -> None:
+        self.count, self.url, self.work = count, database_url, work
         server.add_user(user, PASSWORD)
         server.deliver(user, (buyer_message(i) for i in range(count)))
         config = self.work / "slawatch.toml"
@@ -195,8 +196,11 @@ def main() -> None:
     server = Dovecot()
     server.start()
     url = fresh_database(args.database_url)
+    work = tempfile.TemporaryDirectory(prefix="slawatch-ingest-")
     try:
-        bench = Bench(server, user="ingest@bench.example", count=count, database_url=url)
+        bench = Bench(
+            server, user="ingest@bench.example", count=count, database_url=url, work=Path(work.name)
+        )
         size = sum(len(buyer_message(i)) for i in range(100)) / 100
         print(
             f"{'first import' if args.first_import else 'ingestion'}: whole processes, {backend}, "
@@ -210,6 +214,7 @@ def main() -> None:
     finally:
         server.cleanup()
         drop_database(url)
+        work.cleanup()
 
 
 if __name__ == "__main__":
