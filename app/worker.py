@@ -42,6 +42,7 @@ MAX_BACKOFF = timedelta(minutes=15)
 STATS_SECONDS = 300
 SWEEP_LEASE, STATS_LEASE = "sweep", "stats"
 SINGLETONS = (STATS_LEASE, SWEEP_LEASE)
+COORDINATION = "coordination"  # the executor of coordinate() alone
 
 
 def backoff_delay(*, poll_seconds: int, failures: int) -> timedelta:
@@ -63,7 +64,13 @@ class Worker:
         self._logins = Logins(self._session_factory, settings)
         self.scheduler = BackgroundScheduler(
             timezone=UTC,
-            executors={"default": ThreadPoolExecutor(settings.worker.threads)},
+            # Sharing the mailboxes has a thread of its own: queued behind a backlog of polls in
+            # the shared pool it would run late, the leases would expire and the other workers
+            # would take them all, in turn, over and over (seen with 500 mailboxes, 2 workers).
+            executors={
+                "default": ThreadPoolExecutor(settings.worker.threads),
+                COORDINATION: ThreadPoolExecutor(1),
+            },
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 60},
         )
         self._lock = threading.Lock()
@@ -79,6 +86,7 @@ class Worker:
             seconds=self._ttl.total_seconds() / 4,
             id="coordinate",
             name="share the mailboxes",
+            executor=COORDINATION,
             next_run_time=now(),
         )
         self.scheduler.add_job(
@@ -225,8 +233,10 @@ class Worker:
     def _poll(self, name: str) -> None:
         with self._lock:
             mailbox = self._polled.get(name)
-            if mailbox is None:
-                return  # handed over since this run was scheduled
+            if mailbox is None or self._stopping:
+                # Handed over since this run was scheduled; or stopping: the polls still queued
+                # are dropped, not run one by one before the worker can hand its leases back.
+                return
             self._polling.add(name)
         try:
             report = poll_mailbox(

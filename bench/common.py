@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -36,6 +37,19 @@ def fresh_database(database_url: str | None) -> str:
         url = normalise_url(database_url).set(database=name).render_as_string(hide_password=False)
     migrate.upgrade(url)
     return url
+
+
+def drop_database(database_url: str) -> None:
+    """Remove what fresh_database made: the SQLite file's directory, or the PostgreSQL database
+    (ending any connection still open to it)."""
+    url = normalise_url(database_url)
+    if url.get_backend_name() == "sqlite":
+        shutil.rmtree(Path(url.database or "").parent, ignore_errors=True)
+        return
+    admin = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{url.database}" WITH (FORCE)'))
+    admin.dispose()
 
 
 @contextmanager

@@ -22,13 +22,14 @@ import tempfile
 import time
 from pathlib import Path
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
+from app import leases
 from app.db import make_engine, make_session_factory, session_scope
 from app.enums import Role
-from app.models import Mailbox, Message
+from app.models import Lease, Mailbox, Message
 from app.users.service import create_user
-from bench.common import ROOT, fresh_database, serving
+from bench.common import ROOT, drop_database, fresh_database, serving
 from bench.threads_api import fill, throughput
 from tests.support.dovecot import Dovecot
 from tests.support.mailfactory import customer
@@ -70,9 +71,11 @@ def cpu_seconds(pids: list[int]) -> float:
     return total / CLOCK_TICKS
 
 
-def polls_done(logs: list[Path]) -> int:
-    pattern = re.compile(rb'Job "poll b\d+ .* executed successfully')
-    return sum(len(pattern.findall(log.read_bytes())) for log in logs)
+def polls_done(dovecot: Dovecot) -> int:
+    """Polls so far, counted by the server: each poll (IDLE off) logs in once. (APScheduler's
+    line for each job run is off unless log_level is DEBUG.)"""
+    log = (dovecot.base / "dovecot.log").read_bytes()
+    return len(re.findall(rb"imap-login: Info: Login: user=<b\d+@bench.example>", log))
 
 
 def run_workers(
@@ -101,6 +104,9 @@ def run_workers(
         )
         for log in logs
     ]
+    pids = [w.pid for w in workers]
+    logins_before = polls_done(dovecot)
+    first_stored = all_holding = None  # seconds after the start
     try:
         while True:
             with factory() as db:
@@ -110,14 +116,33 @@ def run_workers(
                     .where(Mailbox.last_success_at.is_not(None))
                 )
                 stored = db.scalar(select(func.count()).select_from(Message))
+                holding = db.scalar(
+                    select(func.count(Lease.holder.distinct())).where(
+                        Lease.name.startswith(leases.MAILBOX_PREFIX), Lease.holder.is_not(None)
+                    )
+                )
+            if first_stored is None and stored:
+                first_stored = time.perf_counter() - began
+            if all_holding is None and holding == count:
+                all_holding = time.perf_counter() - began
             if polled == mailboxes and stored == expected:
                 break
             time.sleep(0.2)
         first_round = time.perf_counter() - began
-        pids = [w.pid for w in workers]
-        polls_before, cpu_before = polls_done(logs), cpu_seconds(pids)
+        polls_before, cpu_before = polls_done(dovecot), cpu_seconds(pids)
+        with engine.connect() as connection:  # counted by PostgreSQL, flushed within a second
+            sessions = connection.scalar(
+                text("SELECT sessions FROM pg_stat_database WHERE datname = current_database()")
+            )
+        print(
+            f"{count} worker(s), first round: a first message stored at {first_stored or 0:.1f} s, "
+            f"every worker holding mailboxes at {all_holding or 0:.1f} s; "
+            f"{polls_before - logins_before} polls for {mailboxes} mailboxes; the workers' CPU "
+            f"{cpu_before:.1f} s ({1000 * cpu_before / max(expected, 1):.1f} ms a message); "
+            f"{sessions} database connections opened"
+        )
         time.sleep(steady)
-        polls = polls_done(logs) - polls_before
+        polls = polls_done(dovecot) - polls_before
         cpu = cpu_seconds(pids) - cpu_before
         print(
             f"{count} worker(s): first round (every mailbox polled, {expected} messages stored) "
@@ -131,6 +156,7 @@ def run_workers(
         for w in workers:
             w.wait(timeout=120)
         engine.dispose()
+        drop_database(url)
 
 
 def run_replicas(admin_url: str, threads: int) -> None:
@@ -157,6 +183,7 @@ def main() -> None:
     parser.add_argument("--steady", type=float, default=30, help="seconds of no-change polling")
     parser.add_argument("--workers", default="1,2,4")
     parser.add_argument("--threads", type=int, default=100_000, help="for the replicas part")
+    parser.add_argument("--replicas", action=argparse.BooleanOptionalAction, default=True)
     args = parser.parse_args()
 
     dovecot = Dovecot()
@@ -180,7 +207,8 @@ def main() -> None:
             )
     finally:
         dovecot.cleanup()
-    run_replicas(args.database_url, args.threads)
+    if args.replicas:
+        run_replicas(args.database_url, args.threads)
 
 
 if __name__ == "__main__":

@@ -6,7 +6,9 @@ poll. (tests/test_worker_processes.py runs real worker processes against Dovecot
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import threading
+import time
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -14,7 +16,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from app import leases
-from app.clock import set_clock
+from app.clock import now, set_clock
 from app.config import MailboxSettings, Settings, WorkerSettings
 from app.db import session_scope
 from app.enums import Role
@@ -140,3 +142,44 @@ def test_mailboxes_added_and_disabled_through_the_api_are_picked_up_and_dropped(
         mailbox_service.set_enabled(db, "agency-client-7", False, settings=settings, actor=admin)
     worker.coordinate()
     assert worker.polled == ["store-00"]
+
+
+def test_sharing_the_mailboxes_runs_while_every_poll_thread_is_busy(
+    database_url: str, engine: Engine, session_factory: sessionmaker[Session]
+) -> None:
+    """A backlog of polls must not delay the lease renewals: else the leases expire and another
+    worker takes every mailbox, then this one takes them back, round after round."""
+    settings = Settings(
+        database_url=database_url,
+        mailboxes=[],
+        worker=WorkerSettings(lease_seconds=20, threads=1),
+    )
+    worker = Worker(settings, engine, worker_id="w1")
+    heartbeat = leases.WORKER_PREFIX + worker.id
+    busy, release = threading.Event(), threading.Event()
+
+    def slow_poll() -> None:
+        busy.set()
+        release.wait(30)
+
+    def expiry() -> datetime | None:
+        with session_factory() as db:
+            return leases.held(db, holder=worker.id, now=now()).get(heartbeat)
+
+    def wait_until(condition: Callable[[], bool]) -> bool:
+        deadline = time.monotonic() + 10
+        while not condition() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return condition()
+
+    worker.start()
+    try:
+        assert wait_until(lambda: expiry() is not None)
+        first = expiry()
+        worker.scheduler.add_job(slow_poll, next_run_time=now())  # the only poll thread
+        assert busy.wait(10)
+        worker.scheduler.modify_job("coordinate", next_run_time=now())
+        assert wait_until(lambda: expiry() != first), "not renewed while every poll thread ran"
+    finally:
+        release.set()
+        worker.shutdown()
