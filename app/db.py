@@ -8,7 +8,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import DateTime, Dialect, MetaData, create_engine, event, func, insert, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, Engine, make_url
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
@@ -68,9 +67,15 @@ def _configure_sqlite(dbapi_connection: Any, _: Any) -> None:
 
 def dialect_insert(session: Session) -> Any:
     """The dialect's INSERT, which has ON CONFLICT (upserts) on both SQLite and PostgreSQL."""
+    # Imported here: the postgresql package loads every PostgreSQL driver's dialect, which a
+    # SQLite process never needs.
     if session.get_bind().dialect.name == "postgresql":
-        return postgresql.insert
-    return sqlite.insert
+        from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+
+        return postgresql_insert
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    return sqlite_insert
 
 
 def insert_returning_ids(session: Session, model: Any, rows: Sequence[dict[str, Any]]) -> list[int]:

@@ -62,3 +62,46 @@ def test_a_command_still_loads_what_it_uses(tmp_path: Path) -> None:
         timeout=120,
     )
     assert missing.returncode == 2 and "does not exist" in missing.stderr
+
+
+def test_a_poll_loads_no_web_framework_and_no_http_client(tmp_path: Path) -> None:
+    """`slawatch poll --once` from cron starts often: it imports what polling needs, not the
+    API's framework, nor the HTTP client only OAuth2 mailboxes use."""
+    config = tmp_path / "slawatch.toml"
+    config.write_text(
+        f'database_url = "sqlite:///{tmp_path / "x.db"}"\n'
+        "[[mailboxes]]\n"
+        'name = "shop"\nhost = "127.0.0.1"\nport = 1\nsecurity = "plain"\n'
+        'username = "shop@example.com"\npassword_env = "SHOP_PASSWORD"\n'
+        "timeout_seconds = 5\n"
+    )
+    migrated = subprocess.run(
+        [sys.executable, "-m", "app.cli", "--config", str(config), "migrate"],
+        env=ENV,
+        cwd=ROOT,
+        capture_output=True,
+        timeout=120,
+    )
+    assert migrated.returncode == 0, migrated.stderr
+    web = ("fastapi", "starlette", "uvicorn", "httpx", "jinja2")
+    probe = (
+        "import json, sys\n"
+        "from app.cli import main\n"
+        "try:\n"
+        f"    code = main(['--config', {str(config)!r}, 'poll', '--once'])\n"
+        "except SystemExit as e:\n"
+        "    code = e.code\n"
+        f"print(json.dumps([code, [m for m in {web!r} if m in sys.modules]]))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe],
+        env={**ENV, "SHOP_PASSWORD": "pw"},
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    code, loaded = json.loads(result.stdout.strip().splitlines()[-1])
+    assert code != 0 and "shop" in result.stderr + result.stdout  # the poll ran, and failed
+    assert loaded == []
