@@ -1,5 +1,7 @@
 """All queries of mailboxes and their folder cursors (where each folder's poll has got to)."""
 
+from collections.abc import Sequence
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -9,20 +11,34 @@ from app.enums import FolderRole
 from app.models import FolderCursor, Mailbox
 
 
+def get_or_create_mailboxes(db: Session, names: Sequence[str]) -> dict[str, Mailbox]:
+    """The mailboxes of ``names``, recorded first where missing, in a few statements however many
+    there are."""
+    found = {m.name: m for m in db.scalars(select(Mailbox).where(Mailbox.name.in_(names)))}
+    missing = [name for name in dict.fromkeys(names) if name not in found]
+    if not missing:
+        return found
+    # Several workers starting at once record the same config mailboxes: an upsert lets each of
+    # them find the one row.
+    db.execute(
+        dialect_insert(db)(Mailbox).on_conflict_do_nothing(index_elements=["name"]),
+        [
+            {
+                "name": name,
+                "source": "config",
+                "enabled": True,
+                "consecutive_failures": 0,
+                "created_at": now(),
+            }
+            for name in missing
+        ],
+    )
+    added = db.scalars(select(Mailbox).where(Mailbox.name.in_(missing)))
+    return found | {m.name: m for m in added}
+
+
 def get_or_create_mailbox(db: Session, name: str) -> Mailbox:
-    mailbox = db.scalar(select(Mailbox).where(Mailbox.name == name))
-    if mailbox is None:
-        # Several workers starting at once record the same config mailboxes: an upsert lets
-        # each of them find the one row.
-        db.execute(
-            dialect_insert(db)(Mailbox)
-            .values(
-                name=name, source="config", enabled=True, consecutive_failures=0, created_at=now()
-            )
-            .on_conflict_do_nothing(index_elements=["name"])
-        )
-        mailbox = db.scalars(select(Mailbox).where(Mailbox.name == name)).one()
-    return mailbox
+    return get_or_create_mailboxes(db, [name])[name]
 
 
 def get_mailbox(db: Session, mailbox_id: int) -> Mailbox:

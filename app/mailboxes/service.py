@@ -80,8 +80,9 @@ def clients(db: Session) -> list[str]:
 
 def sync_configured(db: Session, settings: Settings) -> None:
     """Record the config file's mailboxes (and their client labels) in the database."""
+    rows = mailbox_repository.get_or_create_mailboxes(db, [m.name for m in settings.mailboxes])
     for configured in settings.mailboxes:
-        row = mailbox_repository.get_or_create_mailbox(db, configured.name)
+        row = rows[configured.name]
         if row.source == API:
             raise ConfigError(
                 f"mailbox {configured.name!r} is in the config file and was also created "
