@@ -84,9 +84,11 @@ def run(size: int, database_url: str | None, port: int) -> None:
             db, now=at, sla_settings=settings.sla, marketplaces=registry.marketplaces(db, settings)
         )
     idle = time.perf_counter() - began
+    per_transition = recorded / max(len(transitions), 1) * 1000
     print(
         f"{size} threads ({engine.dialect.name}), {len(transitions)} transitioning: "
-        f"recorded with {len(alerts)} alerts in {recorded:.2f} s, {delivery.sent} alerts "
+        f"recorded with {len(alerts)} alerts in {recorded:.2f} s "
+        f"({per_transition:.3f} ms a transition), {delivery.sent} alerts "
         f"delivered in {delivered:.2f} s; a sweep with nothing due: {idle * 1000:.1f} ms "
         f"({len(again)} transitions)"
     )

@@ -24,8 +24,8 @@ from app.enums import AlertState
 from app.mail import smtp
 from app.mailboxes import registry
 from app.marketplaces import is_marketplace_relay
-from app.models import Alert, ThreadTransition
-from app.threads.sweep import transitions_due
+from app.models import Alert
+from app.threads.sweep import Reached, transitions_due
 
 log = logging.getLogger(__name__)
 
@@ -120,8 +120,8 @@ def deliver_due(
 
 @dataclass
 class SweepReport:
-    transitions: list[ThreadTransition]
-    alerts: list[Alert]
+    transitions: list[Reached]
+    alerts: list[str]  # the keys of the alerts raised
     delivery: DeliveryReport
 
 
@@ -138,7 +138,10 @@ def sweep(
             marketplaces=registry.marketplaces(db, settings),
         )
         alerts = alert_service.alerts_for_transitions(db, transitions, settings=settings, now=now)
-        alerts += alert_service.mailbox_alerts(db, settings=settings, now=now)
+        alerts += [
+            alert.dedupe_key
+            for alert in alert_service.mailbox_alerts(db, settings=settings, now=now)
+        ]
     delivery = deliver_due(session_factory, settings, now=now)
     for outcome in ("sent", "retrying", "failed"):
         metrics.ALERTS.labels(outcome).inc(getattr(delivery, outcome))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -18,7 +19,11 @@ from app.config import Settings
 from app.enums import AlertState
 from app.mailboxes import registry
 from app.mailboxes import repository as mailbox_repository
-from app.models import Alert, Mailbox, Thread, ThreadTransition
+from app.models import Alert, Mailbox
+from app.threads.sweep import Reached
+from app.threads.sweep_repository import DueThread
+
+ALERT_PAGE = 1000  # alerts checked and inserted per statement
 
 
 def _team(db: Session, settings: Settings, mailbox_name: str) -> list[str]:
@@ -40,7 +45,7 @@ def _record(db: Session, alert: Alert) -> Alert | None:
     return alert
 
 
-def _thread_detail(thread: Thread, mailbox_name: str, level: str) -> dict[str, object]:
+def _thread_detail(thread: DueThread, mailbox_name: str, level: str) -> dict[str, object]:
     return {
         "subject": thread.subject,
         "counterpart": thread.counterpart,
@@ -57,52 +62,59 @@ def _thread_detail(thread: Thread, mailbox_name: str, level: str) -> dict[str, o
 
 
 def alerts_for_transitions(
-    db: Session, transitions: Sequence[ThreadTransition], *, settings: Settings, now: datetime
-) -> list[Alert]:
-    """Record the alert of each transition that needs one, in the sweep's own transaction."""
+    db: Session, transitions: Sequence[Reached], *, settings: Settings, now: datetime
+) -> list[str]:
+    """Record the alert of each transition that needs one, in the sweep's own transaction, a page
+    at a time in one executemany; the keys of the alerts recorded."""
     names = {m.id: m.name for m in mailbox_repository.list_mailboxes(db)}
-    recorded = []
+    teams: dict[int, list[str]] = {}
+    rows: list[dict[str, Any]] = []
     for transition in transitions:
-        thread = db.get(Thread, transition.thread_id)
-        if thread is None:
-            continue
+        thread = transition.thread
         rule = rules.thread_alert(
             from_level=transition.from_level, to_level=transition.to_level, kind=thread.kind
         )
         if rule is None:
             continue
         mailbox_name = names[thread.mailbox_id]
-        to = rules.recipients(
-            team=_team(db, settings, mailbox_name),
-            managers=settings.alerts.manager_recipients,
-            to_managers=rule.to_managers,
-        )
-        alert = _record(
-            db,
-            Alert(
-                kind=rule.kind,
-                dedupe_key=(
+        if thread.mailbox_id not in teams:
+            teams[thread.mailbox_id] = _team(db, settings, mailbox_name)
+        rows.append(
+            {
+                "kind": rule.kind,
+                "dedupe_key": (
                     f"thread:{thread.id}:{transition.clock_started_at.isoformat()}:"
                     f"{transition.to_level}"
                 ),
-                thread_id=thread.id,
-                mailbox_id=thread.mailbox_id,
-                recipients=to,
-                subject=thread.subject,
-                detail=_thread_detail(thread, mailbox_name, transition.to_level),
-                urgent=rule.urgent,
-                state=AlertState.PENDING,
-                deliver_after=rules.release_time(
+                "thread_id": thread.id,
+                "mailbox_id": thread.mailbox_id,
+                "recipients": rules.recipients(
+                    team=teams[thread.mailbox_id],
+                    managers=settings.alerts.manager_recipients,
+                    to_managers=rule.to_managers,
+                ),
+                "subject": thread.subject,
+                "detail": _thread_detail(thread, mailbox_name, transition.to_level),
+                "urgent": rule.urgent,
+                "state": AlertState.PENDING,
+                "attempts": 0,
+                "created_at": now,
+                "deliver_after": rules.release_time(
                     now=now,
                     urgent=rule.urgent,
                     breach_at=thread.due_at if thread.due_at and thread.due_at > now else None,
                     quiet=settings.alerts.quiet_hours,
                     digest_minutes=settings.alerts.digest_minutes,
                 ),
-            ),
+            }
         )
-        if alert:
-            recorded.append(alert)
+    recorded = []
+    for start in range(0, len(rows), ALERT_PAGE):
+        page = rows[start : start + ALERT_PAGE]
+        known = repository.existing_keys(db, [row["dedupe_key"] for row in page])
+        fresh = [row for row in page if row["dedupe_key"] not in known]
+        repository.insert_alerts(db, fresh)
+        recorded += [row["dedupe_key"] for row in fresh]
     return recorded
 
 

@@ -29,7 +29,6 @@ from app.models import (
     ResponseFigures,
     Thread,
     ThreadTally,
-    ThreadTransition,
 )
 from app.sla import WAITING_STATES, ThreadState
 
@@ -339,32 +338,6 @@ def save_figures(db: Session, values: dict[str, Any]) -> None:
 def delete_figures_except(db: Session, scopes: set[str]) -> None:
     """Drop the figures of mailboxes that are gone."""
     db.execute(delete(ResponseFigures).where(ResponseFigures.scope.not_in(scopes)))
-
-
-def due_for_sweep(db: Session, *, now: datetime, limit: int) -> list[Thread]:
-    """Threads whose SLA level may have changed, locked so two sweeps never take the same one."""
-    return list(
-        db.scalars(
-            select(Thread)
-            .where(Thread.next_transition_at <= now)
-            .order_by(Thread.next_transition_at)
-            .limit(limit)
-            .with_for_update(skip_locked=True)
-        )
-    )
-
-
-def transition_exists(
-    db: Session, *, thread_id: int, clock_started_at: datetime, to_level: str
-) -> bool:
-    found = db.scalar(
-        select(ThreadTransition.id).where(
-            ThreadTransition.thread_id == thread_id,
-            ThreadTransition.clock_started_at == clock_started_at,
-            ThreadTransition.to_level == to_level,
-        )
-    )
-    return found is not None
 
 
 def bump_activity(db: Session, counts: Mapping[tuple[int, datetime], dict[str, int]]) -> None:
