@@ -25,6 +25,7 @@ from app.status.metrics_router import router as metrics_router
 from app.status.router import router as status_router
 from app.threads.router import router as threads_router
 from app.users.router import router as users_router
+from app.walmart.opening import OrderReads
 from app.web.actions import router as web_actions_router
 from app.web.pages import router as web_pages_router
 from app.worker import Worker
@@ -58,6 +59,7 @@ def create_app(settings: Settings, *, run_jobs: bool = False) -> FastAPI:
         app.state.session_factory = make_session_factory(engine)
         app.state.read_session_factory = make_read_session_factory(engine)
         app.state.logins = Logins(app.state.session_factory, settings)
+        app.state.order_reads = OrderReads(app.state.session_factory)
         app.state.metrics_registry = metrics.app_registry(app.state.read_session_factory)
         worker = Worker(settings, engine) if run_jobs else None
         if worker:
@@ -67,6 +69,7 @@ def create_app(settings: Settings, *, run_jobs: bool = False) -> FastAPI:
         finally:
             if worker:
                 worker.shutdown()
+            app.state.order_reads.shutdown()
             engine.dispose()
 
     app = FastAPI(

@@ -14,6 +14,7 @@ Errors block approval unless the approver overrides them (recorded elsewhere); w
 | overpromise        | error    | "guarantee", "100%", "immediately", "always", "promise" ...     |
 | foreign_contact    | error    | a link, address or phone number that is not the seller's        |
 | spelling           | warning  | a word missing from the English dictionary                      |
+| tracking_number    | error    | a tracking number the order does not have, or the MCF 12345     |
 
 Whole-text findings come first, then the others in order of their position in the text.
 """
@@ -30,6 +31,7 @@ from urllib.parse import urlsplit
 from spellchecker import SpellChecker
 
 from app.config import ReplySettings
+from app.replies.tracking import TrackingFacts, tracking_problems
 
 Severity = Literal["error", "warning"]
 
@@ -42,9 +44,16 @@ class Finding:
     excerpt: str | None = None
 
 
-def lint(body: str, *, bare_template: str | None, settings: ReplySettings) -> list[Finding]:
+def lint(
+    body: str,
+    *,
+    bare_template: str | None,
+    settings: ReplySettings,
+    tracking: TrackingFacts | None = None,
+) -> list[Finding]:
     """Every finding for the reply ``body``. ``bare_template`` is the template text the reply
-    started from, as rendered; a reply still equal to it is not personalised (None: no template)."""
+    started from, as rendered; a reply still equal to it is not personalised (None: no template).
+    ``tracking``: what the thread's order says about tracking (app.replies.tracking)."""
     if not body.strip():
         return [Finding("empty", "error", "the reply is empty")]
     whole = [
@@ -59,6 +68,7 @@ def lint(body: str, *, bare_template: str | None, settings: ReplySettings) -> li
             *_overpromises(body),
             *_foreign_contacts(body, contacts, settings),
             *_misspellings(body, contacts, settings),
+            *_tracking(body, tracking or TrackingFacts.of(None)),
         ],
         key=lambda item: item[0],
     )
@@ -203,6 +213,12 @@ def _overpromises(body: str) -> Iterator[_Placed]:
                 excerpt=_excerpt(body, m.start(), m.end()),
             ),
         )
+
+
+def _tracking(body: str, facts: TrackingFacts) -> Iterator[_Placed]:
+    for problem in tracking_problems(body, facts):
+        excerpt = _excerpt(body, problem.start, problem.end)
+        yield problem.start, Finding("tracking_number", "error", problem.message, excerpt)
 
 
 _ContactKind = Literal["email", "url", "domain", "phone"]

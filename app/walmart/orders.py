@@ -195,7 +195,7 @@ def _lines(order: dict[str, Any]) -> Iterator[OrderLine]:
         ]
         # A line of several units may have a status per shipment; the tracking shown is the
         # first shipment's that has any.
-        tracked = next(
+        tracked: dict[str, Any] = next(
             (s["trackingInfo"] for s in statuses if isinstance(s.get("trackingInfo"), dict)), {}
         )
         carrier = _carrier(tracked.get("carrierName"))
