@@ -1,5 +1,5 @@
 """Fixtures shared by every test: real databases (SQLite and PostgreSQL), the app, users, and the
-servers the app talks to (Dovecot, SMTP, an OAuth2 provider). They live in tests/support/fixtures/,
+servers the app talks to (Dovecot, SMTP, an OAuth2 provider, Walmart's API). They live in tests/support/fixtures/,
 one module per kind of thing they start; what tests import (helpers, test servers, factories) is
 in tests/support/."""
 
@@ -13,4 +13,5 @@ pytest_plugins = [
     "tests.support.fixtures.app",
     "tests.support.fixtures.mail_servers",
     "tests.support.fixtures.oauth",
+    "tests.support.fixtures.walmart",
 ]
