@@ -267,6 +267,13 @@ class MailboxSummaryOut(ResponsesOut):
     needs_reauthorization: bool = Field(
         description="its OAuth2 sign-in was refused: run `slawatch mailboxes authorize NAME`"
     )
+    walmart_last_success_at: datetime | None = Field(
+        description="the last call to Walmart's Marketplace API (orders) that succeeded"
+    )
+    walmart_last_error_at: datetime | None
+    walmart_last_error: str | None = Field(
+        description="why the API's last call failed, while no later call succeeded"
+    )
 
 
 class SummaryOut(ResponsesOut):
@@ -307,6 +314,9 @@ def get_summary(
                 last_error_at=m.last_error_at,
                 last_error=m.last_error,
                 needs_reauthorization=m.needs_reauthorization,
+                walmart_last_success_at=m.walmart_ok_at,
+                walmart_last_error_at=m.walmart_error_at,
+                walmart_last_error=m.walmart_error if m.walmart_failing else None,
             )
             for m in summary.mailboxes
         ],

@@ -48,19 +48,21 @@ def read_and_keep(
     *,
     mailbox_id: int,
     order_number: str,
-) -> Found | WalmartApiError:
-    """Read one order and keep the outcome (copy, failure, the API's health)."""
+) -> tuple[Found | WalmartApiError, datetime]:
+    """Read one order and keep the outcome (copy, failure, the API's health); the outcome and
+    the time it was kept at (the copy's fetched_at)."""
     outcome = fetch(mailbox, order_number)
     if isinstance(outcome, WalmartApiError) and outcome.kind in service.HEALTH_KINDS:
         log.warning("mailbox %s: order %s not read: %s", mailbox.name, order_number, outcome)
+    at = now()
     try:
         with session_scope(session_factory) as db:
             service.store(
-                db, mailbox_id=mailbox_id, order_number=order_number, outcome=outcome, at=now()
+                db, mailbox_id=mailbox_id, order_number=order_number, outcome=outcome, at=at
             )
     except SQLAlchemyError as e:
         log.error("mailbox %s: order %s read but not kept: %s", mailbox.name, order_number, e)
-    return outcome
+    return outcome, at
 
 
 def _read_all(
@@ -71,7 +73,7 @@ def _read_all(
 ) -> int:
     read = 0
     for number in numbers:
-        outcome = read_and_keep(
+        outcome, _ = read_and_keep(
             session_factory, mailbox, mailbox_id=mailbox_id, order_number=number
         )
         if isinstance(outcome, WalmartApiError):

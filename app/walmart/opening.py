@@ -25,7 +25,11 @@ from app.walmart.orders import Order
 STALE_AFTER = timedelta(minutes=5)
 # ... waiting at most this long before showing the copy (or the reason there is none).
 OPEN_WAIT_SECONDS = 3.0
+# Without a copy, a failed read (Walmart down, refused) is tried again this long after.
+RETRY_AFTER_FAILURE = timedelta(minutes=1)
 _READERS = 4
+
+Kept = tuple[Found | WalmartApiError, datetime]
 
 
 @dataclass(frozen=True)
@@ -45,12 +49,13 @@ class OrderReads:
         self._session_factory = session_factory
         self._executor = ThreadPoolExecutor(_READERS, thread_name_prefix="walmart-order")
         self._lock = threading.Lock()
-        self._running: dict[tuple[int, str], Future[Found | WalmartApiError]] = {}
+        self._running: dict[tuple[int, str], Future[Kept]] = {}
 
     def read(
         self, mailbox: MailboxSettings, *, mailbox_id: int, order_number: str, wait: float
-    ) -> Found | WalmartApiError | None:
-        """The read's outcome, or None when it takes longer than ``wait`` seconds."""
+    ) -> Kept | None:
+        """The read's outcome and when it was kept, or None when it takes longer than ``wait``
+        seconds."""
         key = (mailbox_id, order_number)
         with self._lock:
             future = self._running.get(key)
@@ -75,6 +80,17 @@ class OrderReads:
 
     def shutdown(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)
+
+
+def _due(state: service.OrderState | None, at: datetime) -> bool:
+    """Whether opening the thread reads the order again: never read, a copy older than
+    STALE_AFTER, or no copy after a failure other than "not found" over a minute ago."""
+    if state is None or state.attempted_at is None:
+        return True
+    age = at - state.attempted_at
+    if state.order is None and state.error_kind != "not_found":
+        return age >= RETRY_AFTER_FAILURE
+    return age >= STALE_AFTER
 
 
 def describe(error: WalmartApiError) -> str:
@@ -110,14 +126,13 @@ def order_context(
             f"no credentials: mailbox {name!r} has no Walmart API credentials (walmart_client_id)",
         )
     state = service.state_of(db, thread)
-    at = now()
-    last = state.attempted_at if state else None
-    if reads is not None and (last is None or at - last >= STALE_AFTER):
-        outcome = reads.read(
+    if reads is not None and _due(state, now()):
+        kept = reads.read(
             mailbox, mailbox_id=thread.mailbox_id, order_number=thread.order_number, wait=wait
         )
+        outcome, kept_at = kept if kept else (None, None)
         if isinstance(outcome, Found):
-            return OrderContext(outcome.order, now(), None)
+            return OrderContext(outcome.order, kept_at, None)
         if state is None or state.order is None:
             if outcome is None:
                 return OrderContext(
