@@ -62,13 +62,14 @@ def lint(
         *_no_acknowledgement(body),
     ]
     contacts = list(_contacts(body))
+    tracking = tracking or TrackingFacts.of(None)
     placed = sorted(
         [
             *_placeholders(body),
             *_overpromises(body),
-            *_foreign_contacts(body, contacts, settings),
+            *_foreign_contacts(body, contacts, settings, tracking.urls),
             *_misspellings(body, contacts, settings),
-            *_tracking(body, tracking or TrackingFacts.of(None)),
+            *_tracking(body, tracking),
         ],
         key=lambda item: item[0],
     )
@@ -271,8 +272,10 @@ def _is_phone(text: str, *, before: str) -> bool:
 
 
 def _foreign_contacts(
-    body: str, contacts: Iterable[_Contact], settings: ReplySettings
+    body: str, contacts: Iterable[_Contact], settings: ReplySettings, order_links: frozenset[str]
 ) -> Iterator[_Placed]:
+    """Contacts that are not the seller's; a link is allowed on the listed sites, or when it is
+    the tracking link of the thread's order."""
     domains = [d.lower().lstrip("*").lstrip(".") for d in settings.link_domains]
     emails = {e.lower() for e in settings.contact_emails}
     phones = [re.sub(r"\D", "", p) for p in settings.contact_phones]
@@ -289,7 +292,9 @@ def _foreign_contacts(
                 message = f"the address '{contact.text}' is not one of the seller's contact emails"
         elif contact.kind in ("url", "domain"):
             host = _host(contact.text)
-            if host is None or not _within(host, domains):
+            if contact.text in order_links:
+                pass
+            elif host is None or not _within(host, domains):
                 message = (
                     f"the link '{contact.text}' is not to an allowed site "
                     f"({', '.join(domains) or 'none configured'})"

@@ -32,12 +32,16 @@ class TrackingFacts:
     known: bool
     real: frozenset[str]
     placeholders: frozenset[str]
+    urls: frozenset[str] = frozenset()  # the real tracking links: a reply may quote them
 
     @classmethod
     def of(cls, order: Order | None) -> TrackingFacts:
         if order is None:
             return cls(False, frozenset(), frozenset())
-        return cls(True, order.tracking_numbers(), order.placeholder_numbers())
+        urls = frozenset(
+            line.tracking_url for line in order.lines if line.real_tracking and line.tracking_url
+        )
+        return cls(True, order.tracking_numbers(), order.placeholder_numbers(), urls)
 
 
 def quoted_numbers(body: str) -> Iterator[tuple[int, int, str]]:

@@ -138,3 +138,22 @@ def test_a_placeholder_never_reaches_a_reply() -> None:
     # Used bare, an unknown value shows as a placeholder the lint catches, never as "None".
     bare = render("Tracking: {{ tracking_number }}", context("1", order_values(mcf_only)))
     assert bare.text == "Tracking: [[tracking_number]]" and bare.undefined == ("tracking_number",)
+
+
+def test_where_is_my_order_quotes_the_real_tracking_and_passes_the_lint() -> None:
+    from app.replies.seeds import SEED_DIRECTORY, load_seed_templates
+
+    seed = next(s for s in load_seed_templates(SEED_DIRECTORY) if s.slug == "where_is_my_order")
+    rendered = render(seed.body, context("108829272810783", order_values(ORDER)))
+    assert rendered.error is None and rendered.undefined == ()
+    assert (
+        f"Your package shipped on November 28, 2026 with UPS, tracking number {REAL}: "
+        f"https://www.ups.com/track?tracknum={REAL}. The estimated delivery date is "
+        "December 3, 2026.\n\nI am looking" in rendered.text
+    )
+    settings = ReplySettings(signature="Qwzx Outfitters Team")  # ups.com is not a listed site
+    assert lint(rendered.text, bare_template=None, settings=settings, tracking=KNOWN) == []
+    # Another link to the carrier is still not the seller's to give.
+    other = rendered.text.replace(f"tracknum={REAL}", "tracknum=1Z000")
+    codes = [f.code for f in lint(other, bare_template=None, settings=settings, tracking=KNOWN)]
+    assert codes == ["foreign_contact"]
