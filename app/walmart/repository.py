@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, select, update
+from sqlalchemy import Select, and_, select, update
 from sqlalchemy.orm import Session
 
 from app.db import dialect_insert
@@ -44,11 +44,10 @@ def save_failure(
     )
 
 
-def never_read(db: Session, *, mailbox_id: int, limit: int) -> list[str]:
-    """Order numbers of the mailbox's threads with no copy and no attempt yet, newest thread
-    first (threads just created by a poll)."""
-    rows = db.execute(
-        select(Thread.order_number, Thread.created_at)
+def _threads_and_copies(*columns: Any) -> Select[Any]:
+    """``columns`` of each thread naming an order, beside its order's copy (if any)."""
+    return (
+        select(*columns)
         .outerjoin(
             OrderCopy,
             and_(
@@ -56,15 +55,20 @@ def never_read(db: Session, *, mailbox_id: int, limit: int) -> list[str]:
                 OrderCopy.order_number == Thread.order_number,
             ),
         )
-        .where(
-            Thread.mailbox_id == mailbox_id,
-            Thread.order_number.is_not(None),
-            OrderCopy.id.is_(None),
-        )
+        .where(Thread.order_number.is_not(None))
+    )
+
+
+def never_read(db: Session, *, mailbox_id: int, limit: int) -> list[str]:
+    """Order numbers of the mailbox's threads with no copy and no attempt yet, newest thread
+    first (threads just created by a poll)."""
+    rows = db.scalars(
+        _threads_and_copies(Thread.order_number)
+        .where(Thread.mailbox_id == mailbox_id, OrderCopy.id.is_(None))
         .order_by(Thread.created_at.desc(), Thread.id.desc())
         .limit(limit * 2)  # two threads may name one order
     )
-    return list(dict.fromkeys(number for number, _ in rows if number))[:limit]
+    return list(dict.fromkeys(number for number in rows if number))[:limit]
 
 
 def stale_of_waiting(
@@ -72,18 +76,10 @@ def stale_of_waiting(
 ) -> list[str]:
     """Order numbers of the mailbox's waiting threads (a clock running) whose copy was last
     tried before ``attempted_before``, or never: least recently tried first."""
-    rows = db.execute(
-        select(Thread.order_number, OrderCopy.attempted_at)
-        .outerjoin(
-            OrderCopy,
-            and_(
-                OrderCopy.mailbox_id == Thread.mailbox_id,
-                OrderCopy.order_number == Thread.order_number,
-            ),
-        )
+    rows = db.scalars(
+        _threads_and_copies(Thread.order_number)
         .where(
             Thread.mailbox_id == mailbox_id,
-            Thread.order_number.is_not(None),
             Thread.due_at.is_not(None),
             Thread.closed_at.is_(None),
             (OrderCopy.id.is_(None)) | (OrderCopy.attempted_at < attempted_before),
@@ -91,7 +87,7 @@ def stale_of_waiting(
         .order_by(OrderCopy.attempted_at.is_not(None), OrderCopy.attempted_at, Thread.id)
         .limit(limit * 2)
     )
-    return list(dict.fromkeys(number for number, _ in rows if number))[:limit]
+    return list(dict.fromkeys(number for number in rows if number))[:limit]
 
 
 def record_health(

@@ -4,7 +4,6 @@ as its other secrets and servers."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
@@ -14,28 +13,14 @@ from app.config import ApiMailboxSettings, MailboxSettings, Settings, load_setti
 from app.errors import ConfigError
 from app.mailboxes.rules import ApiMailbox, problems
 from tests.support.walmart_api import CLIENT_ID
+from tests.test_config import MAILBOX, clean_env  # noqa: F401  (clean_env: autouse)
 
-MAILBOX = """
-[[mailboxes]]
-name = "store-1"
-host = "imap.example.com"
-username = "support@store.example"
-password_env = "STORE1_PASS"
-"""
 BASE = {
     "name": "store-1",
     "host": "imap.example.com",
     "username": "support@store.example",
     "password_env": "STORE1_PASS",
 }
-
-
-@pytest.fixture(autouse=True)
-def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    for name in list(os.environ):
-        if name.startswith("SLAWATCH_") and name != "SLAWATCH_TEST_POSTGRES_URL":
-            monkeypatch.delenv(name)
-    monkeypatch.chdir(tmp_path)
 
 
 def test_credentials_from_the_config_file_with_the_default_api(

@@ -15,7 +15,7 @@ from app.db import session_scope
 from app.enums import Role
 from app.main import create_app
 from app.users.service import create_user, set_password
-from tests.support.browser import CHROMIUM, CHROMIUM_ARGS, require_chromium, watch
+from tests.support.browser import CHROMIUM, CHROMIUM_ARGS, require_chromium, sign_in, watch
 from tests.support.imap import ImapAccount
 from tests.support.mailfactory import customer
 from tests.support.polling import poll
@@ -77,11 +77,7 @@ def test_the_order_panel_beside_the_messages(
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 1200, "height": 900})
         seen = watch(page, server)
-        page.goto(f"{server}/login")
-        page.fill("input[name=username]", "agnes")
-        page.fill("input[name=password]", PASSWORD)
-        with page.expect_navigation():
-            page.click("button[type=submit]")
+        sign_in(page, server, "agnes", PASSWORD)
         page.locator("tbody tr a").first.click()
         panel = page.locator("aside.order-panel")
         panel.wait_for()
