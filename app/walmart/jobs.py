@@ -40,6 +40,11 @@ def fetch(mailbox: MailboxSettings, order_number: str) -> Found | WalmartApiErro
         return find_order(WalmartClient(mailbox), order_number)
     except WalmartApiError as e:
         return e
+    except (ValueError, TypeError, KeyError, AttributeError) as e:  # a document unlike Walmart's
+        log.exception("mailbox %s: order %s: Walmart's answer not read", mailbox.name, order_number)
+        return WalmartApiError(
+            "unreachable", f"Walmart's answer could not be read ({type(e).__name__})"
+        )
 
 
 def read_and_keep(
