@@ -49,6 +49,14 @@ def test_context_variables_are_the_reply_context_fields() -> None:
         "subject",
         "last_customer_message",
         "signature",
+        # From the order read from Walmart (app.walmart.variables).
+        "order_status",
+        "carrier",
+        "tracking_number",
+        "tracking_url",
+        "ship_date",
+        "estimated_delivery",
+        "return_status",
     )
 
 
