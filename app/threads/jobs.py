@@ -9,38 +9,44 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from app.db import session_scope
 from app.mailboxes import repository as mailbox_repository
-from app.threads import repository
+from app.threads import figures_repository, repository
 from app.threads.activity import hour_of
-from app.threads.stats import ALL_SCOPE, WINDOWS_DAYS, WindowTally, client_scope, scope_of, tally
+from app.threads.stats import (
+    ALL_SCOPE,
+    BUCKET_BOUNDS_SECONDS,
+    WINDOWS_DAYS,
+    client_scope,
+    empty_figures,
+    scope_of,
+)
 
 
 def refresh_all(
     *, read_factory: sessionmaker[Session], write_factory: sessionmaker[Session], now: datetime
 ) -> None:
     """Recompute the figures of every mailbox, of each client's mailboxes and of all together:
-    read in a transaction that takes no lock (a long scan at scale), then save each mailbox's
-    rows in a short write."""
+    computed by the database in one statement, in a transaction that takes no lock (a long scan
+    at scale), then saved in one short write."""
     with read_factory() as db:
         clients = {m.id: m.client for m in mailbox_repository.list_mailboxes(db)}
-    scopes = [ALL_SCOPE] + [client_scope(c) for c in set(clients.values()) if c]
-    totals = {scope: [WindowTally(days) for days in WINDOWS_DAYS] for scope in scopes}
-    for mailbox_id, client in clients.items():
-        with read_factory() as db:
-            rows = repository.episodes_since(
-                db, mailbox_id=mailbox_id, since=now - timedelta(days=max(WINDOWS_DAYS))
-            )
-        windows = tally(rows, now=now)
-        with session_scope(write_factory) as db:
-            for window in windows:
-                repository.save_figures(db, window.figures(scope=scope_of(mailbox_id), now=now))
-        for scope in (ALL_SCOPE, client_scope(client)) if client else (ALL_SCOPE,):
-            for total, window in zip(totals[scope], windows, strict=True):
-                total.add(window)
+        computed = figures_repository.window_figures(
+            db,
+            since_by_days={days: now - timedelta(days=days) for days in WINDOWS_DAYS},
+            now=now,
+            bucket_bounds=BUCKET_BOUNDS_SECONDS,
+        )
+    scopes = {ALL_SCOPE, *map(scope_of, clients), *(client_scope(c) for c in clients.values() if c)}
+    figures = {
+        (scope, days): empty_figures(scope=scope, days=days, now=now)
+        for scope in scopes
+        for days in WINDOWS_DAYS
+    }
+    for row in computed:
+        if (row["scope"], row["days"]) in figures:  # not a mailbox removed since the read
+            figures[row["scope"], row["days"]].update(row)
     with session_scope(write_factory) as db:
-        for scope, windows in totals.items():
-            for total in windows:
-                repository.save_figures(db, total.figures(scope=scope, now=now))
-        repository.delete_figures_except(db, {*totals, *map(scope_of, clients)})
+        figures_repository.save_figures(db, list(figures.values()))
+        figures_repository.delete_figures_except(db, scopes)
 
 
 def sample_waiting(
