@@ -11,42 +11,33 @@ from app.db import session_scope
 from app.mailboxes import repository as mailbox_repository
 from app.threads import figures_repository, repository
 from app.threads.activity import hour_of
-from app.threads.stats import (
-    ALL_SCOPE,
-    BUCKET_BOUNDS_SECONDS,
-    WINDOWS_DAYS,
-    client_scope,
-    empty_figures,
-    scope_of,
-)
+from app.threads.stats import ALL_SCOPE, WINDOWS_DAYS, WindowTally, client_scope, scope_of, tally
 
 
 def refresh_all(
     *, read_factory: sessionmaker[Session], write_factory: sessionmaker[Session], now: datetime
 ) -> None:
     """Recompute the figures of every mailbox, of each client's mailboxes and of all together:
-    computed by the database in one statement, in a transaction that takes no lock (a long scan
-    at scale), then saved in one short write."""
+    read in transactions that take no lock (a long scan at scale), then saved in one short write."""
     with read_factory() as db:
         clients = {m.id: m.client for m in mailbox_repository.list_mailboxes(db)}
-        computed = figures_repository.window_figures(
-            db,
-            since_by_days={days: now - timedelta(days=days) for days in WINDOWS_DAYS},
-            now=now,
-            bucket_bounds=BUCKET_BOUNDS_SECONDS,
-        )
-    scopes = {ALL_SCOPE, *map(scope_of, clients), *(client_scope(c) for c in clients.values() if c)}
-    figures = {
-        (scope, days): empty_figures(scope=scope, days=days, now=now)
-        for scope in scopes
-        for days in WINDOWS_DAYS
-    }
-    for row in computed:
-        if (row["scope"], row["days"]) in figures:  # not a mailbox removed since the read
-            figures[row["scope"], row["days"]].update(row)
+    scopes = [ALL_SCOPE] + [client_scope(c) for c in set(clients.values()) if c]
+    totals = {scope: [WindowTally(days) for days in WINDOWS_DAYS] for scope in scopes}
+    figures = []
+    for mailbox_id, client in clients.items():
+        with read_factory() as db:
+            rows = figures_repository.episodes_since(
+                db, mailbox_id=mailbox_id, since=now - timedelta(days=max(WINDOWS_DAYS))
+            )
+        windows = tally(rows, now=now)
+        figures += [window.figures(scope=scope_of(mailbox_id), now=now) for window in windows]
+        for scope in (ALL_SCOPE, client_scope(client)) if client else (ALL_SCOPE,):
+            for total, window in zip(totals[scope], windows, strict=True):
+                total.add(window)
+    figures += [total.figures(scope=scope, now=now) for scope, t in totals.items() for total in t]
     with session_scope(write_factory) as db:
-        figures_repository.save_figures(db, list(figures.values()))
-        figures_repository.delete_figures_except(db, scopes)
+        figures_repository.save_figures(db, figures)
+        figures_repository.delete_figures_except(db, {*totals, *map(scope_of, clients)})
 
 
 def sample_waiting(
