@@ -19,6 +19,7 @@ from app.models import User
 from app.oauth.grants import Logins
 from app.users import repository as user_repository
 from app.users.service import authenticate
+from app.walmart.opening import OrderReads
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +60,14 @@ def get_logins(request: Request) -> Logins:
 
 
 LoginsDep = Annotated[Logins, Depends(get_logins)]
+
+
+def get_order_reads(request: Request) -> OrderReads:
+    reads: OrderReads = request.app.state.order_reads
+    return reads
+
+
+OrderReadsDep = Annotated[OrderReads, Depends(get_order_reads)]
 
 
 def note_token_use(session_factory: sessionmaker[Session], token_id: int) -> None:

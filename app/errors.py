@@ -26,6 +26,18 @@ class MailError(SlawatchError):
         self.reason = reason
 
 
+class WalmartApiError(SlawatchError):
+    """A call to Walmart's Marketplace API failed: ``kind`` is one of ``config`` (no or unusable
+    credentials), ``auth`` (the key was refused), ``forbidden`` (the key lacks a permission),
+    ``not_found``, ``rate_limited`` or ``unreachable`` (network, timeout, 5xx, an answer that
+    cannot be read); ``reason`` says so in words a person can act on, never with a secret."""
+
+    def __init__(self, kind: str, reason: str) -> None:
+        super().__init__(reason)
+        self.kind = kind
+        self.reason = reason
+
+
 class HttpError(SlawatchError):
     """Errors a client can act on, rendered by one handler as ``{"detail": message}``."""
 

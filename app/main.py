@@ -24,6 +24,7 @@ from app.status.metrics_router import router as metrics_router
 from app.status.router import router as status_router
 from app.threads.router import router as threads_router
 from app.users.router import router as users_router
+from app.walmart.opening import OrderReads
 from app.web.actions import router as web_actions_router
 from app.web.pages import router as web_pages_router
 
@@ -48,10 +49,12 @@ def create_app(settings: Settings) -> FastAPI:
         )
         app.state.read_session_factory = make_read_session_factory(engine)
         app.state.logins = Logins(app.state.session_factory, settings)
+        app.state.order_reads = OrderReads(app.state.session_factory)
         app.state.metrics_registry = metrics.app_registry(app.state.read_session_factory)
         try:
             yield
         finally:
+            app.state.order_reads.shutdown()
             engine.dispose()
 
     app = FastAPI(

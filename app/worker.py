@@ -1,6 +1,7 @@
 """The scheduled work of a process (`slawatch serve`, `slawatch worker`): polls of the mailboxes it
-holds leases on, the SLA sweep every minute and the figures job every five, each while it holds
-their lease.
+holds leases on, the SLA sweep every minute, the figures job every five and the refresh of
+waiting threads' Walmart orders every minute, each while it holds their lease. A poll that
+stored mail is followed by a job reading the orders of the threads it created (app.walmart).
 
 Workers share the mailboxes through leases in the database (app.leases). Every round a worker
 renews its heartbeat and what it holds, gives up what exceeds its fair share (mailboxes ÷ live
@@ -35,13 +36,14 @@ from app.mailboxes import registry
 from app.mailboxes import service as mailbox_service
 from app.oauth.grants import Logins
 from app.threads import jobs as thread_jobs
+from app.walmart import jobs as order_jobs
 
 log = logging.getLogger(__name__)
 
 MAX_BACKOFF = timedelta(minutes=15)
 STATS_SECONDS = 300
-SWEEP_LEASE, STATS_LEASE = "sweep", "stats"
-SINGLETONS = (STATS_LEASE, SWEEP_LEASE)
+SWEEP_LEASE, STATS_LEASE, ORDERS_LEASE = "sweep", "stats", "orders"
+SINGLETONS = (STATS_LEASE, SWEEP_LEASE, ORDERS_LEASE)
 COORDINATION = "coordination"  # the executor of coordinate() alone
 
 
@@ -102,6 +104,13 @@ class Worker:
             seconds=STATS_SECONDS,
             id="stats",
             name="response figures and waiting samples",
+        )
+        self.scheduler.add_job(
+            self._refresh_orders,
+            "interval",
+            seconds=order_jobs.ORDERS_SECONDS,
+            id=ORDERS_LEASE,
+            name="Walmart orders of waiting threads",
         )
 
     def start(self) -> None:
@@ -175,7 +184,12 @@ class Worker:
             singletons = set(leases.renew(db, SINGLETONS, holder=self.id, now=at, ttl=self._ttl))
             singletons |= set(
                 leases.take(
-                    db, set(SINGLETONS) - singletons, holder=self.id, now=at, ttl=self._ttl, limit=2
+                    db,
+                    set(SINGLETONS) - singletons,
+                    holder=self.id,
+                    now=at,
+                    ttl=self._ttl,
+                    limit=len(SINGLETONS),
                 )
             )
         polled = [name.removeprefix(leases.MAILBOX_PREFIX) for name in held]
@@ -250,6 +264,7 @@ class Worker:
             new = sum(f.new for f in report.folders)
             if new:
                 log.info("mailbox %s: %d new messages", name, new)
+                self._read_new_orders(mailbox)
             return
         failures = self._failures[name] = self._failures.get(name, 0) + 1
         delay = backoff_delay(poll_seconds=mailbox.poll_seconds, failures=failures)
@@ -258,6 +273,22 @@ class Worker:
             if not self._stopping and self.scheduler.get_job(_poll_job_id(name)):
                 self.scheduler.modify_job(_poll_job_id(name), next_run_time=now() + delay)
 
+    def _read_new_orders(self, mailbox: MailboxSettings) -> None:
+        """The orders of the threads a poll created, read by a job of their own: the poll is
+        done (its transaction committed) and the next one never waits for Walmart."""
+        if not mailbox.has_walmart_api:
+            return
+        with self._lock:
+            if self._stopping:
+                return
+            self.scheduler.add_job(
+                order_jobs.read_new_orders,
+                args=[self._session_factory, mailbox],
+                id=f"orders:{mailbox.name}",
+                name=f"Walmart orders of {mailbox.name}'s new threads",
+                replace_existing=True,
+            )
+
     def _holds(self, lease: str) -> bool:
         with self._lock:
             return lease in self._singletons
@@ -265,6 +296,10 @@ class Worker:
     def _sweep(self) -> None:
         if self._holds(SWEEP_LEASE):
             alert_jobs.sweep(self._session_factory, self._settings, now=now())
+
+    def _refresh_orders(self) -> None:
+        if self._holds(ORDERS_LEASE):
+            order_jobs.refresh_waiting(self._session_factory, self._settings, at=now())
 
     def _refresh_stats(self) -> None:
         if not self._holds(STATS_LEASE):

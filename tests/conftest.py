@@ -1,7 +1,7 @@
 """Fixtures shared by every test: real databases (SQLite and PostgreSQL), the app, users, and the
-servers the app talks to (Dovecot, SMTP, an OAuth2 provider). They live in tests/support/fixtures/,
-one module per kind of thing they start; what tests import (helpers, test servers, factories) is
-in tests/support/."""
+servers the app talks to (Dovecot, SMTP, an OAuth2 provider, Walmart's API). They live in
+tests/support/fixtures/, one module per kind of thing they start; what tests import (helpers, test
+servers, factories) is in tests/support/."""
 
 import pytest
 
@@ -13,4 +13,5 @@ pytest_plugins = [
     "tests.support.fixtures.app",
     "tests.support.fixtures.mail_servers",
     "tests.support.fixtures.oauth",
+    "tests.support.fixtures.walmart",
 ]

@@ -40,6 +40,9 @@ DEFAULT_SPAM_WHITELIST = [
 ]
 
 
+DEFAULT_WALMART_API_URL = "https://marketplace.walmartapis.com"
+
+
 class FolderOverrides(Section):
     """Server paths of the folders, when SPECIAL-USE and the usual names do not find them."""
 
@@ -129,6 +132,13 @@ class MailboxSettings(Section):
     max_message_bytes: int = Field(default=50 * 1024 * 1024, ge=16 * 1024)
     marketplace: str = "walmart"
     alert_recipients: list[EmailAddress] = Field(default_factory=list)
+    # Walmart's Marketplace API, read only (app.walmart): the order beside a customer's message.
+    # The client secret is never written here: its variable's name or its file's path is.
+    walmart_client_id: str | None = Field(default=None, min_length=1, max_length=200)
+    walmart_client_secret_env: str | None = Field(default=None, min_length=1)
+    walmart_client_secret_file: str | None = Field(default=None, min_length=1)
+    walmart_api_url: OAuthUrl = DEFAULT_WALMART_API_URL
+    walmart_timeout_seconds: float = Field(default=20, gt=0, le=300)
 
     @model_validator(mode="before")
     @classmethod
@@ -179,6 +189,23 @@ class MailboxSettings(Section):
         return self
 
     @model_validator(mode="after")
+    def _walmart_credentials(self) -> MailboxSettings:
+        sources = (self.walmart_client_secret_env, self.walmart_client_secret_file)
+        if all(sources):
+            raise ValueError(
+                "give walmart_client_secret_env or walmart_client_secret_file, not both"
+            )
+        if self.walmart_client_id and not any(sources):
+            raise ValueError(
+                "walmart_client_id needs the client secret's source: walmart_client_secret_env "
+                "(an environment variable's name) or walmart_client_secret_file (a file's path)"
+            )
+        if any(sources) and not self.walmart_client_id:
+            raise ValueError("a Walmart client secret needs walmart_client_id")
+        self.walmart_api_url = self.walmart_api_url.rstrip("/")
+        return self
+
+    @model_validator(mode="after")
     def _refuse_plaintext_over_network(self) -> MailboxSettings:
         for key, security, host in (
             ("security", self.security, self.host),
@@ -218,6 +245,23 @@ class MailboxSettings(Section):
                 self.oauth_client_secret_file, owner=owner, key="oauth_client_secret_file"
             )
         return None
+
+    @property
+    def has_walmart_api(self) -> bool:
+        """Whether the mailbox's seller account has Marketplace API credentials."""
+        return self.walmart_client_id is not None
+
+    def walmart_client_secret(self) -> SecretStr:
+        owner = f"mailbox {self.name!r}"
+        if self.walmart_client_secret_env:
+            return read_secret_env(
+                self.walmart_client_secret_env, owner=owner, key="walmart_client_secret_env"
+            )
+        if self.walmart_client_secret_file:
+            return read_secret_file(
+                self.walmart_client_secret_file, owner=owner, key="walmart_client_secret_file"
+            )
+        raise ConfigError(f"{owner} has no Walmart API credentials (walmart_client_id)")
 
     def smtp(self) -> SmtpSettings | None:
         """The SMTP server of this mailbox's replies, signing in as the mailbox; None: [smtp]."""

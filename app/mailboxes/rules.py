@@ -197,8 +197,10 @@ def _servers(mailbox: MailboxSettings) -> list[tuple[str, str, int | None]]:
     servers: list[tuple[str, str, int | None]] = [("host", mailbox.host, mailbox.imap_port)]
     if mailbox.smtp_host:
         servers.append(("smtp_host", mailbox.smtp_host, mailbox.smtp_port))
-    for key in OAUTH_URL_KEYS:
-        url = getattr(mailbox, key)
+    urls = [(key, getattr(mailbox, key)) for key in OAUTH_URL_KEYS]
+    if mailbox.has_walmart_api:  # the API is reached only with credentials
+        urls.append(("walmart_api_url", mailbox.walmart_api_url))
+    for key, url in urls:
         host = urlsplit(url).hostname if url else None
         if host:
             servers.append((key, host, 443))
@@ -285,6 +287,11 @@ class ApiMailbox(MailboxSettings):
         self._refuse_secret("oauth_client_secret_env", "oauth_client_secret_file")
         self.check_hosts()
         return super().oauth_client_secret()
+
+    def walmart_client_secret(self) -> SecretStr:
+        self._refuse_secret("walmart_client_secret_env", "walmart_client_secret_file")
+        self.check_hosts()
+        return super().walmart_client_secret()
 
     def smtp(self) -> SmtpSettings | None:
         own = super().smtp()

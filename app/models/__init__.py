@@ -11,6 +11,7 @@ from app.models.messages import (
     MessageRaw,
     UnansweredFetch,
 )
+from app.models.orders import OrderCopy
 from app.models.replies import Draft, ReplyTemplate, TemplateVersion
 from app.models.threads import (
     HourlyActivity,
@@ -34,6 +35,7 @@ __all__ = [
     "MessageLocation",
     "MessageRaw",
     "UnansweredFetch",
+    "OrderCopy",
     "Draft",
     "ReplyTemplate",
     "TemplateVersion",

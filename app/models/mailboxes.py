@@ -45,6 +45,12 @@ class Mailbox(Base):
     consecutive_failures: Mapped[int] = mapped_column(Integer, default=0)
     # The start of the outage a "mailbox down" alert was raised for, until its recovery alert.
     down_alerted_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Walmart's Marketplace API (orders beside messages): its last success and last failure,
+    # apart from the poll's health (an API outage never counts as the mailbox being down).
+    walmart_ok_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    walmart_error_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    walmart_error_kind: Mapped[str | None] = mapped_column(String(20))
+    walmart_error: Mapped[str | None] = mapped_column(Text)
 
     folders: Mapped[list[FolderCursor]] = relationship(back_populates="mailbox")
 

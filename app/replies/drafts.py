@@ -36,8 +36,11 @@ from app.replies.envelope import (
 )
 from app.replies.lint import Finding, lint
 from app.replies.render import ReplyContext, render
+from app.replies.tracking import TrackingFacts
 from app.threads import repository as threads_repository
 from app.threads import service as thread_service
+from app.walmart import service as order_service
+from app.walmart.variables import order_values
 
 MAX_BODY = 20_000
 # Who may read and write drafts, on the API and the pages alike.
@@ -143,12 +146,22 @@ def reply_context(db: Session, thread: Thread, settings: Settings) -> ReplyConte
         subject=thread.subject,
         last_customer_message=trim_quoted_history(theirs[-1].body_text) if theirs else "",
         signature=settings.replies.signature,
+        # The copy of the order as it is (a person reviews the draft; no call to Walmart here).
+        **order_values(order_service.order_of(db, thread)),
     )
 
 
-def findings(draft: Draft, settings: Settings) -> list[Finding]:
-    """The lint of the draft as it is now; the template text it started from counts as bare."""
-    return lint(draft.body, bare_template=draft.rendered_body, settings=settings.replies)
+def findings(db: Session, draft: Draft, settings: Settings) -> list[Finding]:
+    """The lint of the draft as it is now; the template text it started from counts as bare,
+    and tracking numbers are checked against the copy of the thread's order."""
+    thread = thread_service.get_thread(db, draft.thread_id)
+    order = order_service.order_of(db, thread)
+    return lint(
+        draft.body,
+        bare_template=draft.rendered_body,
+        settings=settings.replies,
+        tracking=TrackingFacts.of(order),
+    )
 
 
 def _pick(
@@ -332,7 +345,7 @@ def approve(
             f"draft {draft.id}'s recipient or headers are not what you saw (envelope_sha256 "
             f"differs; it now goes to {envelope.to}): reload it and check it before approving"
         )
-    errors = [f for f in findings(draft, settings) if f.severity == "error"]
+    errors = [f for f in findings(db, draft, settings) if f.severity == "error"]
     if errors and not override_lint:
         raise Conflict(
             "the draft has lint errors: "

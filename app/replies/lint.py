@@ -14,6 +14,7 @@ Errors block approval unless the approver overrides them (recorded elsewhere); w
 | overpromise        | error    | "guarantee", "100%", "immediately", "always", "promise" ...     |
 | foreign_contact    | error    | a link, address or phone number that is not the seller's        |
 | spelling           | warning  | a word missing from the English dictionary                      |
+| tracking_number    | error    | a tracking number the order does not have, or the MCF 12345     |
 
 Whole-text findings come first, then the others in order of their position in the text.
 """
@@ -30,6 +31,7 @@ from urllib.parse import urlsplit
 from spellchecker import SpellChecker
 
 from app.config import ReplySettings
+from app.replies.tracking import TrackingFacts, tracking_problems
 
 Severity = Literal["error", "warning"]
 
@@ -42,9 +44,16 @@ class Finding:
     excerpt: str | None = None
 
 
-def lint(body: str, *, bare_template: str | None, settings: ReplySettings) -> list[Finding]:
+def lint(
+    body: str,
+    *,
+    bare_template: str | None,
+    settings: ReplySettings,
+    tracking: TrackingFacts | None = None,
+) -> list[Finding]:
     """Every finding for the reply ``body``. ``bare_template`` is the template text the reply
-    started from, as rendered; a reply still equal to it is not personalised (None: no template)."""
+    started from, as rendered; a reply still equal to it is not personalised (None: no template).
+    ``tracking``: what the thread's order says about tracking (app.replies.tracking)."""
     if not body.strip():
         return [Finding("empty", "error", "the reply is empty")]
     whole = [
@@ -53,12 +62,14 @@ def lint(body: str, *, bare_template: str | None, settings: ReplySettings) -> li
         *_no_acknowledgement(body),
     ]
     contacts = list(_contacts(body))
+    tracking = tracking or TrackingFacts.of(None)
     placed = sorted(
         [
             *_placeholders(body),
             *_overpromises(body),
-            *_foreign_contacts(body, contacts, settings),
+            *_foreign_contacts(body, contacts, settings, tracking.urls),
             *_misspellings(body, contacts, settings),
+            *_tracking(body, tracking),
         ],
         key=lambda item: item[0],
     )
@@ -205,6 +216,12 @@ def _overpromises(body: str) -> Iterator[_Placed]:
         )
 
 
+def _tracking(body: str, facts: TrackingFacts) -> Iterator[_Placed]:
+    for problem in tracking_problems(body, facts):
+        excerpt = _excerpt(body, problem.start, problem.end)
+        yield problem.start, Finding("tracking_number", "error", problem.message, excerpt)
+
+
 _ContactKind = Literal["email", "url", "domain", "phone"]
 _LINK_PATTERNS: tuple[tuple[_ContactKind, re.Pattern[str]], ...] = (
     ("url", _URL),  # first: "https://walmart.com@evil.example" is a link, not an address
@@ -255,8 +272,10 @@ def _is_phone(text: str, *, before: str) -> bool:
 
 
 def _foreign_contacts(
-    body: str, contacts: Iterable[_Contact], settings: ReplySettings
+    body: str, contacts: Iterable[_Contact], settings: ReplySettings, order_links: frozenset[str]
 ) -> Iterator[_Placed]:
+    """Contacts that are not the seller's; a link is allowed on the listed sites, or when it is
+    the tracking link of the thread's order."""
     domains = [d.lower().lstrip("*").lstrip(".") for d in settings.link_domains]
     emails = {e.lower() for e in settings.contact_emails}
     phones = [re.sub(r"\D", "", p) for p in settings.contact_phones]
@@ -273,7 +292,9 @@ def _foreign_contacts(
                 message = f"the address '{contact.text}' is not one of the seller's contact emails"
         elif contact.kind in ("url", "domain"):
             host = _host(contact.text)
-            if host is None or not _within(host, domains):
+            if contact.text in order_links:
+                pass
+            elif host is None or not _within(host, domains):
                 message = (
                     f"the link '{contact.text}' is not to an allowed site "
                     f"({', '.join(domains) or 'none configured'})"

@@ -38,6 +38,15 @@ class ReplyContext:
     subject: str
     last_customer_message: str  # plain text, quoted history already trimmed
     signature: str  # from ReplySettings.signature
+    # From the order read from Walmart's API (app.walmart.variables): None when unknown, and
+    # the tracking values never hold the MCF placeholder.
+    order_status: str | None = None
+    carrier: str | None = None
+    tracking_number: str | None = None
+    tracking_url: str | None = None
+    ship_date: str | None = None
+    estimated_delivery: str | None = None
+    return_status: str | None = None
 
 
 @dataclass(frozen=True)
@@ -99,10 +108,28 @@ _SAMPLE_CONTEXT = ReplyContext(
         "like a replacement or a refund. Thank you."
     ),
     signature="Acme Store Customer Care",
+    order_status="Shipped",
+    carrier="UPS",
+    tracking_number="1Z999AA10123456784",
+    tracking_url="https://www.ups.com/track?tracknum=1Z999AA10123456784",
+    ship_date="December 1, 2026",
+    estimated_delivery="December 5, 2026",
+    return_status="Initiated",
 )
 _SAMPLE_CONTEXTS = (
     _SAMPLE_CONTEXT,
-    replace(_SAMPLE_CONTEXT, customer_name=None, order_number=None),
+    replace(
+        _SAMPLE_CONTEXT,
+        customer_name=None,
+        order_number=None,
+        order_status=None,
+        carrier=None,
+        tracking_number=None,
+        tracking_url=None,
+        ship_date=None,
+        estimated_delivery=None,
+        return_status=None,
+    ),
 )
 
 

@@ -3,7 +3,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, Field, StringConstraints
+from sqlalchemy.orm import Session
 
+from app.config import Settings
 from app.deps import AdminUser, AgentUser, SessionDep, SettingsDep, require_role
 from app.enums import DraftState
 from app.ids import RowId
@@ -132,7 +134,7 @@ def _template_out(template: ReplyTemplate, version: TemplateVersion) -> Template
     )
 
 
-def _draft_out(draft: Draft, settings: SettingsDep) -> DraftOut:
+def _draft_out(db: Session, draft: Draft, settings: Settings) -> DraftOut:
     envelope = drafts.envelope_of(draft)
     return DraftOut(
         id=draft.id,
@@ -148,7 +150,7 @@ def _draft_out(draft: Draft, settings: SettingsDep) -> DraftOut:
         body=draft.body,
         body_sha256=drafts.body_hash(draft.body),
         envelope_sha256=drafts.shown_envelope_sha256(draft),
-        lint=[FindingOut(**vars(f)) for f in drafts.findings(draft, settings)],
+        lint=[FindingOut(**vars(f)) for f in drafts.findings(db, draft, settings)],
         template_version_id=draft.template_version_id,
         approved_at=draft.approved_at,
         approved_sha256=draft.approved_sha256,
@@ -232,7 +234,7 @@ def create_draft(
         body=body.body,
         to_address=body.to_address,
     )
-    return _draft_out(draft, settings)
+    return _draft_out(db, draft, settings)
 
 
 @router.get("/threads/{thread_id}/drafts")
@@ -240,12 +242,12 @@ def list_drafts(
     thread_id: RowId, db: SessionDep, settings: SettingsDep, _: DraftUser
 ) -> list[DraftOut]:
     thread_service.get_thread(db, thread_id)
-    return [_draft_out(d, settings) for d in repository.drafts_of(db, thread_id)]
+    return [_draft_out(db, d, settings) for d in repository.drafts_of(db, thread_id)]
 
 
 @router.get("/drafts/{draft_id}")
 def get_draft(draft_id: RowId, db: SessionDep, settings: SettingsDep, _: DraftUser) -> DraftOut:
-    return _draft_out(drafts.get(db, draft_id), settings)
+    return _draft_out(db, drafts.get(db, draft_id), settings)
 
 
 @router.patch("/drafts/{draft_id}")
@@ -256,7 +258,7 @@ def edit_draft(
     draft = drafts.edit(
         db, draft=drafts.get(db, draft_id), user=user, body=body.body, settings=settings
     )
-    return _draft_out(draft, settings)
+    return _draft_out(db, draft, settings)
 
 
 @router.post("/drafts/{draft_id}/recipient")
@@ -267,7 +269,7 @@ def choose_recipient(
     draft = drafts.choose_recipient(
         db, draft=drafts.get(db, draft_id), user=user, settings=settings, to_address=body.to_address
     )
-    return _draft_out(draft, settings)
+    return _draft_out(db, draft, settings)
 
 
 @router.post("/drafts/{draft_id}/approve")
@@ -285,7 +287,7 @@ def approve_draft(
         body_sha256=body.body_sha256,
         shown_envelope_sha256=body.envelope_sha256,
     )
-    return _draft_out(draft, settings)
+    return _draft_out(db, draft, settings)
 
 
 @router.post("/drafts/{draft_id}/send")
@@ -311,4 +313,4 @@ def send_draft(
         confirm_resend=body.confirm_resend if body else False,
     )
     with session_factory() as db:
-        return _draft_out(drafts.get(db, draft_id), settings)
+        return _draft_out(db, drafts.get(db, draft_id), settings)

@@ -85,6 +85,7 @@ class MailboxHealth:
     consecutive_failures: int
     needs_reauthorization: bool
     last_error: str | None  # None on a public page
+    walmart_error: str | None = None  # the Walmart API's failure; None on a public page
 
 
 @dataclass
@@ -287,6 +288,7 @@ def build(
                 consecutive_failures=m.consecutive_failures,
                 needs_reauthorization=m.needs_reauthorization,
                 last_error=None if public else m.last_error,
+                walmart_error=m.walmart_error if m.walmart_failing and not public else None,
             )
             for m in chosen
         ],

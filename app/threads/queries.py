@@ -155,6 +155,17 @@ class MailboxSummary:
     last_error: str | None = None
     last_error_kind: str | None = None
     consecutive_failures: int = 0
+    # Walmart's Marketplace API (order context): its last success and last failure.
+    walmart_ok_at: datetime | None = None
+    walmart_error_at: datetime | None = None
+    walmart_error: str | None = None
+
+    @property
+    def walmart_failing(self) -> bool:
+        """The API's last call failed (none has succeeded since)."""
+        return self.walmart_error_at is not None and (
+            self.walmart_ok_at is None or self.walmart_error_at > self.walmart_ok_at
+        )
 
     @property
     def healthy(self) -> bool:
@@ -218,4 +229,7 @@ def summary(db: Session, *, now: datetime, selection: Selection | None = None) -
         entry.last_error = mailbox.last_error
         entry.last_error_kind = mailbox.last_error_kind
         entry.consecutive_failures = mailbox.consecutive_failures
+        entry.walmart_ok_at = mailbox.walmart_ok_at
+        entry.walmart_error_at = mailbox.walmart_error_at
+        entry.walmart_error = mailbox.walmart_error
     return Summary([result[m.id] for m in known], responses(figures.get(selection.scope)), figures)

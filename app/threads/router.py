@@ -6,7 +6,7 @@ from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
 
 from app.clock import now
-from app.deps import AgentUser, SessionDep, SettingsDep, ViewerUser
+from app.deps import AgentUser, OrderReadsDep, SessionDep, SettingsDep, ViewerUser
 from app.enums import Classification, FolderRole, ThreadKind, ThreadSource
 from app.ids import RowId
 from app.mail.quoting import trim_quoted_history
@@ -16,6 +16,8 @@ from app.models import Thread
 from app.sla import WAITING_STATES, ThreadState
 from app.threads import queries, repository, service
 from app.threads.repository import ThreadFilter
+from app.walmart.opening import order_context
+from app.walmart.views import OrderOut, order_out
 
 router = APIRouter(prefix="/api/v1", tags=["threads"])
 
@@ -63,6 +65,14 @@ class MessageOut(BaseModel):
 
 class ThreadDetailOut(ThreadOut):
     messages: list[MessageOut]
+    order: OrderOut | None = Field(
+        description="the order read from Walmart's Marketplace API (a copy at most a few "
+        "minutes old, or older with its fetched_at when Walmart is slow)"
+    )
+    order_error: str | None = Field(
+        description="why there is no order: no order number, no credentials, not found, "
+        "Walmart unreachable"
+    )
 
 
 class CloseIn(BaseModel):
@@ -131,8 +141,16 @@ def list_threads(
 
 
 @router.get("/threads/{thread_id}")
-def get_thread(thread_id: RowId, db: SessionDep, _: ViewerUser) -> ThreadDetailOut:
-    """A thread and its messages, oldest first. Message text is plain text, never HTML."""
+def get_thread(
+    thread_id: RowId,
+    db: SessionDep,
+    _: ViewerUser,
+    settings: SettingsDep,
+    reads: OrderReadsDep,
+) -> ThreadDetailOut:
+    """A thread and its messages, oldest first. Message text is plain text, never HTML. With
+    the order it is about from Walmart's Marketplace API (`order`), or why not (`order_error`):
+    a copy older than a few minutes is read again, waiting at most 3 seconds."""
     thread = service.get_thread(db, thread_id)
     at = now()
     messages = [
@@ -155,7 +173,13 @@ def get_thread(thread_id: RowId, db: SessionDep, _: ViewerUser) -> ThreadDetailO
         for m in repository.messages_of(db, thread.id)
     ]
     summary = _thread_out(thread, _names(db)[thread.mailbox_id], at)
-    return ThreadDetailOut(**summary.model_dump(), messages=messages)
+    context = order_context(db, settings, thread, reads=reads)
+    return ThreadDetailOut(
+        **summary.model_dump(),
+        messages=messages,
+        order=order_out(context),
+        order_error=context.error,
+    )
 
 
 @dataclass(frozen=True)
@@ -243,6 +267,13 @@ class MailboxSummaryOut(ResponsesOut):
     needs_reauthorization: bool = Field(
         description="its OAuth2 sign-in was refused: run `slawatch mailboxes authorize NAME`"
     )
+    walmart_last_success_at: datetime | None = Field(
+        description="the last call to Walmart's Marketplace API (orders) that succeeded"
+    )
+    walmart_last_error_at: datetime | None
+    walmart_last_error: str | None = Field(
+        description="why the API's last call failed, while no later call succeeded"
+    )
 
 
 class SummaryOut(ResponsesOut):
@@ -283,6 +314,9 @@ def get_summary(
                 last_error_at=m.last_error_at,
                 last_error=m.last_error,
                 needs_reauthorization=m.needs_reauthorization,
+                walmart_last_success_at=m.walmart_ok_at,
+                walmart_last_error_at=m.walmart_error_at,
+                walmart_last_error=m.walmart_error if m.walmart_failing else None,
             )
             for m in summary.mailboxes
         ],

@@ -15,7 +15,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
 from app.clock import now
-from app.deps import SessionDep, SettingsDep
+from app.deps import OrderReadsDep, SessionDep, SettingsDep
 from app.ids import RowId
 from app.mailboxes import repository as mailbox_repository
 from app.sla import WAITING_STATES
@@ -144,6 +144,10 @@ def queue(db: SessionDep, session: WebSessionDep) -> Response:
 
 @router.get("/threads/{thread_id}")
 def thread_page(
-    thread_id: RowId, db: SessionDep, settings: SettingsDep, session: WebSessionDep
+    thread_id: RowId,
+    db: SessionDep,
+    settings: SettingsDep,
+    session: WebSessionDep,
+    reads: OrderReadsDep,
 ) -> Response:
-    return render_thread(db, settings, session, thread_id)
+    return render_thread(db, settings, session, thread_id, reads=reads)

@@ -21,6 +21,7 @@ from app.templating import html_templates
 from app.threads import queries as thread_queries
 from app.threads import repository as thread_repository
 from app.threads import service as thread_service
+from app.walmart.opening import OrderReads, order_context
 
 pages = html_templates("web")
 
@@ -37,7 +38,10 @@ def render_thread(
     *,
     error: str | None = None,
     status_code: int = 200,
+    reads: OrderReads | None = None,
 ) -> HTMLResponse:
+    """The thread page; with ``reads``, an order copy older than a few minutes is read again
+    (a bounded wait), without (a form refused) the copy as it is."""
     thread = thread_service.get_thread(db, thread_id)
     at = now()
     messages = [
@@ -47,7 +51,7 @@ def render_thread(
     # Viewers see no drafts, as on the API (one rule: app.replies.drafts.DRAFT_ROLE).
     see_drafts = drafts.can_see_drafts(session.user)
     draft_rows = (
-        [_draft_row(d, settings) for d in reply_repository.drafts_of(db, thread.id)]
+        [_draft_row(db, d, settings) for d in reply_repository.drafts_of(db, thread.id)]
         if see_drafts
         else []
     )
@@ -71,11 +75,13 @@ def render_thread(
         templates=reply_repository.list_templates(db) if see_drafts else [],
         error=error,
         can_act=see_drafts and session.user.role.allows(Role.AGENT),
+        order=order_context(db, settings, thread, reads=reads),
+        now=at,
     )
 
 
-def _draft_row(draft: Draft, settings: Settings) -> dict[str, Any]:
-    lint = drafts.findings(draft, settings)
+def _draft_row(db: Session, draft: Draft, settings: Settings) -> dict[str, Any]:
+    lint = drafts.findings(db, draft, settings)
     return {
         "draft": draft,
         "envelope": drafts.envelope_of(draft),

@@ -49,6 +49,14 @@ def test_context_variables_are_the_reply_context_fields() -> None:
         "subject",
         "last_customer_message",
         "signature",
+        # From the order read from Walmart (app.walmart.variables).
+        "order_status",
+        "carrier",
+        "tracking_number",
+        "tracking_url",
+        "ship_date",
+        "estimated_delivery",
+        "return_status",
     )
 
 
@@ -87,9 +95,9 @@ def test_none_works_with_default_filter_and_none_test() -> None:
 
 
 def test_unknown_variable_renders_placeholder_and_is_listed() -> None:
-    rendered = render("Tracking: {{ tracking_number }}{% if carrier %}!{% endif %}", CONTEXT)
-    assert rendered.text == "Tracking: [[tracking_number]]"
-    assert rendered.undefined == ("tracking_number", "carrier")
+    rendered = render("Coupon: {{ coupon_code }}{% if gift_wrap %}!{% endif %}", CONTEXT)
+    assert rendered.text == "Coupon: [[coupon_code]]"
+    assert rendered.undefined == ("coupon_code", "gift_wrap")
     assert rendered.error is None
 
 
@@ -221,9 +229,9 @@ def test_template_problems_accepts_a_good_template() -> None:
 
 
 def test_template_problems_names_an_unknown_variable() -> None:
-    problems = template_problems("Hello,\n{{ tracking_number }}\n{{ tracking_number }}")
+    problems = template_problems("Hello,\n{{ coupon_code }}\n{{ coupon_code }}")
     assert len(problems) == 1
-    assert problems[0].startswith("line 2: unknown variable 'tracking_number' (available: ")
+    assert problems[0].startswith("line 2: unknown variable 'coupon_code' (available: ")
     assert "customer_name" in problems[0]
 
 

@@ -54,3 +54,13 @@ def watch(page: Page, server: str) -> PageWatch:
         ),
     )
     return seen
+
+
+def sign_in(page: Page, server: str, name: str, password: str) -> None:
+    """Sign in on the login page and wait for the queue."""
+    page.goto(f"{server}/login")
+    page.fill("input[name=username]", name)
+    page.fill("input[name=password]", password)
+    with page.expect_navigation():
+        page.click("button[type=submit]")
+    page.wait_for_selector("text=Waiting customers")

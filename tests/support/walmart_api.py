@@ -1,0 +1,396 @@
+"""A real HTTP server on 127.0.0.1 playing Walmart's Marketplace API for the tests, from its
+documented shapes: ``POST /v3/token`` (client credentials in HTTP Basic; JSON when asked for,
+or the ``OAuthTokenDTO`` XML), ``GET /v3/orders/{purchaseOrderId}`` (``{"order": ...}``),
+``GET /v3/orders?customerOrderId=`` (``{"list": {"meta": ..., "elements": {"order": [...]}}}``),
+``GET /v3/returns?customerOrderId=`` (``{"meta": ..., "returnOrders": [...]}``), and Walmart's
+error body (``{"error": [{"code": ..., "description": ...}]}``).
+
+Knobs make it misbehave as the real one does: tokens that expire (401), 429 with Retry-After,
+5xx, answers slower than a client's timeout, XML where JSON was asked for. Every request is
+recorded (method, path, query, headers) so tests can check what slawatch sent, and never sent.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import secrets
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+CLIENT_ID = "0f6d4f2e-walmart-test-client"
+CLIENT_SECRET = "wm-secret-" + "7" * 24  # tests look for it where it must never be
+SECRET_ENV = "SLAWATCH_TEST_WALMART_SECRET"
+
+
+@dataclass(frozen=True)
+class Seen:
+    method: str
+    path: str
+    query: dict[str, str]
+    headers: dict[str, str]
+
+
+def _millis(iso: str) -> int:
+    from datetime import datetime
+
+    return int(datetime.fromisoformat(iso).timestamp() * 1000)
+
+
+def order_line(
+    number: str,
+    product: str,
+    *,
+    status: str = "Shipped",
+    carrier: str | None = "UPS",
+    tracking: str | None = "1Z999AA10123456784",
+    url: str | None = "https://www.ups.com/track?tracknum=1Z999AA10123456784",
+    shipped: str = "2026-11-28T15:00:00+00:00",
+    other_carrier: bool = False,
+) -> dict[str, Any]:
+    """An ``orderLine`` as Walmart documents it (charges and quantities included)."""
+    status_entry: dict[str, Any] = {
+        "status": status,
+        "statusQuantity": {"unitOfMeasurement": "EACH", "amount": "1"},
+        "cancellationReason": None,
+    }
+    if tracking is not None:
+        status_entry["trackingInfo"] = {
+            "shipDateTime": _millis(shipped),
+            "carrierName": (
+                {"otherCarrier": carrier, "carrier": None}
+                if other_carrier
+                else {"otherCarrier": None, "carrier": carrier}
+            ),
+            "methodCode": "Standard",
+            "trackingNumber": tracking,
+            "trackingURL": url,
+        }
+    return {
+        "lineNumber": number,
+        "item": {"productName": product, "sku": f"SKU-{number}"},
+        "charges": {
+            "charge": [
+                {
+                    "chargeType": "PRODUCT",
+                    "chargeName": "ItemPrice",
+                    "chargeAmount": {"currency": "USD", "amount": 19.99},
+                    "tax": {"taxName": "Tax1", "taxAmount": {"currency": "USD", "amount": 1.2}},
+                }
+            ]
+        },
+        "orderLineQuantity": {"unitOfMeasurement": "EACH", "amount": "1"},
+        "statusDate": _millis(shipped),
+        "orderLineStatuses": {"orderLineStatus": [status_entry]},
+        "refund": None,
+        "fulfillment": {"fulfillmentOption": "S2H", "shipMethod": "STANDARD"},
+    }
+
+
+def purchase_order(
+    po: str,
+    co: str,
+    lines: list[dict[str, Any]],
+    *,
+    ordered: str = "2026-11-25T10:00:00+00:00",
+    delivery: str = "2026-12-03T20:00:00+00:00",
+) -> dict[str, Any]:
+    return {
+        "purchaseOrderId": po,
+        "customerOrderId": co,
+        "customerEmailId": "91DDE88D93C64028BE36D7771638A274@relay.walmart.com",
+        "orderType": "REGULAR",
+        "orderDate": _millis(ordered),
+        "shippingInfo": {
+            "phone": "2025550100",
+            "estimatedDeliveryDate": _millis(delivery),
+            "estimatedShipDate": _millis(ordered) + 86_400_000,
+            "methodCode": "Standard",
+            "postalAddress": {
+                "name": "Dora Buyer",
+                "address1": "1 Main St",
+                "city": "Bentonville",
+                "state": "AR",
+                "postalCode": "72712",
+                "country": "USA",
+                "addressType": "RESIDENTIAL",
+            },
+        },
+        "orderLines": {"orderLine": lines},
+    }
+
+
+def return_order(rma: str, co: str, po: str, *, status: str, refund: str) -> dict[str, Any]:
+    return {
+        "returnOrderId": rma,
+        "customerEmailId": "91DDE88D93C64028BE36D7771638A274@relay.walmart.com",
+        "customerOrderId": co,
+        "returnOrderDate": "2026-11-30T12:00:00.000Z",
+        "refundMode": "ONLINE",
+        "returnOrderLines": [
+            {
+                "returnOrderLineNumber": 1,
+                "salesOrderLineNumber": 1,
+                "returnReason": "DAMAGED",
+                "purchaseOrderId": po,
+                "purchaseOrderLineNumber": 1,
+                "currentTrackingStatuses": [
+                    {
+                        "status": status,
+                        "statusTime": "2026-11-30T12:00:00.000Z",
+                        "currentRefundStatus": refund,
+                        "quantity": {"unitOfMeasure": "EACH", "measurementValue": 1},
+                    }
+                ],
+            }
+        ],
+        "returnChannel": {"channelName": "ONLINE"},
+    }
+
+
+@dataclass
+class Knobs:
+    token_lifetime: int = 900
+    xml_tokens: bool = False  # answer the token request in XML whatever Accept says
+    rate_limited: int = 0  # answer this many GETs 429 first
+    retry_after: str | None = "1"
+    failing: int | None = None  # answer every GET with this status
+    delay: float = 0.0  # seconds before answering a GET
+    forbid_returns: bool = False
+
+
+@dataclass
+class WalmartState:
+    orders: dict[str, dict[str, Any]] = field(default_factory=dict)  # by purchase order
+    returns: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # by customer order
+    tokens: set[str] = field(default_factory=set)
+    seen: list[Seen] = field(default_factory=list)
+    knobs: Knobs = field(default_factory=Knobs)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+def _walmart_error(code: str, description: str) -> dict[str, Any]:
+    return {
+        "error": [
+            {
+                "code": code,
+                "field": code.split(".")[0],
+                "description": description,
+                "info": description,
+                "severity": "ERROR",
+                "category": "DATA",
+                "causes": [],
+                "errorIdentifiers": {},
+            }
+        ]
+    }
+
+
+class _Handler(BaseHTTPRequestHandler):
+    state: WalmartState
+    protocol_version = "HTTP/1.1"
+
+    def _record(self) -> tuple[str, dict[str, str]]:
+        parts = urlsplit(self.path)
+        query = {k: v[0] for k, v in parse_qs(parts.query).items()}
+        with self.state.lock:
+            self.state.seen.append(
+                Seen(self.command, parts.path, query, {k: v for k, v in self.headers.items()})
+            )
+        return parts.path, query
+
+    def do_POST(self) -> None:  # noqa: N802
+        path, _ = self._record()
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        if path != "/v3/token":
+            self._json(404, _walmart_error("CONTENT_NOT_FOUND.GMP_GATEWAY_API", "Not found"))
+            return
+        form = {k: v[0] for k, v in parse_qs(body.decode()).items()}
+        auth = self.headers.get("Authorization", "")
+        client = ("", "")
+        if auth.startswith("Basic "):
+            client_id, _, secret = base64.b64decode(auth[6:]).decode().partition(":")
+            client = (client_id, secret)
+        if client != (CLIENT_ID, CLIENT_SECRET) or form.get("grant_type") != "client_credentials":
+            self._json(
+                401,
+                _walmart_error(
+                    "UNAUTHORIZED.GMP_GATEWAY_API", "Unauthorized token or invalid clientId"
+                ),
+            )
+            return
+        token = "eyJ" + secrets.token_urlsafe(24)
+        with self.state.lock:
+            self.state.tokens.add(token)
+            lifetime = self.state.knobs.token_lifetime
+            xml = self.state.knobs.xml_tokens
+        if xml or "application/json" not in self.headers.get("Accept", ""):
+            data = (
+                '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
+                f"<OAuthTokenDTO><accessToken>{token}</accessToken>"
+                f"<tokenType>Bearer</tokenType><expiresIn>{lifetime}</expiresIn></OAuthTokenDTO>"
+            ).encode()
+            self._send(200, "application/xml", data)
+        else:
+            self._json(200, {"access_token": token, "token_type": "Bearer", "expires_in": lifetime})
+
+    def do_GET(self) -> None:  # noqa: N802
+        path, query = self._record()
+        knobs = self.state.knobs
+        if knobs.delay:
+            time.sleep(knobs.delay)
+        with self.state.lock:
+            valid = self.headers.get("WM_SEC.ACCESS_TOKEN") in self.state.tokens
+            limited = knobs.rate_limited > 0
+            if valid and limited:
+                knobs.rate_limited -= 1
+        if not valid:
+            self._json(401, _walmart_error("UNAUTHORIZED.GMP_GATEWAY_API", "Unauthorized token"))
+            return
+        if limited:
+            headers = {"Retry-After": knobs.retry_after} if knobs.retry_after else {}
+            self._json(429, _walmart_error("TOO_MANY_REQUESTS", "Too many requests"), headers)
+            return
+        if knobs.failing:
+            self._json(knobs.failing, _walmart_error("SYSTEM_ERROR.GMP_GATEWAY_API", "Error"))
+            return
+        self._answer(path, query)
+
+    def _answer(self, path: str, query: dict[str, str]) -> None:
+        state = self.state
+        not_found = _walmart_error("CONTENT_NOT_FOUND.GMP_ORDER_API", "No order found")
+        if path.startswith("/v3/orders/"):
+            order = state.orders.get(path.removeprefix("/v3/orders/"))
+            if order is None:
+                self._json(404, not_found)
+            else:
+                self._json(200, {"order": order})
+        elif path == "/v3/orders" and "customerOrderId" in query:
+            found = [
+                o for o in state.orders.values() if o["customerOrderId"] == query["customerOrderId"]
+            ]
+            if not found:
+                self._json(404, not_found)
+            else:
+                meta = {"totalCount": len(found), "limit": 10, "nextCursor": None}
+                self._json(200, {"list": {"meta": meta, "elements": {"order": found}}})
+        elif path == "/v3/returns" and "customerOrderId" in query:
+            if state.knobs.forbid_returns:
+                self._json(403, _walmart_error("FORBIDDEN.GMP_GATEWAY_API", "Forbidden"))
+                return
+            found = state.returns.get(query["customerOrderId"], [])
+            meta = {"totalCount": len(found), "limit": 10, "nextCursor": None}
+            self._json(200, {"meta": meta, "returnOrders": found})
+        else:
+            self._json(404, _walmart_error("CONTENT_NOT_FOUND.GMP_GATEWAY_API", "Not found"))
+
+    def _json(self, status: int, body: Any, headers: dict[str, str] | None = None) -> None:
+        self._send(status, "application/json", json.dumps(body).encode(), headers)
+
+    def _send(
+        self, status: int, content_type: str, data: bytes, headers: dict[str, str] | None = None
+    ) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(data)))
+        self.send_header("WM_QOS.CORRELATION_ID", str(uuid.uuid4()))
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+class FakeWalmart:
+    """``with FakeWalmart() as walmart:`` ... ``walmart.url`` is its base URL."""
+
+    def __init__(self) -> None:
+        self.state = WalmartState()
+        handler = type("Handler", (_Handler,), {"state": self.state})
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    @property
+    def knobs(self) -> Knobs:
+        return self.state.knobs
+
+    def start(self) -> FakeWalmart:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def __enter__(self) -> FakeWalmart:
+        return self.start()
+
+    def __exit__(self, *_: object) -> None:
+        self.stop()
+
+    def add_order(self, order: dict[str, Any]) -> None:
+        self.state.orders[order["purchaseOrderId"]] = order
+
+    def add_return(self, co: str, document: dict[str, Any]) -> None:
+        self.state.returns.setdefault(co, []).append(document)
+
+    def expire_tokens(self) -> None:
+        """Every token issued so far is refused from now on (as after their 15 minutes)."""
+        with self.state.lock:
+            self.state.tokens.clear()
+
+    @property
+    def seen(self) -> list[Seen]:
+        with self.state.lock:
+            return list(self.state.seen)
+
+    def token_requests(self) -> int:
+        return sum(1 for s in self.seen if s.path == "/v3/token")
+
+    def calls(self) -> list[tuple[str, str]]:
+        return [(s.method, s.path) for s in self.seen]
+
+    def assert_read_only(self) -> None:
+        """Only the token POST and GETs of orders and returns: nothing that ships, cancels,
+        acknowledges or refunds."""
+        for s in self.seen:
+            allowed = (s.method == "POST" and s.path == "/v3/token") or (
+                s.method == "GET"
+                and (
+                    s.path == "/v3/orders"
+                    or s.path.startswith("/v3/orders/")
+                    or s.path == "/v3/returns"
+                )
+                and not s.path.endswith(("/acknowledge", "/cancel", "/refund", "/shipping"))
+            )
+            assert allowed, f"slawatch called {s.method} {s.path}"
+
+
+def walmart_mailbox(walmart: FakeWalmart, **overrides: Any) -> Any:
+    """A mailbox (no IMAP server behind it) whose seller account is ``walmart``'s."""
+    from app.config import MailboxSettings
+
+    values: dict[str, Any] = {
+        "name": "walmart-store",
+        "host": "127.0.0.1",
+        "security": "plain",
+        "username": "support@store.example",
+        "password_env": "SLAWATCH_TEST_UNUSED_PASSWORD",
+        "walmart_client_id": CLIENT_ID,
+        "walmart_client_secret_env": SECRET_ENV,
+        "walmart_api_url": walmart.url,
+        "walmart_timeout_seconds": 10,
+    }
+    return MailboxSettings(**{**values, **overrides})
