@@ -53,14 +53,15 @@ def normalise_url(database_url: str) -> URL:
     return url
 
 
-def _configure_sqlite(dbapi_connection: Any, _: Any) -> None:
+def _configure_sqlite(dbapi_connection: Any, connection_record: Any) -> None:
     # Let SQLAlchemy, not the sqlite3 module, issue BEGIN: SAVEPOINTs then work (see _begin_sqlite).
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     # WAL lets the API read while the poller writes; foreign keys are off by default in SQLite.
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.execute(f"PRAGMA busy_timeout={LOCK_WAIT_MS}")
+    connection_record.info[LOCK_WAIT] = LOCK_WAIT_MS
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
 
@@ -108,6 +109,10 @@ def insert_rows(session: Session, model: Any, rows: Sequence[dict[str, Any]]) ->
 
 
 WRITER = "slawatch_writer"
+# How long a write waits for another writer's lock (SQLite's busy_timeout, PostgreSQL's
+# lock_timeout), unless its sessions ask for less (make_session_factory's lock_wait_ms).
+LOCK_WAIT_MS = 10_000
+LOCK_WAIT = "slawatch_lock_wait_ms"
 
 
 def _begin_sqlite(connection: Any) -> None:
@@ -115,8 +120,18 @@ def _begin_sqlite(connection: Any) -> None:
     # (busy_timeout) for its turn: a deferred transaction that reads and then writes fails at once
     # ("database is locked") when another connection wrote in between. Reads stay deferred, so
     # they never wait for a writer (WAL).
-    immediate = connection.get_execution_options().get(WRITER, False)
-    connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+    options = connection.get_execution_options()
+    wait = options.get(LOCK_WAIT, LOCK_WAIT_MS)
+    if connection.info.get(LOCK_WAIT) != wait:  # a PRAGMA only when it changes
+        connection.exec_driver_sql(f"PRAGMA busy_timeout={int(wait)}")
+        connection.info[LOCK_WAIT] = wait
+    connection.exec_driver_sql("BEGIN IMMEDIATE" if options.get(WRITER, False) else "BEGIN")
+
+
+def _begin_postgresql(connection: Any) -> None:
+    wait = connection.get_execution_options().get(LOCK_WAIT)
+    if wait is not None:
+        connection.exec_driver_sql(f"SET LOCAL lock_timeout = {int(wait)}")
 
 
 def make_engine(database_url: str, **kwargs: Any) -> Engine:
@@ -126,12 +141,21 @@ def make_engine(database_url: str, **kwargs: Any) -> Engine:
         event.listen(engine, "connect", _configure_sqlite)
         event.listen(engine, "begin", _begin_sqlite)
         return engine
-    return create_engine(url, pool_pre_ping=True, **kwargs)
+    engine = create_engine(url, pool_pre_ping=True, **kwargs)
+    event.listen(engine, "begin", _begin_postgresql)
+    return engine
 
 
-def make_session_factory(engine: Engine) -> sessionmaker[Session]:
-    """Sessions for units of work that may write (jobs, commands, requests that change state)."""
-    return sessionmaker(bind=engine.execution_options(**{WRITER: True}), expire_on_commit=False)
+def make_session_factory(
+    engine: Engine, *, lock_wait_ms: int | None = None
+) -> sessionmaker[Session]:
+    """Sessions for units of work that may write (jobs, commands, requests that change state).
+    ``lock_wait_ms``: give up (OperationalError) after waiting that long for another writer's lock,
+    for bookkeeping a request may skip rather than wait for a job's write."""
+    options: dict[str, Any] = {WRITER: True}
+    if lock_wait_ms is not None:
+        options[LOCK_WAIT] = lock_wait_ms
+    return sessionmaker(bind=engine.execution_options(**options), expire_on_commit=False)
 
 
 def make_read_session_factory(engine: Engine) -> sessionmaker[Session]:

@@ -71,8 +71,9 @@ OrderReadsDep = Annotated[OrderReads, Depends(get_order_reads)]
 
 
 def note_token_use(session_factory: sessionmaker[Session], token_id: int) -> None:
-    """Record a token's use in its own short write; bookkeeping that may be skipped when the
-    database is busy, never a reason to fail the request."""
+    """Record a token's use in its own short write; bookkeeping that is skipped when the database
+    is busy (``session_factory`` waits only briefly for a lock), never a reason to fail or hold
+    up the request."""
     try:
         with session_scope(session_factory) as db:
             user_repository.mark_token_used(db, token_id, at=now())
@@ -92,7 +93,7 @@ def current_user(
     # Which token this request came with: revoking it over the API is refused (users/router.py).
     request.state.api_token_id = use.token_id
     if use.stale:
-        note_token_use(request.app.state.session_factory, use.token_id)
+        note_token_use(request.app.state.bookkeeping_factory, use.token_id)
     return use.user
 
 

@@ -6,12 +6,11 @@ from contextlib import asynccontextmanager
 from fastapi import Depends, FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from app import __version__, metrics, migrate
+from app import __version__, metrics
 from app.alerts.router import router as alerts_router
 from app.audit.router import router as audit_router
 from app.config import Settings
 from app.db import make_engine, make_read_session_factory, make_session_factory
-from app.errors import ConfigError
 from app.http_errors import install_error_handlers
 from app.ingest.router import router as ingest_router
 from app.input_guard import refuse_unstorable_input
@@ -28,47 +27,33 @@ from app.users.router import router as users_router
 from app.walmart.opening import OrderReads
 from app.web.actions import router as web_actions_router
 from app.web.pages import router as web_pages_router
-from app.worker import Worker
 
+# A request skips its bookkeeping (a token's last use) rather than wait longer than this for a
+# job's write lock.
+BOOKKEEPING_LOCK_WAIT_MS = 200
 # The pages' stylesheets, beside templates/ (a file, so no page needs inline style).
 STATIC_DIR = PROJECT_ROOT / "static"
 
 
-def check_schema_current(database_url: str) -> None:
-    """Refuse to serve a database the code does not match; the fix is one command."""
-    engine = make_engine(database_url)
-    try:
-        current, head = migrate.current_revision(engine), migrate.head_revision()
-    finally:
-        engine.dispose()
-    if current != head:
-        raise ConfigError(
-            f"database {engine.url.render_as_string(hide_password=True)} is at schema revision "
-            f"{current or '(empty)'}, this version of slawatch needs {head}: "
-            f"run `slawatch migrate`"
-        )
-
-
-def create_app(settings: Settings, *, run_jobs: bool = False) -> FastAPI:
-    """The API; with ``run_jobs`` also a worker (polls, sweeps), started and stopped with it."""
+def create_app(settings: Settings) -> FastAPI:
+    """The API and pages. Scheduled work (polls, sweeps, figures) runs in other processes
+    (`slawatch worker`, which `slawatch serve` starts beside it), never in the one answering."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine = make_engine(settings.database_url)
         app.state.engine = engine
         app.state.session_factory = make_session_factory(engine)
+        app.state.bookkeeping_factory = make_session_factory(
+            engine, lock_wait_ms=BOOKKEEPING_LOCK_WAIT_MS
+        )
         app.state.read_session_factory = make_read_session_factory(engine)
         app.state.logins = Logins(app.state.session_factory, settings)
         app.state.order_reads = OrderReads(app.state.session_factory)
         app.state.metrics_registry = metrics.app_registry(app.state.read_session_factory)
-        worker = Worker(settings, engine) if run_jobs else None
-        if worker:
-            worker.start()
         try:
             yield
         finally:
-            if worker:
-                worker.shutdown()
             app.state.order_reads.shutdown()
             engine.dispose()
 

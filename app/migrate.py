@@ -6,6 +6,8 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Engine
 
+from app.db import make_engine
+from app.errors import ConfigError
 from app.paths import ALEMBIC_INI, MIGRATIONS_DIR
 
 
@@ -36,3 +38,18 @@ def head_revision() -> str | None:
 def current_revision(engine: Engine) -> str | None:
     with engine.connect() as connection:
         return MigrationContext.configure(connection).get_current_revision()
+
+
+def check_schema_current(database_url: str) -> None:
+    """Refuse to serve a database the code does not match; the fix is one command."""
+    engine = make_engine(database_url)
+    try:
+        current, head = current_revision(engine), head_revision()
+    finally:
+        engine.dispose()
+    if current != head:
+        raise ConfigError(
+            f"database {engine.url.render_as_string(hide_password=True)} is at schema revision "
+            f"{current or '(empty)'}, this version of slawatch needs {head}: "
+            f"run `slawatch migrate`"
+        )

@@ -24,7 +24,7 @@ def add_commands(commands: Commands) -> None:
         handler=_cmd_migrate
     )
 
-    serve = commands.add_parser("serve", help="run the API and a worker")
+    serve = commands.add_parser("serve", help="run the API, and a worker process beside it")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument(
@@ -35,13 +35,22 @@ def add_commands(commands: Commands) -> None:
     serve.add_argument(
         "--no-scheduler",
         action="store_true",
-        help="serve the API only (more replicas beside `slawatch worker` processes)",
+        help="serve the API only, no worker process (replicas beside `slawatch worker`s)",
     )
     serve.set_defaults(handler=_cmd_serve)
 
-    commands.add_parser(
+    worker = commands.add_parser(
         "worker", help="poll, sweep and alert without the API (several share one PostgreSQL)"
-    ).set_defaults(handler=_cmd_worker)
+    )
+    worker.add_argument(
+        "--nice", type=int, default=0, metavar="N", help="lower the CPU priority by N (os.nice)"
+    )
+    worker.add_argument(
+        "--until-stdin-closes",
+        action="store_true",
+        help="also stop when standard input ends (how `serve` runs its worker)",
+    )
+    worker.set_defaults(handler=_cmd_worker)
 
 
 def _cmd_migrate(settings: Settings, _: argparse.Namespace) -> int:
@@ -58,11 +67,16 @@ def _cmd_migrate(settings: Settings, _: argparse.Namespace) -> int:
 
 
 def _cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
+    import os
+    import signal
+
     import uvicorn
 
     from app.db import make_session_factory, session_scope
-    from app.main import check_schema_current, create_app
+    from app.main import create_app
+    from app.migrate import check_schema_current
     from app.users.repository import list_users
+    from app.worker_process import WorkerProcess, worker_command
 
     if args.demo:
         settings = _demo_settings(settings)
@@ -77,30 +91,52 @@ def _cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
                     "  slawatch users add admin --role admin --password",
                     file=sys.stderr,
                 )
-    uvicorn.run(
-        create_app(settings, run_jobs=not args.no_scheduler),
-        host=args.host,
-        port=args.port,
-        log_config=None,
-        # The client's address and scheme (https: Secure cookies) come from X-Forwarded-For and
-        # -Proto only when a trusted proxy sends them; anyone else could claim any.
-        proxy_headers=True,
-        forwarded_allow_ips=settings.server.trusted_proxies(),
-    )
+    # uvicorn stops gracefully on SIGTERM or SIGINT, then raises the signal again for the handler
+    # it found: this one ends `serve` through the finally below, which stops its worker in order.
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, _exit_cleanly)
+    worker = None
+    if not args.no_scheduler:
+        # The worker is told the database `serve` uses (the demo's has no config key of its own).
+        env = {**os.environ, "SLAWATCH_DATABASE_URL": settings.database_url}
+        worker = WorkerProcess(worker_command(args.config and str(args.config)), env=env)
+        worker.start()
+    try:
+        uvicorn.run(
+            create_app(settings),
+            host=args.host,
+            port=args.port,
+            log_config=None,
+            # The client's address and scheme (https: Secure cookies) come from X-Forwarded-For
+            # and -Proto only when a trusted proxy sends them; anyone else could claim any.
+            proxy_headers=True,
+            forwarded_allow_ips=settings.server.trusted_proxies(),
+        )
+    finally:
+        if worker:
+            worker.stop()
     return EXIT_OK
 
 
-def _cmd_worker(settings: Settings, _: argparse.Namespace) -> int:
-    """Polls, sweeps and alerts without the API, until SIGTERM or SIGINT; then hands its
-    mailboxes back so other workers take them over at once."""
+def _exit_cleanly(*_: object) -> None:
+    raise SystemExit(EXIT_OK)
+
+
+def _cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
+    """Polls, sweeps and alerts without the API, until SIGTERM or SIGINT (or, for `serve`'s
+    worker, the end of standard input); then hands its mailboxes back so other workers take them
+    over at once."""
     import faulthandler
     import logging
     import signal
     import threading
 
-    from app.main import check_schema_current
+    from app.migrate import check_schema_current
     from app.worker import Worker
+    from app.worker_process import lower_priority, stop_when_stdin_closes
 
+    if args.nice:
+        lower_priority(args.nice)
     check_schema_current(settings.database_url)
     # `kill -USR1 <pid>` prints every thread's stack to stderr: what a stuck worker is doing.
     faulthandler.register(signal.SIGUSR1, all_threads=True)
@@ -109,6 +145,8 @@ def _cmd_worker(settings: Settings, _: argparse.Namespace) -> int:
         stopping = threading.Event()
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, lambda *_: stopping.set())
+        if args.until_stdin_closes:
+            stop_when_stdin_closes(stopping)
         worker.start()
         logging.getLogger("app.worker").info("worker %s started", worker.id)
         stopping.wait()

@@ -26,7 +26,6 @@ from app.models import (
     Message,
     MessageRaw,
     ResponseEpisode,
-    ResponseFigures,
     Thread,
     ThreadTally,
 )
@@ -302,42 +301,6 @@ def rebuild_tallies(db: Session) -> None:
             ),
         )
     )
-
-
-def episodes_since(
-    db: Session, *, mailbox_id: int, since: datetime
-) -> list[tuple[datetime, datetime | None, datetime, float | None]]:
-    """(started_at, answered_at, due_at, response_seconds) of a mailbox's waits since ``since``,
-    read from the covering index alone."""
-    rows = db.execute(
-        select(
-            ResponseEpisode.started_at,
-            ResponseEpisode.answered_at,
-            ResponseEpisode.due_at,
-            ResponseEpisode.response_seconds,
-        ).where(ResponseEpisode.mailbox_id == mailbox_id, ResponseEpisode.started_at >= since)
-    )
-    return [tuple(row) for row in rows]  # type: ignore[misc]
-
-
-def all_figures(db: Session) -> list[ResponseFigures]:
-    return list(db.scalars(select(ResponseFigures).execution_options(populate_existing=True)))
-
-
-def save_figures(db: Session, values: dict[str, Any]) -> None:
-    """Insert or replace one window's figures (two processes may refresh them at once)."""
-    statement = dialect_insert(db)(ResponseFigures).values(**values)
-    db.execute(
-        statement.on_conflict_do_update(
-            index_elements=["scope", "days"],
-            set_={k: v for k, v in values.items() if k not in ("scope", "days")},
-        )
-    )
-
-
-def delete_figures_except(db: Session, scopes: set[str]) -> None:
-    """Drop the figures of mailboxes that are gone."""
-    db.execute(delete(ResponseFigures).where(ResponseFigures.scope.not_in(scopes)))
 
 
 def bump_activity(db: Session, counts: Mapping[tuple[int, datetime], dict[str, int]]) -> None:

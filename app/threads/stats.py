@@ -1,20 +1,24 @@
 """Response figures: Walmart's Seller Response Rate, first-response times and their distribution,
 per mailbox and over all mailboxes, for the last 1, 7, 30 and 60 days.
 
-They move slowly and come from scanning every wait of the window, so a job (app.threads.jobs)
-computes them into response_figures every few minutes instead of every request doing the scan.
+They move slowly and come from scanning every wait of the window, so a job (app.threads.jobs), in
+the worker process and never in the one answering requests, computes them into response_figures
+every few minutes instead of every request doing the scan. (Computed by the database instead, with
+window functions for the quantiles, they took four times as long at a million waits on SQLite and
+three times as long on PostgreSQL.)
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
 
 from app.models import ResponseFigures
-from app.threads import repository
+from app.threads import figures_repository
 
 WINDOWS_DAYS = (1, 7, 30, 60)
 RATE_WINDOWS_DAYS = (30, 60)  # the windows Walmart's scorecard uses
@@ -86,26 +90,34 @@ class WindowTally:
         }
 
 
-def tally(rows: list[Episode], *, now: datetime) -> list[WindowTally]:
+def tally(rows: Iterable[Episode], *, now: datetime) -> list[WindowTally]:
     """One tally per window over the waits started in it. A wait is decided once answered or once
-    its deadline passed; in time if answered by then."""
-    tallies = []
-    for days in WINDOWS_DAYS:
-        since = now - timedelta(days=days)
-        window = WindowTally(days)
-        for started, answered, due, seconds in rows:
-            if started < since:
-                continue
-            if seconds is not None:
-                window.response_seconds.append(seconds)
-                window.distribution[bucket_of(seconds)] += 1
-            elif due <= now:
-                window.distribution[-1] += 1
-            if answered is None and due > now:
-                continue
-            window.decided += 1
-            window.in_time += answered is not None and answered <= due
-        tallies.append(window)
+    its deadline passed; in time if answered by then. One pass: the windows are nested (a wait of
+    the last day is in every longer window), so each wait is counted in the shortest window that
+    holds it, and each window adds up the shorter ones."""
+    starts = [now - timedelta(days=days) for days in WINDOWS_DAYS]  # latest first
+    own = [WindowTally(days) for days in WINDOWS_DAYS]
+    for started, answered, due, seconds in rows:
+        shortest = 0
+        while shortest < len(starts) and started < starts[shortest]:
+            shortest += 1
+        if shortest == len(starts):
+            continue
+        window = own[shortest]
+        if seconds is not None:
+            window.response_seconds.append(seconds)
+            window.distribution[bucket_of(seconds)] += 1
+        elif due <= now:
+            window.distribution[-1] += 1
+        if answered is None and due > now:
+            continue
+        window.decided += 1
+        window.in_time += answered is not None and answered <= due
+    tallies, shorter = [], WindowTally(0)
+    for window in own:
+        shorter.add(window)
+        tallies.append(WindowTally(window.days))
+        tallies[-1].add(shorter)
     return tallies
 
 
@@ -113,6 +125,6 @@ def latest(db: Session) -> dict[str, dict[int, ResponseFigures]]:
     """The figures by scope and window as last computed (the job refreshes them every few
     minutes); empty before its first run."""
     figures: dict[str, dict[int, ResponseFigures]] = {}
-    for row in repository.all_figures(db):
+    for row in figures_repository.all_figures(db):
         figures.setdefault(row.scope, {})[row.days] = row
     return figures

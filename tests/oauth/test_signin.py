@@ -179,7 +179,7 @@ def test_a_revoked_grant_asks_for_reauthorisation_and_alerts_at_once(
         (alert,) = mailbox_alerts(db, settings=settings, now=now())
         assert alert.kind == "mailbox_down" and alert.recipients == [TEAM]
         assert "authorize oauth-shop" in alert.detail["reason"]
-    with TestClient(create_app(settings, run_jobs=False)) as client:
+    with TestClient(create_app(settings)) as client:
         viewer = auth(make_token(Role.VIEWER))
         (entry,) = client.get("/api/v1/summary", headers=viewer).json()["mailboxes"]
         assert entry["needs_reauthorization"] is True
@@ -188,7 +188,7 @@ def test_a_revoked_grant_asks_for_reauthorisation_and_alerts_at_once(
             metrics
         )
     wall_screen = settings.model_copy(update={"status": StatusSettings(public=True)})
-    with TestClient(create_app(wall_screen, run_jobs=False)) as client:
+    with TestClient(create_app(wall_screen)) as client:
         assert "re-authorise needed" in client.get("/status").text
 
     # A new consent mends it, and the team hears that polling works again.
@@ -241,7 +241,7 @@ def test_connection_test_of_an_oauth2_mailbox(
         database_url=database_url, mailboxes=[oauth_account.settings(oauth_smtp_server)]
     )
     admin = auth(make_token(Role.ADMIN))
-    with TestClient(create_app(settings, run_jobs=False)) as client:
+    with TestClient(create_app(settings)) as client:
         unauthorised = client.post("/api/v1/mailboxes/oauth-shop/test", headers=admin).json()
         (step,) = unauthorised["steps"]
         assert (step["step"], step["ok"], step["error_kind"]) == (
@@ -293,7 +293,7 @@ def test_tokens_never_reach_logs_api_output_or_the_database_in_clear(
     assert poll(session_factory, settings).ok
     admin = auth(make_token(Role.ADMIN))
     seen: list[str] = []
-    with TestClient(create_app(settings, run_jobs=False)) as client:
+    with TestClient(create_app(settings)) as client:
         for path in ("/api/v1/summary", "/status", "/metrics"):
             seen.append(client.get(path, headers=admin).text)
         seen.append(client.post("/api/v1/mailboxes/oauth-shop/test", headers=admin).text)
@@ -334,7 +334,7 @@ def test_an_approved_reply_goes_out_through_the_mailboxs_own_smtp_signed_in_with
     oauth_account.append("INBOX", [customer("Eve")])
     assert poll(session_factory, settings).ok
     agent = auth(make_token(Role.AGENT))
-    with TestClient(create_app(settings, run_jobs=False)) as client:
+    with TestClient(create_app(settings)) as client:
         (thread,) = client.get("/api/v1/threads", headers=agent).json()["items"]
         body = "Hello Eve,\n\nYour order ships today.\n\nCustomer Care Team\n"
         draft = client.post(
@@ -400,7 +400,7 @@ def test_changing_where_an_api_mailbox_signs_in_forgets_its_grant(
             )
             grants.store(db, mailbox, grant, TokenCipher(settings.token_key()))
 
-    with TestClient(create_app(settings, run_jobs=False)) as client:
+    with TestClient(create_app(settings)) as client:
         assert client.post("/api/v1/mailboxes", json=body, headers=admin).status_code == 201
         store_grant()
         other = OAuthProvider(client_id=oauth_account.provider.client_id).start()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import random
 from collections import Counter
 from collections.abc import Callable
@@ -14,10 +15,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from app import migrate
 from app.config import Settings
 from app.db import make_engine, make_session_factory, session_scope
-from app.enums import Classification, FolderRole
+from app.enums import Classification, FolderRole, ThreadKind, ThreadSource
 from app.ingest.store import store_message
 from app.mailboxes import repository as mailbox_repository
-from app.models import HourlyActivity, Message
+from app.models import HourlyActivity, Message, ResponseEpisode, Thread
 from app.sla import ThreadState, policy_lookup
 from app.threads import activity, queries, stats
 from app.threads import jobs as thread_jobs
@@ -181,45 +182,117 @@ def test_waiting_at_counts_open_waits_by_level() -> None:
     }
 
 
-def test_figures_of_all_mailboxes_are_not_a_sum_of_medians(
+def _by_hand(
+    waits: list[tuple[datetime, datetime | None, datetime, float | None]], days: int
+) -> tuple[int, int, float | None, float | None, list[int]]:
+    """A window's figures counted one wait at a time: decided, in time, median and p90 of the
+    first responses (nearest rank), and the distribution by stats.RESPONSE_BUCKETS."""
+    since = NOW - timedelta(days=days)
+    inside = [w for w in waits if w[0] >= since]
+    decided = [w for w in inside if w[1] is not None or w[2] <= NOW]
+    in_time = [w for w in inside if w[1] is not None and w[1] <= w[2]]
+    seconds = sorted(w[3] for w in inside if w[3] is not None)
+    distribution = [0] * len(stats.BUCKET_LABELS)
+    for _, _, due, spent in inside:
+        if spent is not None:
+            hours = spent / 3600
+            distribution[
+                next(i for i, (_, up) in enumerate(stats.RESPONSE_BUCKETS) if hours < up)
+            ] += 1
+        elif due <= NOW:
+            distribution[-1] += 1
+
+    def rank(q: float) -> float | None:
+        return seconds[max(math.ceil(q * len(seconds)) - 1, 0)] if seconds else None
+
+    return len(decided), len(in_time), rank(0.5), rank(0.9), distribution
+
+
+def test_figures_of_every_scope_are_those_counted_by_hand(
     session_factory: sessionmaker[Session], read_session_factory: sessionmaker[Session]
 ) -> None:
     _some_mail(session_factory)
+    with session_scope(session_factory) as db:
+        mailbox_repository.get_or_create_mailbox(db, "store-a").client = "acme"
     thread_jobs.refresh_all(
         read_factory=read_session_factory, write_factory=session_factory, now=NOW
     )
     with session_factory() as db:
         figures = stats.latest(db)
-        rows: list[tuple[datetime, datetime | None, datetime, float | None]] = []
-        for m in mailbox_repository.list_mailboxes(db):
-            rows += stats.repository.episodes_since(
-                db, mailbox_id=m.id, since=NOW - timedelta(days=60)
-            )
-    everything = stats.tally(rows, now=NOW)
-    for window in everything:
-        stored = figures[stats.ALL_SCOPE][window.days]
-        assert stored.distribution == window.distribution
-        assert (stored.decided, stored.in_time) == (window.decided, window.in_time)
-        assert stored.median_seconds == stats.quantile(sorted(window.response_seconds), 0.5)
-    per_mailbox = [f for scope, f in figures.items() if scope != stats.ALL_SCOPE]
-    assert len(per_mailbox) == 2
-    assert figures[stats.ALL_SCOPE][30].decided == sum(f[30].decided for f in per_mailbox) > 0
+        clients = {m.id: m.client for m in mailbox_repository.list_mailboxes(db)}
+        episodes = list(db.scalars(select(ResponseEpisode)))
+    assert len(episodes) >= 60
+    members = {
+        stats.ALL_SCOPE: set(clients),
+        stats.client_scope("acme"): {i for i, c in clients.items() if c == "acme"},
+        **{stats.scope_of(i): {i} for i in clients},
+    }
+    assert set(figures) == set(members)
+    for scope, mailbox_ids in members.items():
+        waits = [
+            (e.started_at, e.answered_at, e.due_at, e.response_seconds)
+            for e in episodes
+            if e.mailbox_id in mailbox_ids
+        ]
+        for days in stats.WINDOWS_DAYS:
+            stored = figures[scope][days]
+            assert (
+                stored.decided,
+                stored.in_time,
+                stored.median_seconds,
+                stored.p90_seconds,
+                stored.distribution,
+            ) == _by_hand(waits, days), (scope, days)
+    # The median of all mailboxes is the median of their waits, not of their medians.
+    assert (
+        figures[stats.ALL_SCOPE][30].decided
+        == sum(figures[stats.scope_of(i)][30].decided for i in clients)
+        > 0
+    )
 
 
-def test_tally_buckets_first_responses_and_late_silence() -> None:
+def test_first_responses_and_late_silence_fall_in_their_buckets(
+    session_factory: sessionmaker[Session], read_session_factory: sessionmaker[Session]
+) -> None:
     hour = timedelta(hours=1)
-    rows = [
-        (NOW - 100 * hour, NOW - 99.5 * hour, NOW - 52 * hour, 0.5 * 3600),  # < 1 h
-        (NOW - 100 * hour, NOW - 90 * hour, NOW - 52 * hour, 10 * 3600.0),  # 4–12 h
-        (NOW - 100 * hour, NOW - 40 * hour, NOW - 52 * hour, 60 * 3600.0),  # > 48 h, late
-        (NOW - 60 * hour, None, NOW - 12 * hour, None),  # unanswered, overdue
-        (NOW - 2 * hour, None, NOW + 46 * hour, None),  # still in time: undecided
-        (NOW - 40 * 24 * hour, NOW - 39 * 24 * hour, NOW - 38 * 24 * hour, 24 * 3600.0),
+    waits = [  # started, answered (None: not yet), due
+        (NOW - 100 * hour, NOW - 99.5 * hour, NOW - 52 * hour),  # < 1 h
+        (NOW - 100 * hour, NOW - 90 * hour, NOW - 52 * hour),  # 4-12 h
+        (NOW - 100 * hour, NOW - 40 * hour, NOW - 52 * hour),  # > 48 h, late
+        (NOW - 60 * hour, None, NOW - 12 * hour),  # unanswered, overdue
+        (NOW - 2 * hour, None, NOW + 46 * hour),  # still in time: undecided
+        (NOW - 40 * 24 * hour, NOW - 39 * 24 * hour, NOW - 38 * 24 * hour),  # 24-48 h
     ]
-    one_day, week, month, two_months = stats.tally(rows, now=NOW)
+    with session_scope(session_factory) as db:
+        mailbox_id = mailbox_repository.get_or_create_mailbox(db, "store-a").id
+        thread = Thread(mailbox_id=mailbox_id, kind=ThreadKind.CUSTOMER, source=ThreadSource.INBOX)
+        db.add(thread)
+        db.flush()
+        db.add_all(
+            ResponseEpisode(
+                thread_id=thread.id,
+                mailbox_id=mailbox_id,
+                kind=ThreadKind.CUSTOMER,
+                started_at=started,
+                answered_at=answered,
+                due_at=due,
+                response_seconds=(answered - started).total_seconds() if answered else None,
+            )
+            for started, answered, due in waits
+        )
+    thread_jobs.refresh_all(
+        read_factory=read_session_factory, write_factory=session_factory, now=NOW
+    )
+    with session_factory() as db:
+        one_day, week, month, two_months = (
+            stats.latest(db)[stats.ALL_SCOPE][days] for days in stats.WINDOWS_DAYS
+        )
     assert week.distribution == [1, 0, 1, 0, 0, 1, 1]
     assert (week.decided, week.in_time) == (4, 2)
+    assert (week.median_seconds, week.p90_seconds) == (10 * 3600, 60 * 3600)
     assert one_day.distribution == [0] * 7 and one_day.decided == 0
+    assert one_day.median_seconds is None
     assert month.distribution == week.distribution
     assert two_months.distribution == [1, 0, 1, 0, 1, 1, 1]
-    assert two_months.figures(scope="all", now=NOW)["median_seconds"] == 10 * 3600
+    assert (two_months.decided, two_months.in_time) == (5, 3)
+    assert two_months.median_seconds == 10 * 3600  # 0.5, 10, 24, 60 h: the 2nd of 4
