@@ -47,19 +47,18 @@ def fetch(mailbox: MailboxSettings, order_number: str) -> Found | WalmartApiErro
         )
 
 
-def read_and_keep(
+def keep(
     session_factory: sessionmaker[Session],
     mailbox: MailboxSettings,
     *,
     mailbox_id: int,
     order_number: str,
-) -> tuple[Found | WalmartApiError, datetime]:
-    """Read one order and keep the outcome (copy, failure, the API's health); the outcome and
-    the time it was kept at (the copy's fetched_at)."""
-    outcome = fetch(mailbox, order_number)
+    outcome: Found | WalmartApiError,
+    at: datetime,
+) -> None:
+    """Keep a read's outcome (copy, failure, the API's health) in a unit of work of its own."""
     if isinstance(outcome, WalmartApiError) and outcome.kind in service.HEALTH_KINDS:
         log.warning("mailbox %s: order %s not read: %s", mailbox.name, order_number, outcome)
-    at = now()
     try:
         with session_scope(session_factory) as db:
             service.store(
@@ -67,7 +66,26 @@ def read_and_keep(
             )
     except SQLAlchemyError as e:
         log.error("mailbox %s: order %s read but not kept: %s", mailbox.name, order_number, e)
-    return outcome, at
+
+
+def read_and_keep(
+    session_factory: sessionmaker[Session],
+    mailbox: MailboxSettings,
+    *,
+    mailbox_id: int,
+    order_number: str,
+) -> Found | WalmartApiError:
+    """Read one order and keep the outcome."""
+    outcome = fetch(mailbox, order_number)
+    keep(
+        session_factory,
+        mailbox,
+        mailbox_id=mailbox_id,
+        order_number=order_number,
+        outcome=outcome,
+        at=now(),
+    )
+    return outcome
 
 
 def _read_all(
@@ -78,7 +96,7 @@ def _read_all(
 ) -> int:
     read = 0
     for number in numbers:
-        outcome, _ = read_and_keep(
+        outcome = read_and_keep(
             session_factory, mailbox, mailbox_id=mailbox_id, order_number=number
         )
         if isinstance(outcome, WalmartApiError):

@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
+from concurrent.futures import wait as futures_wait
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -28,6 +29,7 @@ OPEN_WAIT_SECONDS = 3.0
 # Without a copy, a failed read (Walmart down, refused) is tried again this long after.
 RETRY_AFTER_FAILURE = timedelta(minutes=1)
 _READERS = 4
+SHUTDOWN_WAIT_SECONDS = 5.0
 
 Kept = tuple[Found | WalmartApiError, datetime]
 
@@ -42,44 +44,69 @@ class OrderContext:
 
 
 class OrderReads:
-    """Reads started by opening threads, on a few threads of their own; a second opening of
-    the same order while it is read waits for that read instead of starting another."""
+    """Reads started by opening threads, on a few threads of their own. The person waits for
+    Walmart's answer only, never for it to be kept (a job may hold the write lock meanwhile); a
+    second opening of the same order while it is read waits for that read instead of starting
+    another."""
 
     def __init__(self, session_factory: sessionmaker[Session]) -> None:
         self._session_factory = session_factory
         self._executor = ThreadPoolExecutor(_READERS, thread_name_prefix="walmart-order")
         self._lock = threading.Lock()
         self._running: dict[tuple[int, str], Future[Kept]] = {}
+        self._tasks: set[Future[None]] = set()
 
     def read(
         self, mailbox: MailboxSettings, *, mailbox_id: int, order_number: str, wait: float
     ) -> Kept | None:
-        """The read's outcome and when it was kept, or None when it takes longer than ``wait``
-        seconds."""
+        """Walmart's answer and when it came (the copy's fetched_at), or None when it takes
+        longer than ``wait`` seconds; it is kept in the background either way."""
         key = (mailbox_id, order_number)
         with self._lock:
-            future = self._running.get(key)
-            if future is None:
-                future = self._executor.submit(
-                    jobs.read_and_keep,
-                    self._session_factory,
-                    mailbox,
-                    mailbox_id=mailbox_id,
-                    order_number=order_number,
+            answered = self._running.get(key)
+            if answered is None:
+                answered = Future()
+                self._running[key] = answered
+                task = self._executor.submit(
+                    self._read, mailbox, mailbox_id, order_number, answered
                 )
-                self._running[key] = future
-                future.add_done_callback(lambda _: self._done(key))
+                self._tasks.add(task)
+                task.add_done_callback(self._tasks.discard)
         try:
-            return future.result(timeout=wait)
+            return answered.result(timeout=wait)
         except FutureTimeout:
             return None
 
-    def _done(self, key: tuple[int, str]) -> None:
-        with self._lock:
-            self._running.pop(key, None)
+    def _read(
+        self, mailbox: MailboxSettings, mailbox_id: int, order_number: str, answered: Future[Kept]
+    ) -> None:
+        try:
+            outcome = jobs.fetch(mailbox, order_number)
+            at = now()
+            answered.set_result((outcome, at))
+            jobs.keep(
+                self._session_factory,
+                mailbox,
+                mailbox_id=mailbox_id,
+                order_number=order_number,
+                outcome=outcome,
+                at=at,
+            )
+        except BaseException as e:
+            if not answered.done():
+                answered.set_exception(e)
+            raise
+        finally:
+            with self._lock:
+                self._running.pop((mailbox_id, order_number), None)
 
-    def shutdown(self) -> None:
+    def shutdown(self, *, wait: float = SHUTDOWN_WAIT_SECONDS) -> None:
+        """Stop: reads not started are dropped; those under way get ``wait`` seconds to keep
+        what they read (a read stuck on a slow Walmart is left to its timeout)."""
         self._executor.shutdown(wait=False, cancel_futures=True)
+        with self._lock:
+            tasks = set(self._tasks)
+        futures_wait(tasks, timeout=wait)
 
 
 def _due(state: service.OrderState | None, at: datetime) -> bool:
