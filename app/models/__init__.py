@@ -14,6 +14,7 @@ from app.models.messages import (
 from app.models.replies import Draft, ReplyTemplate, TemplateVersion
 from app.models.threads import (
     HourlyActivity,
+    OutsideAnswer,
     ResponseEpisode,
     ResponseFigures,
     Thread,
@@ -38,6 +39,7 @@ __all__ = [
     "ReplyTemplate",
     "TemplateVersion",
     "HourlyActivity",
+    "OutsideAnswer",
     "ResponseEpisode",
     "ResponseFigures",
     "Thread",
