@@ -21,10 +21,15 @@ from app.threads import batch, outside_repository, repository, summary
 MAX_NOTE = 1000  # characters of an outside answer's note
 
 
+def marketplace_of_thread(db: Session, settings: Settings, thread: Thread) -> str:
+    """The marketplace the thread's mailbox sells on."""
+    name = mailbox_repository.get_mailbox(db, thread.mailbox_id).name
+    return registry.marketplace_of(db, settings, name)
+
+
 def policy_for_thread(db: Session, settings: Settings, thread: Thread) -> PolicyFor:
     """The policies of the marketplace the thread's mailbox sells on."""
-    name = mailbox_repository.get_mailbox(db, thread.mailbox_id).name
-    return policy_lookup(settings.sla, registry.marketplace_of(db, settings, name))
+    return policy_lookup(settings.sla, marketplace_of_thread(db, settings, thread))
 
 
 def recompute(db: Session, thread: Thread, policy_for: PolicyFor) -> None:
