@@ -71,6 +71,8 @@ class Thread(Base):
     closed_reason: Mapped[str | None] = mapped_column(Text)
     closed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     # Customer messages stored up to this moment need no response: a person closed the thread.
+    # They start no clock; whether their waits still count in the rate is the marketplace's rule
+    # (close_counts_in_rate: Walmart yes, Amazon no; app.threads.summary.waits).
     dismissed_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # The thread_tallies row this thread is counted in (kept in step by the threads service).
     tally_kind: Mapped[ThreadKind | None] = mapped_column(enum_column(ThreadKind, "tally_kind"))
