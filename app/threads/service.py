@@ -81,7 +81,7 @@ def answer_elsewhere(
     phone): the thread's wait is answered at ``answered_at`` (default now) as by a seller's reply,
     in time or late by then. The audit log keeps who, where, when and the note."""
     at = now()
-    when = as_utc(answered_at) if answered_at is not None else at
+    when = answered_at or at  # in UTC once checked (the ends of the calendar overflow otherwise)
     started = thread.clock_started_at
     if thread.closed_at is not None or started is None:
         state = thread_state(
@@ -94,15 +94,16 @@ def answer_elsewhere(
         raise Conflict(f"thread {thread.id} is not waiting for an answer (it is {state})")
     if when > at:
         raise HttpError(
-            f"answered_at {when:%Y-%m-%d %H:%M:%S} UTC is in the future (now {at:%H:%M:%S} UTC)",
+            f"answered_at {when.isoformat()} is in the future (now {at:%Y-%m-%d %H:%M:%S} UTC)",
             status_code=422,
         )
     if when < started:
         raise HttpError(
-            f"answered_at {when:%Y-%m-%d %H:%M:%S} UTC is before the wait started "
+            f"answered_at {when.isoformat()} is before the wait started "
             f"({started:%Y-%m-%d %H:%M:%S} UTC): it cannot answer it",
             status_code=422,
         )
+    when = as_utc(when)
     note = (note or "").strip() or None
     if note is not None and len(note) > MAX_NOTE:
         raise HttpError(f"the note is longer than {MAX_NOTE} characters", status_code=422)

@@ -225,6 +225,9 @@ def test_answers_elsewhere_are_refused_with_a_reason(site: Site) -> None:
         422, channel="phone", answered_at=(started - timedelta(minutes=1)).isoformat()
     )
     assert "timezone" in refused(422, channel="phone", answered_at="2026-12-01T10:00:00")
+    assert "before the wait started" in refused(
+        422, channel="phone", answered_at="0001-01-01T00:00:00+01:00"
+    )
     assert "seller_center" in refused(422, channel="fax")
     assert "at most 1000 characters" in refused(422, channel="phone", note="x" * 1001)
     assert site.detail(thread)["state"] == "waiting"  # nothing refused changed it
