@@ -54,3 +54,11 @@ class AlertState(StrEnum):
     PENDING = "pending"
     SENT = "sent"
     FAILED = "failed"
+
+
+class AnswerChannel(StrEnum):
+    """Where a seller answered a customer outside the mailbox, which never sees that answer."""
+
+    SELLER_CENTER = "seller_center"  # Walmart Seller Center's inbox
+    PHONE = "phone"
+    OTHER = "other"

@@ -8,10 +8,11 @@ bend it, because every time here is aware UTC.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import Protocol
 
 from app.config import KindPolicy, SlaSettings
 from app.enums import Classification, ThreadKind
@@ -19,11 +20,32 @@ from app.enums import Classification, ThreadKind
 CLOCK_STARTERS = frozenset({Classification.CUSTOMER, Classification.ESCALATION})
 DEFAULT_MARKETPLACE = "walmart"
 
-PolicyFor = Callable[[ThreadKind], KindPolicy]
+
+class PolicyFor(Protocol):
+    """A marketplace's policies: how long each kind of thread may wait, and whether a wait closed
+    as "no response needed" still counts in the response rate."""
+
+    def __call__(self, kind: ThreadKind, /) -> KindPolicy: ...
+
+    @property
+    def close_counts_in_rate(self) -> bool: ...
+
+
+@dataclass(frozen=True, eq=False)
+class MarketplacePolicies:
+    sla: SlaSettings
+    marketplace: str
+
+    def __call__(self, kind: ThreadKind, /) -> KindPolicy:
+        return self.sla.policy(self.marketplace, kind.value)
+
+    @property
+    def close_counts_in_rate(self) -> bool:
+        return self.sla.close_counts_in_rate(self.marketplace)
 
 
 def policy_lookup(sla: SlaSettings, marketplace: str) -> PolicyFor:
-    return lambda kind: sla.policy(marketplace, kind.value)
+    return MarketplacePolicies(sla, marketplace)
 
 
 class ThreadState(StrEnum):
@@ -53,8 +75,12 @@ def arrival_time(
 
 @dataclass(frozen=True)
 class ClockMessage:
+    """A message as the clock sees it; a seller's answer given outside the mailbox (Seller
+    Center, the phone) is one too, a SELLER message with its ``channel``."""
+
     received_at: datetime
     classification: Classification
+    channel: str | None = None  # None: by mail
 
 
 @dataclass(frozen=True)
@@ -64,6 +90,7 @@ class Episode:
     started_at: datetime
     due_at: datetime
     answered_at: datetime | None
+    answered_channel: str | None = None  # None: by mail (or not answered)
 
     @property
     def answered_in_time(self) -> bool:
@@ -83,7 +110,7 @@ def episodes(messages: Sequence[ClockMessage], policy: KindPolicy) -> list[Episo
         if message.classification in CLOCK_STARTERS and started is None:
             started = message.received_at
         elif message.classification == Classification.SELLER and started is not None:
-            result.append(Episode(started, started + window, message.received_at))
+            result.append(Episode(started, started + window, message.received_at, message.channel))
             started = None
     if started is not None:
         result.append(Episode(started, started + window, None))
@@ -161,3 +188,20 @@ def thread_state(
     if now >= at_risk_at:
         return ThreadState.AT_RISK
     return ThreadState.WAITING
+
+
+class WaitOutcome(StrEnum):
+    """How a wait counts in the response rate at a moment."""
+
+    ANSWERED_IN_TIME = "answered_in_time"
+    ANSWERED_LATE = "answered_late"
+    MISSED = "missed"  # unanswered past its deadline: counted as not answered in time
+    OPEN = "open"  # unanswered before its deadline: not counted yet
+
+
+def wait_outcome(*, due_at: datetime, answered_at: datetime | None, now: datetime) -> WaitOutcome:
+    """Agrees with the response figures (app.threads.figures_repository): a wait is decided once
+    answered or past its deadline, and in time when answered by its deadline."""
+    if answered_at is not None:
+        return WaitOutcome.ANSWERED_IN_TIME if answered_at <= due_at else WaitOutcome.ANSWERED_LATE
+    return WaitOutcome.MISSED if due_at <= now else WaitOutcome.OPEN

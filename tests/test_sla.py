@@ -186,3 +186,37 @@ def test_policy_table_presets_and_overrides() -> None:
     assert sla.policy("walmart", "complaint").response_hours == 1
     assert sla.policy("amazon", "customer").response_hours == 24
     assert sla.policy("amazon", "escalation").response_hours == 24
+
+
+def test_closing_counts_in_walmart_rate_not_amazon_unless_configured() -> None:
+    presets = SlaSettings()
+    assert presets.close_counts_in_rate("walmart") is True  # "all messages require a response"
+    assert presets.close_counts_in_rate("amazon") is False  # "no response needed" removes it
+    configured = SlaSettings.model_validate(
+        {
+            "marketplaces": {
+                "walmart": {"close_counts_in_rate": False},
+                "bestbuy": {"customer": {"response_hours": 24, "at_risk_hours": 6}},
+            }
+        }
+    )
+    assert configured.close_counts_in_rate("walmart") is False
+    assert configured.close_counts_in_rate("amazon") is False
+    assert configured.close_counts_in_rate("bestbuy") is True  # a rate is not flattered by closing
+    assert configured.policy("walmart", "customer").response_hours == 48
+
+
+def test_an_answer_outside_the_mailbox_answers_the_wait_it_falls_in() -> None:
+    waits = episodes(
+        [
+            ClockMessage(T0, C),
+            ClockMessage(T0 + timedelta(hours=50), S, "phone"),  # late
+            ClockMessage(T0 + timedelta(hours=60), C),
+            ClockMessage(T0 + timedelta(hours=61), S),  # by mail, in time
+        ],
+        WALMART,
+    )
+    assert [(w.answered_channel, w.answered_in_time) for w in waits] == [
+        ("phone", False),
+        (None, True),
+    ]

@@ -35,12 +35,19 @@ class MarketplacePolicy(Section):
     customer: KindPolicy | None = None
     escalation: KindPolicy | None = None
     complaint: KindPolicy | None = None
+    # Whether a wait closed as "no response needed" still counts in the response rate (missed
+    # once its deadline passes). None: the marketplace's own rule (CLOSE_COUNTS_IN_RATE).
+    close_counts_in_rate: bool | None = None
 
 
 # Walmart: 48 hours for every customer message, 1 hour for a BBB or Attorney General complaint;
 # Amazon asks for 24 hours. Escalations share the customer policy unless configured apart.
 COMPLAINT_POLICY = KindPolicy(response_hours=1, at_risk_hours=0.5)
 AMAZON_POLICY = KindPolicy(response_hours=24, at_risk_hours=6)
+# Walmart: "all messages require a response", so a message closed as "no response needed" still
+# counts as an inquiry; Amazon's "no response needed" removes it from its Late Response Rate.
+# Any other marketplace counts it, as Walmart does: a rate is not flattered by closing.
+CLOSE_COUNTS_IN_RATE = {"walmart": True, "amazon": False}
 
 
 class SlaSettings(Section):
@@ -85,3 +92,10 @@ class SlaSettings(Section):
             "complaint": configured.complaint or COMPLAINT_POLICY,
         }
         return by_kind[kind]
+
+    def close_counts_in_rate(self, marketplace: str) -> bool:
+        """Whether closing a thread as "no response needed" leaves its wait in the rate."""
+        configured = self.marketplaces.get(marketplace)
+        if configured is not None and configured.close_counts_in_rate is not None:
+            return configured.close_counts_in_rate
+        return CLOSE_COUNTS_IN_RATE.get(marketplace, True)

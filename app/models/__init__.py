@@ -15,6 +15,7 @@ from app.models.orders import OrderCopy
 from app.models.replies import Draft, ReplyTemplate, TemplateVersion
 from app.models.threads import (
     HourlyActivity,
+    OutsideAnswer,
     ResponseEpisode,
     ResponseFigures,
     Thread,
@@ -40,6 +41,7 @@ __all__ = [
     "ReplyTemplate",
     "TemplateVersion",
     "HourlyActivity",
+    "OutsideAnswer",
     "ResponseEpisode",
     "ResponseFigures",
     "Thread",

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from app.clock import now
 from app.db import Base, UTCDateTime
-from app.enums import ThreadKind, ThreadSource
+from app.enums import AnswerChannel, ThreadKind, ThreadSource
 from app.models.base import enum_column
 
 
@@ -71,6 +71,8 @@ class Thread(Base):
     closed_reason: Mapped[str | None] = mapped_column(Text)
     closed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     # Customer messages stored up to this moment need no response: a person closed the thread.
+    # They start no clock; whether their waits still count in the rate is the marketplace's rule
+    # (close_counts_in_rate: Walmart yes, Amazon no; app.threads.summary.waits).
     dismissed_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # The thread_tallies row this thread is counted in (kept in step by the threads service).
     tally_kind: Mapped[ThreadKind | None] = mapped_column(enum_column(ThreadKind, "tally_kind"))
@@ -159,6 +161,26 @@ class ResponseEpisode(Base):
     due_at: Mapped[datetime] = mapped_column(UTCDateTime)
     answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     response_seconds: Mapped[float | None] = mapped_column(Float)
+    # Where it was answered when not by mail (an OutsideAnswer); None: by mail, or not answered.
+    answered_channel: Mapped[AnswerChannel | None] = mapped_column(
+        enum_column(AnswerChannel, "episode_answer_channel")
+    )
+
+
+class OutsideAnswer(Base):
+    """An answer a person gave where the mailbox never sees it (Walmart Seller Center's inbox, the
+    phone), recorded by an agent: it answers the thread's wait at ``answered_at`` as a seller's
+    reply would, every time the thread's clock is computed again."""
+
+    __tablename__ = "outside_answers"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    thread_id: Mapped[int] = mapped_column(ForeignKey("threads.id", ondelete="CASCADE"), index=True)
+    answered_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    channel: Mapped[AnswerChannel] = mapped_column(enum_column(AnswerChannel, "answer_channel"))
+    note: Mapped[str | None] = mapped_column(Text)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
 
 
 class ThreadTransition(Base):

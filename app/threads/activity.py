@@ -75,7 +75,9 @@ def replay_samples(
 ) -> None:
     """Take a mailbox's hourly samples after the fact from its recorded waits, for a history
     loaded at once (the demo). Live samples stay the truth for real mail: a closed thread's
-    dismissed waits are not recorded, so replaying would miss them."""
+    dismissed waits are not recorded where the marketplace drops them from the rate (Amazon),
+    and those it keeps (Walmart) stopped waiting when the thread was closed, which no wait
+    records."""
     waits = [
         (e.started_at, e.answered_at, e.due_at, e.due_at - _at_risk_lead(policy_for, e.kind))
         for e in repository.episodes_of_mailbox(db, mailbox_id=mailbox_id, since=since - WEEK)

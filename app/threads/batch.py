@@ -21,7 +21,7 @@ from app.enums import Classification, FolderRole, ThreadKind, ThreadSource
 from app.mail.subjects import normalize_subject
 from app.models import Thread
 from app.sla import PolicyFor
-from app.threads import repository
+from app.threads import outside_repository, repository
 from app.threads.activity import hour_of
 from app.threads.matching import (
     THREADING_WINDOW,
@@ -232,12 +232,19 @@ def _clocks_and_tallies(
     members: dict[int, list[MessageFacts]],
     policy_for: PolicyFor,
 ) -> list[tuple[AnyThread, list[sla.Episode]]]:
-    """Each touched thread's clock and waits from all its messages; the tallies moved in one
-    statement."""
+    """Each touched thread's clock and waits from all its messages and the answers given outside
+    the mailbox (one query for all); the tallies moved in one statement."""
+    answers = outside_repository.by_thread(db, {t.id for t in touched if t.id is not None})
     episodes = []
     deltas: Counter[tuple[int, ThreadKind, str]] = Counter()
     for thread in touched:
-        episodes.append((thread, waits(thread, members[id(thread)], policy_for(thread.kind))))
+        found = waits(
+            thread,
+            members[id(thread)],
+            policy_for,
+            answers=answers.get(thread.id, ()) if thread.id else (),
+        )
+        episodes.append((thread, found))
         move_tally(thread, deltas)
     repository.bump_tallies(db, deltas)
     return episodes
@@ -266,6 +273,7 @@ def episode_row(thread: AnyThread, wait: sla.Episode) -> dict[str, Any]:
         "response_seconds": (
             (wait.answered_at - wait.started_at).total_seconds() if wait.answered_at else None
         ),
+        "answered_channel": wait.answered_channel,
     }
 
 

@@ -160,6 +160,16 @@ def episodes_of_mailbox(db: Session, *, mailbox_id: int, since: datetime) -> lis
     )
 
 
+def episodes_of_thread(db: Session, thread_id: int) -> list[ResponseEpisode]:
+    return list(
+        db.scalars(
+            select(ResponseEpisode)
+            .where(ResponseEpisode.thread_id == thread_id)
+            .order_by(ResponseEpisode.started_at)
+        )
+    )
+
+
 def delete_episodes(db: Session, thread_ids: Collection[int]) -> None:
     if thread_ids:
         db.execute(delete(ResponseEpisode).where(ResponseEpisode.thread_id.in_(thread_ids)))

@@ -3,18 +3,18 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
-from pydantic import BaseModel, Field
+from pydantic import AwareDatetime, BaseModel, Field
 
 from app.clock import now
 from app.deps import AgentUser, OrderReadsDep, SessionDep, SettingsDep, ViewerUser
-from app.enums import Classification, FolderRole, ThreadKind, ThreadSource
+from app.enums import AnswerChannel, Classification, FolderRole, ThreadKind, ThreadSource
 from app.ids import RowId
 from app.mail.quoting import trim_quoted_history
 from app.mailboxes import repository as mailbox_repository
 from app.mailboxes import service as mailbox_service
 from app.models import Thread
-from app.sla import WAITING_STATES, ThreadState
-from app.threads import queries, repository, service
+from app.sla import WAITING_STATES, ThreadState, WaitOutcome, wait_outcome
+from app.threads import outside_repository, queries, repository, service
 from app.threads.repository import ThreadFilter
 from app.walmart.opening import order_context
 from app.walmart.views import OrderOut, order_out
@@ -63,6 +63,24 @@ class MessageOut(BaseModel):
     parse_problems: list[str]
 
 
+class WaitOut(BaseModel):
+    started_at: datetime
+    due_at: datetime
+    answered_at: datetime | None
+    answered_channel: AnswerChannel | None = Field(
+        description="where it was answered outside the mailbox; null: by mail, or not answered"
+    )
+    outcome: WaitOutcome = Field(description="how it counts in the response rate now")
+
+
+class OutsideAnswerOut(BaseModel):
+    channel: AnswerChannel
+    answered_at: datetime
+    note: str | None
+    recorded_by: str | None
+    recorded_at: datetime
+
+
 class ThreadDetailOut(ThreadOut):
     messages: list[MessageOut]
     order: OrderOut | None = Field(
@@ -73,10 +91,26 @@ class ThreadDetailOut(ThreadOut):
         description="why there is no order: no order number, no credentials, not found, "
         "Walmart unreachable"
     )
+    waits: list[WaitOut] = Field(description="the waits counted in the response rate, oldest first")
+    outside_answers: list[OutsideAnswerOut] = Field(
+        description="answers given where the mailbox never sees them (Seller Center, the phone)"
+    )
+    close_counts_in_rate: bool = Field(
+        description="closing as no response needed still counts the wait in the response rate "
+        "(Walmart: all messages require a response); false: closing removes it (Amazon)"
+    )
 
 
 class CloseIn(BaseModel):
     reason: str = Field(min_length=1, max_length=2000, description="why no response is needed")
+
+
+class AnsweredElsewhereIn(BaseModel):
+    channel: AnswerChannel = Field(description="where the customer was answered")
+    answered_at: AwareDatetime | None = Field(
+        default=None, description="when (default now): not in the future, not before the wait"
+    )
+    note: str | None = Field(default=None, max_length=service.MAX_NOTE)
 
 
 def _thread_out(thread: Thread, mailbox_name: str, at: datetime) -> ThreadOut:
@@ -148,9 +182,10 @@ def get_thread(
     settings: SettingsDep,
     reads: OrderReadsDep,
 ) -> ThreadDetailOut:
-    """A thread and its messages, oldest first. Message text is plain text, never HTML. With
-    the order it is about from Walmart's Marketplace API (`order`), or why not (`order_error`):
-    a copy older than a few minutes is read again, waiting at most 3 seconds."""
+    """A thread and its messages, oldest first, its waits and how each counts in the response
+    rate, and the answers given outside the mailbox. Message text is plain text, never HTML.
+    With the order it is about from Walmart's Marketplace API (`order`), or why not
+    (`order_error`): a copy older than a few minutes is read again, waiting at most 3 seconds."""
     thread = service.get_thread(db, thread_id)
     at = now()
     messages = [
@@ -172,6 +207,26 @@ def get_thread(
         )
         for m in repository.messages_of(db, thread.id)
     ]
+    waits = [
+        WaitOut(
+            started_at=e.started_at,
+            due_at=e.due_at,
+            answered_at=e.answered_at,
+            answered_channel=e.answered_channel,
+            outcome=wait_outcome(due_at=e.due_at, answered_at=e.answered_at, now=at),
+        )
+        for e in repository.episodes_of_thread(db, thread.id)
+    ]
+    outside = [
+        OutsideAnswerOut(
+            channel=a.channel,
+            answered_at=a.answered_at,
+            note=a.note,
+            recorded_by=name,
+            recorded_at=a.recorded_at,
+        )
+        for a, name in outside_repository.of_thread(db, thread.id)
+    ]
     summary = _thread_out(thread, _names(db)[thread.mailbox_id], at)
     context = order_context(db, settings, thread, reads=reads)
     return ThreadDetailOut(
@@ -179,6 +234,9 @@ def get_thread(
         messages=messages,
         order=order_out(context),
         order_error=context.error,
+        waits=waits,
+        outside_answers=outside,
+        close_counts_in_rate=service.policy_for_thread(db, settings, thread).close_counts_in_rate,
     )
 
 
@@ -205,9 +263,32 @@ def close_thread(
     body: CloseIn, db: SessionDep, user: AgentUser, target: ThreadToChangeDep
 ) -> ThreadOut:
     """Close as "no response needed" (agent); the reason is kept in the audit log. A new customer
-    message reopens the thread."""
+    message reopens the thread. Whether the wait still counts in the response rate is the
+    marketplace's rule (`close_counts_in_rate` on the thread): Walmart counts it, missed once
+    its deadline passes; Amazon's policy removes it."""
     thread = target.thread
     service.close(db, thread=thread, user=user, reason=body.reason, policy_for=target.policy_for)
+    return _thread_out(thread, _names(db)[thread.mailbox_id], now())
+
+
+@router.post("/threads/{thread_id}/answered-elsewhere")
+def answered_elsewhere(
+    body: AnsweredElsewhereIn, db: SessionDep, user: AgentUser, target: ThreadToChangeDep
+) -> ThreadOut:
+    """Record that the customer was answered where the mailbox never sees it (agent): in Walmart
+    Seller Center's inbox, by phone, or otherwise. The thread's wait is answered at `answered_at`
+    (default now) as by a seller's reply, in time or late by then; audited. 409 when the thread
+    is not waiting for an answer."""
+    thread = target.thread
+    service.answer_elsewhere(
+        db,
+        thread=thread,
+        user=user,
+        channel=body.channel,
+        answered_at=body.answered_at,
+        note=body.note,
+        policy_for=target.policy_for,
+    )
     return _thread_out(thread, _names(db)[thread.mailbox_id], now())
 
 

@@ -8,9 +8,8 @@ from datetime import datetime
 from typing import Protocol
 
 from app import sla
-from app.config import KindPolicy
 from app.enums import Classification, FolderRole, ThreadKind, ThreadSource
-from app.sla import ThreadState
+from app.sla import PolicyFor, ThreadState
 
 OPEN_BUCKET = "open"  # a running clock: split live into waiting, at risk and overdue
 
@@ -30,6 +29,15 @@ class MessageFacts(Protocol):
     def from_address(self) -> str | None: ...
     @property
     def order_number(self) -> str | None: ...
+
+
+class AnswerFacts(Protocol):
+    """What the clock reads of an answer given outside the mailbox (app.models.OutsideAnswer)."""
+
+    @property
+    def answered_at(self) -> datetime: ...
+    @property
+    def channel(self) -> str: ...
 
 
 class ThreadFacts(Protocol):
@@ -79,23 +87,49 @@ def summarize(thread: ThreadFacts, messages: Sequence[MessageFacts]) -> None:
 
 
 def waits(
-    thread: ThreadFacts, messages: Sequence[MessageFacts], policy: KindPolicy
+    thread: ThreadFacts,
+    messages: Sequence[MessageFacts],
+    policy_for: PolicyFor,
+    *,
+    answers: Sequence[AnswerFacts] = (),
 ) -> list[sla.Episode]:
-    """The thread's waits, leaving out customer messages dismissed when it was closed; sets its
-    running clock (none while it is closed)."""
-    dismissed = thread.dismissed_until
+    """The thread's waits, oldest first, answered by seller messages and by ``answers`` given
+    outside the mailbox; sets its running clock (none while it is closed).
+
+    Customer messages dismissed when a person closed the thread start no clock: a customer who
+    writes again starts a new one. Whether their waits count in the rate is the marketplace's
+    rule: Amazon's "no response needed" removes them; Walmart ("all messages require a
+    response") still counts them, answered by a later reply if one comes, else missed once
+    their deadline passes."""
+    policy = policy_for(thread.kind)
+    dismissed_until = thread.dismissed_until
+
+    def dismissed(m: MessageFacts) -> bool:
+        return (
+            dismissed_until is not None
+            and m.classification in sla.CLOCK_STARTERS
+            and m.stored_at <= dismissed_until
+        )
+
+    outside = [sla.ClockMessage(a.answered_at, Classification.SELLER, a.channel) for a in answers]
     found = sla.episodes(
-        [
-            sla.ClockMessage(m.received_at, m.classification)
-            for m in messages
-            if not (
-                dismissed and m.classification in sla.CLOCK_STARTERS and m.stored_at <= dismissed
-            )
-        ],
+        [sla.ClockMessage(m.received_at, m.classification) for m in messages if not dismissed(m)]
+        + outside,
         policy,
     )
     _set_clock(thread, None if thread.closed_at else sla.running_clock(found, policy))
-    return found
+    if dismissed_until is None or not policy_for.close_counts_in_rate:
+        return found
+    closed = sla.episodes(
+        [
+            sla.ClockMessage(m.received_at, m.classification)
+            for m in messages
+            if dismissed(m) or m.classification == Classification.SELLER
+        ]
+        + outside,
+        policy,
+    )
+    return sorted(found + closed, key=lambda e: e.started_at)
 
 
 def _set_clock(thread: ThreadFacts, clock: sla.Clock | None) -> None:

@@ -1,10 +1,11 @@
 """The thread page's forms: a reply draft written, edited, approved, given a recipient and sent,
-and the thread closed. Each goes through the same service as the API; on a refusal the thread
-page is shown again with the reason."""
+the thread closed or answered elsewhere (Seller Center's inbox, the phone). Each goes through the
+same service as the API; on a refusal the thread page is shown again with the reason."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
@@ -13,6 +14,8 @@ from sqlalchemy.orm import Session
 
 from app.config import Settings
 from app.deps import ReadSessionDep, SessionDep, SettingsDep
+from app.enums import AnswerChannel
+from app.errors import HttpError
 from app.ids import RowId
 from app.models import Draft, WebSession
 from app.replies import drafts, sending
@@ -195,3 +198,48 @@ def close_thread(
         session=session,
         thread_id=thread_id,
     )
+
+
+@router.post("/threads/{thread_id}/answered-elsewhere")
+def answered_elsewhere(
+    thread_id: RowId,
+    db: SessionDep,
+    settings: SettingsDep,
+    session: WebSessionDep,
+    csrf_token: Annotated[str, Form(max_length=100)],
+    channel: Annotated[AnswerChannel, Form()],
+    answered_at: Annotated[str, Form(max_length=40)] = "",
+    note: Annotated[str, Form(max_length=thread_service.MAX_NOTE)] = "",
+) -> Response:
+    """The page's time is UTC (the page says so); empty means now."""
+    user = acting_agent(session, csrf_token)
+    thread = thread_service.get_thread(db, thread_id)
+    policy_for = thread_service.policy_for_thread(db, settings, thread)
+    return after(
+        lambda: thread_service.answer_elsewhere(
+            db,
+            thread=thread,
+            user=user,
+            channel=channel,
+            answered_at=_utc_time(answered_at),  # a refusal shows on the page too
+            note=note,
+            policy_for=policy_for,
+        ),
+        db=db,
+        settings=settings,
+        session=session,
+        thread_id=thread_id,
+    )
+
+
+def _utc_time(text: str) -> datetime | None:
+    """The form's date and time (``2026-12-01T14:30``, UTC unless it names a zone), or None."""
+    if not text.strip():
+        return None
+    try:
+        value = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise HttpError(
+            f"{text!r} is not a date and time; use 2026-12-01T14:30 (UTC)", status_code=422
+        ) from None
+    return value if value.tzinfo else value.replace(tzinfo=UTC)

@@ -11,19 +11,26 @@ from sqlalchemy.orm import Session
 
 from app.clock import now
 from app.config import Settings
-from app.enums import Role
+from app.enums import AnswerChannel, Role
 from app.errors import HttpError
 from app.mail.quoting import trim_quoted_history
 from app.models import Draft, WebSession
 from app.replies import drafts
 from app.replies import repository as reply_repository
 from app.templating import html_templates
+from app.threads import outside_repository
 from app.threads import queries as thread_queries
 from app.threads import repository as thread_repository
 from app.threads import service as thread_service
 from app.walmart.opening import OrderReads, order_context
 
 pages = html_templates("web")
+# How the thread page names the places a customer is answered outside the mailbox.
+CHANNEL_NAMES = {
+    AnswerChannel.SELLER_CENTER: "Seller Center inbox",
+    AnswerChannel.PHONE: "Phone",
+    AnswerChannel.OTHER: "Other",
+}
 
 
 def render(name: str, status_code: int = 200, **context: Any) -> HTMLResponse:
@@ -60,6 +67,7 @@ def render_thread(
         if see_drafts
         else ([], None)
     )
+    marketplace = thread_service.marketplace_of_thread(db, settings, thread)
     return render(
         "thread.html",
         status_code,
@@ -69,6 +77,11 @@ def render_thread(
         state=thread_queries.state_of(thread, at),
         left=(thread.due_at - at).total_seconds() if thread.due_at else None,
         messages=messages,
+        outside_answers=outside_repository.of_thread(db, thread.id),
+        channels=CHANNEL_NAMES,
+        max_note=thread_service.MAX_NOTE,
+        marketplace=marketplace.title(),
+        close_counts_in_rate=settings.sla.close_counts_in_rate(marketplace),
         drafts=draft_rows,
         participants=participants,
         default_recipient=default_recipient,

@@ -238,6 +238,15 @@ def walk_threads(w: Walk) -> None:
             by_role(401, 403, 200, 409)[role],
             ids={"thread_id": t["flag"]},
         )
+        # Answered by phone once; the thread then waits for nothing (409).
+        w.call(
+            role,
+            "POST",
+            "/api/v1/threads/{thread_id}/answered-elsewhere",
+            by_role(401, 403, 200, 409)[role],
+            ids={"thread_id": t["flag"]},
+            json={"channel": "phone", "note": "called the buyer back"},
+        )
 
 
 def walk_templates(w: Walk) -> None:
@@ -358,6 +367,13 @@ def walk_pages(w: Walk) -> None:
         w.form(role, "/drafts/{draft_id}/send", done, {}, draft_id=draft_id)
         if may:
             w.sent.add(draft_id)
+        w.form(
+            role,
+            "/threads/{thread_id}/answered-elsewhere",
+            done,
+            {"channel": "seller_center", "note": "answered in Seller Center"},
+            thread_id=w.threads[f"close_{role}"] if may else main,
+        )
         w.form(
             role,
             "/threads/{thread_id}/close",

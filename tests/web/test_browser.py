@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
@@ -22,6 +23,9 @@ from tests.support.mailfactory import customer, relay_address
 from tests.support.polling import poll
 from tests.support.smtp import SmtpServer
 from tests.support.web import serving
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Page
 
 PASSWORD = "correct horse battery"
 
@@ -57,6 +61,15 @@ def server(
         yield base_url
 
 
+def _sign_in(page: Page, server: str) -> None:
+    page.goto(f"{server}/")
+    page.fill("input[name=username]", "agnes")
+    page.fill("input[name=password]", PASSWORD)
+    with page.expect_navigation():
+        page.click("button[type=submit]")
+    page.wait_for_selector("text=Waiting customers")
+
+
 def test_an_agent_answers_the_most_urgent_customer(
     server: str, smtp_server: SmtpServer, tmp_path: Path
 ) -> None:
@@ -67,12 +80,7 @@ def test_an_agent_answers_the_most_urgent_customer(
         page = browser.new_page()
         seen = watch(page, server)
 
-        page.goto(f"{server}/")
-        page.fill("input[name=username]", "agnes")
-        page.fill("input[name=password]", PASSWORD)
-        with page.expect_navigation():
-            page.click("button[type=submit]")
-        page.wait_for_selector("text=Waiting customers")
+        _sign_in(page, server)
 
         # The first row is the most urgent: Dora, 40 hours into her 48.
         first = page.locator("tbody tr").first
@@ -109,6 +117,55 @@ def test_an_agent_answers_the_most_urgent_customer(
     assert recipients == [relay_address("Dora")]
     assert b"I checked your order myself this morning." in raw
     assert seen.console_errors == []
+    assert seen.outside == []
+
+
+def test_an_agent_records_an_answer_given_by_phone(server: str, tmp_path: Path) -> None:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page()
+        seen = watch(page, server)
+        _sign_in(page, server)
+        with page.expect_navigation():
+            page.click("text=Question about sizes")
+        assert page.locator("[data-state]").first.get_attribute("data-state") == "waiting"
+        # Before closing, the page says what closing does to a Walmart seller's rate.
+        rule = page.locator(".close-rule").inner_text()
+        assert "Walmart still counts this message in your response rate if it is not answered" in (
+            rule
+        )
+
+        # A time in the future is refused with the reason, on the page.
+        form = page.locator("form#answered-elsewhere")
+        form.locator("select[name=channel]").select_option(label="Phone")
+        form.locator("input[name=answered_at]").fill("2099-01-01T10:00")
+        with page.expect_navigation():
+            form.locator("button", has_text="Answered elsewhere").click()
+        assert "in the future" in page.locator("[role=alert]").inner_text()
+        assert page.locator("[data-state]").first.get_attribute("data-state") == "waiting"
+
+        form = page.locator("form#answered-elsewhere")
+        form.locator("select[name=channel]").select_option(label="Phone")
+        note = "Called back: <script>alert(1)</script> size M fits"
+        form.locator("input[name=note]").fill(note)
+        with page.expect_navigation():
+            form.locator("button", has_text="Answered elsewhere").click()
+        page.wait_for_selector("[data-state=answered]")
+        answer = page.locator(".outside-answer[data-channel=phone]")
+        assert "answered outside the mailbox: Phone · recorded by agnes" in answer.inner_text()
+        assert answer.locator(".text").inner_text() == note  # shown as text, never run
+        assert page.locator("form#answered-elsewhere").count() == 0  # nothing waits any more
+        page.screenshot(path=str(tmp_path / "answered-elsewhere.png"), full_page=True)
+
+        page.goto(f"{server}/")
+        page.wait_for_selector("text=Waiting customers")
+        assert "Question about sizes" not in page.locator("main").inner_text()
+        browser.close()
+
+    # The refused time was answered 422, which Chromium logs; nothing else went wrong.
+    assert [e for e in seen.console_errors if "status of 422" not in e] == []
     assert seen.outside == []
 
 

@@ -94,6 +94,41 @@ def test_a_form_without_the_right_csrf_token_is_refused(site: Site) -> None:
     assert "Draft 1" not in site.client.get(f"/threads/{site.thread_id}").text
 
 
+def test_answered_elsewhere_needs_the_csrf_token_and_an_agent(site: Site) -> None:
+    url = f"/threads/{site.thread_id}/answered-elsewhere"
+    sign_in(site.client, "victor")
+    page = site.client.get(f"/threads/{site.thread_id}").text
+    assert "Answered elsewhere" not in page
+    as_viewer = site.client.post(url, data={"channel": "phone", "csrf_token": csrf_of(page)})
+    assert as_viewer.status_code == 403 and "agent role" in as_viewer.text
+    sign_in(site.client, "agnes")
+    forged = site.client.post(url, data={"channel": "phone", "csrf_token": "forged"})
+    assert forged.status_code == 403
+    page = site.client.get(f"/threads/{site.thread_id}").text
+    assert 'data-state="waiting"' in page and "answered outside the mailbox" not in page
+    answered = site.client.post(
+        url, data={"channel": "seller_center", "note": "", "csrf_token": csrf_of(page)}
+    )
+    assert answered.status_code == 200 and 'data-state="answered"' in answered.text
+    assert "answered outside the mailbox: Seller Center inbox · recorded by agnes" in answered.text
+
+
+def test_the_close_form_says_how_the_marketplace_counts_a_closed_message(
+    site: Site, imap_account: ImapAccount, session_factory: sessionmaker[Session], database_url: str
+) -> None:
+    sign_in(site.client, "agnes")
+    page = site.client.get(f"/threads/{site.thread_id}").text
+    assert "Walmart still counts this message in your response rate if it is not answered" in page
+    amazon = Settings(
+        database_url=database_url, mailboxes=[imap_account.settings(marketplace="amazon")]
+    )
+    with TestClient(create_app(amazon)) as client:
+        sign_in(client, "agnes")
+        page = client.get(f"/threads/{site.thread_id}").text
+    assert "Closing removes this message from Amazon's response rate" in page
+    assert "still counts" not in page
+
+
 def test_a_viewer_reads_but_cannot_draft(site: Site) -> None:
     sign_in(site.client, "victor")
     page = site.client.get(f"/threads/{site.thread_id}").text
