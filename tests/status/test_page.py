@@ -58,6 +58,9 @@ def stored(session_factory: sessionmaker[Session]) -> None:
         failing.last_poll_at = failing.last_error_at = now()
         failing.consecutive_failures = 3
         failing.last_error = "authentication failed for support@store-b.example"
+        walmart = mailbox_repository.get_or_create_mailbox(db, "store-a")
+        walmart.walmart_error_at = now()
+        walmart.walmart_error = "marketplace.walmartapis.com refused the API key (HTTP 401)"
         create_user(db, name="victor", role=Role.VIEWER, actor="test")
         set_password(db, name="victor", password=PASSWORD, actor="test")
 
@@ -91,6 +94,7 @@ def test_status_needs_a_signed_in_user_unless_public(client: TestClient) -> None
     assert relay_address("Priya Patel").lower() in page.text  # a signed-in viewer sees who waits
     assert ORDER in page.text and "/threads/" in page.text
     assert "authentication failed for support@store-b.example" in page.text
+    assert "Walmart API: marketplace.walmartapis.com refused the API key" in page.text
 
 
 def test_public_view_shows_counts_and_masked_subjects_only(public_client: TestClient) -> None:
@@ -107,6 +111,7 @@ def test_public_view_shows_counts_and_masked_subjects_only(public_client: TestCl
         "Secret body text",
         "authentication failed",
         "support@store-b.example",
+        "refused the API key",
         "/threads/",
     ):
         assert secret not in html, secret
