@@ -120,6 +120,16 @@ def release(db: Session, names: Iterable[str], *, holder: str) -> None:
     )
 
 
+def release_all(db: Session, *, holder: str) -> None:
+    """Give up every lease ``holder`` holds, including any taken by a round that raced its stop."""
+    db.execute(
+        update(Lease)
+        .where(Lease.holder == holder)
+        .values(holder=None)
+        .execution_options(synchronize_session=False)
+    )
+
+
 def live_workers(db: Session, *, now: datetime) -> list[str]:
     """Holders of an unexpired worker heartbeat lease."""
     return list(

@@ -129,10 +129,8 @@ class Worker:
         with self._lock:
             for watcher in self._watchers.values():
                 watcher.stop()
-            names = [leases.mailbox_lease(n) for n in self._polled]
-            names += [*self._singletons, leases.WORKER_PREFIX + self.id]
         with session_scope(self._session_factory) as db:
-            leases.release(db, names, holder=self.id)
+            leases.release_all(db, holder=self.id)
 
     @property
     def polled(self) -> list[str]:

@@ -10,6 +10,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from sqlalchemy.engine import Engine
@@ -106,6 +107,34 @@ def test_a_stopping_worker_hands_its_mailboxes_over_at_once(
     first.shutdown()  # releases its leases and its heartbeat
     second.coordinate()
     assert len(second.polled) == 4
+
+
+def test_a_round_that_races_the_stop_leaves_no_lease_behind(
+    database_url: str,
+    engine: Engine,
+    clock: list[datetime],
+    session_factory: sessionmaker[Session],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A round already under way when the worker is told to stop takes leases in the database
+    but no longer records them: the stop must hand those back too (CI once found a survivor's
+    lease still held after a clean stop)."""
+    settings = _settings(database_url, 3)
+    worker = Worker(settings, engine, worker_id="w1")
+    renew = leases.renew
+
+    def stop_meanwhile(*args: Any, **kwargs: Any) -> list[str]:
+        worker._stopping = True  # the stop begins while this round takes its leases
+        return renew(*args, **kwargs)
+
+    monkeypatch.setattr(leases, "renew", stop_meanwhile)
+    worker.coordinate()
+    assert worker.polled == []
+    with session_factory() as db:
+        assert leases.held(db, holder="w1", now=clock[0])  # taken, though not recorded
+    worker.shutdown()
+    with session_factory() as db:
+        assert leases.held(db, holder="w1", now=clock[0]) == {}
 
 
 def test_sweep_and_figures_run_in_one_worker_only(
