@@ -20,10 +20,9 @@ from fastapi.testclient import TestClient
 from app.config import ApiMailboxSettings, Settings, SmtpSettings, StatusSettings
 from app.enums import Role
 from app.main import create_app
-from tests.support.dovecot import free_port
 from tests.support.imap import ImapAccount
 from tests.support.mailfactory import customer
-from tests.support.processes import ROOT, wait_for_http
+from tests.support.processes import ROOT, serving
 from tests.support.smtp import SmtpServer
 
 USER_PASSWORD = "correct-horse-battery-7731"
@@ -110,20 +109,9 @@ seller_addresses = ["support@store.example"]
     )
     token = created.strip().splitlines()[-1]
     output += _cli(["poll", "--once"], env, tmp_path)
-    port = free_port()
     log = tmp_path / "serve.log"
-    with log.open("wb") as sink:
-        server = subprocess.Popen(
-            [sys.executable, "-m", "app.cli", "serve", "--port", str(port)],
-            env=env,
-            cwd=tmp_path,
-            stdout=sink,
-            stderr=subprocess.STDOUT,
-        )
-    base = f"http://127.0.0.1:{port}"
     responses: list[str] = []
-    try:
-        wait_for_http(f"{base}/healthz", server)
+    with serving(env, tmp_path, log=log, stop_within=60) as (_, base):
         headers = {"Authorization": f"Bearer {token}"}
         with httpx.Client(base_url=base, headers=headers, timeout=30) as api:
             # The worker's first polls, the wrong password included, before the requests.
@@ -155,9 +143,6 @@ seller_addresses = ["support@store.example"]
                         ).text
                     )
                 responses.append(browser.get("/status").text)
-    finally:
-        server.terminate()
-        server.wait(timeout=60)
 
     logged = output + log.read_text(errors="replace")
     assert "mailbox wrong" in logged or "wrong" in json.dumps(responses)  # the failure was seen

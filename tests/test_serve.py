@@ -4,35 +4,16 @@ import subprocess
 import sys
 from pathlib import Path
 
+import httpx
+
 from tests.support.dovecot import free_port
-from tests.support.processes import cli_env, wait_for_http
+from tests.support.processes import cli_env, migrated, serving
 
 
 def test_serve_answers_healthz_on_a_migrated_database(tmp_path: Path) -> None:
-    env = cli_env(f"sqlite:///{tmp_path / 'slawatch.db'}")
-    migrate = subprocess.run(
-        [sys.executable, "-m", "app.cli", "migrate"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        cwd=tmp_path,
-    )
-    assert migrate.returncode == 0, migrate.stderr
-    port = free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "app.cli", "serve", "--port", str(port)],
-        env=env,
-        cwd=tmp_path,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
-    try:
-        assert wait_for_http(f"http://127.0.0.1:{port}/healthz", server) == 200
-    finally:
-        server.terminate()
-        server.wait(timeout=60)
+    env = migrated(f"sqlite:///{tmp_path / 'slawatch.db'}", tmp_path)
+    with serving(env, tmp_path) as (_, base):
+        assert httpx.get(f"{base}/healthz").json()["status"] == "ok"
 
 
 def test_serve_refuses_an_unmigrated_database_and_says_how_to_fix_it(tmp_path: Path) -> None:

@@ -22,8 +22,7 @@ from app.db import make_engine, make_session_factory
 from app.leases import WORKER_PREFIX, live_workers
 from app.models import Lease, ResponseFigures
 from app.worker_process import NICENESS
-from tests.support.dovecot import free_port
-from tests.support.processes import ROOT, cli_env, wait_for_http
+from tests.support.processes import ROOT, migrated, serving
 
 T = TypeVar("T")
 DEADLINE = 120.0
@@ -64,39 +63,11 @@ def _niceness(pid: int) -> int:
     return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[16])
 
 
-def _migrated(tmp_path: Path) -> tuple[str, dict[str, str]]:
-    url = f"sqlite:///{tmp_path / 'slawatch.db'}"
-    env = cli_env(url)
-    subprocess.run(
-        [sys.executable, "-m", "app.cli", "migrate"],
-        env=env,
-        cwd=tmp_path,
-        capture_output=True,
-        timeout=120,
-        check=True,
-    )
-    return url, env
-
-
 @pytest.fixture
 def serve(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], str]]:
-    url, env = _migrated(tmp_path)
-    port = free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "app.cli", "serve", "--port", str(port)],
-        env=env,
-        cwd=tmp_path,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
-    try:
-        assert wait_for_http(f"http://127.0.0.1:{port}/healthz", server) == 200
+    url = f"sqlite:///{tmp_path / 'slawatch.db'}"
+    with serving(migrated(url, tmp_path), tmp_path, stop_within=DEADLINE) as (server, _):
         yield server, url
-    finally:
-        if server.poll() is None:
-            server.terminate()
-            server.wait(timeout=DEADLINE)
 
 
 def _workers_alive(url: str) -> list[str]:
@@ -155,7 +126,7 @@ def test_the_worker_stops_when_serve_is_killed(serve: tuple[subprocess.Popen[str
 
 def test_the_worker_loads_no_web_framework(tmp_path: Path) -> None:
     """The worker polls and sweeps: it imports neither FastAPI nor uvicorn."""
-    _, env = _migrated(tmp_path)
+    env = migrated(f"sqlite:///{tmp_path / 'slawatch.db'}", tmp_path)
     probe = (
         "import atexit, json, sys\n"
         "from app.cli import main\n"

@@ -4,8 +4,6 @@ cookies Secure), never from anyone else."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -15,8 +13,7 @@ import pytest
 from pydantic import ValidationError
 
 from app.config import ServerSettings
-from tests.support.dovecot import free_port
-from tests.support.processes import cli_env, wait_for_http
+from tests.support.processes import cli_env, migrated, serving
 
 FORWARDED = {"X-Forwarded-For": "203.0.113.7", "X-Forwarded-Proto": "https"}
 
@@ -25,15 +22,7 @@ FORWARDED = {"X-Forwarded-For": "203.0.113.7", "X-Forwarded-Proto": "https"}
 def database(tmp_path_factory: pytest.TempPathFactory) -> str:
     where = tmp_path_factory.mktemp("proxy")
     url = f"sqlite:///{where / 'slawatch.db'}"
-    migrated = subprocess.run(
-        [sys.executable, "-m", "app.cli", "migrate"],
-        env=cli_env(url),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        cwd=where,
-    )
-    assert migrated.returncode == 0, migrated.stderr
+    migrated(url, where)
     return url
 
 
@@ -42,21 +31,10 @@ def serve(database: str, tmp_path: Path, proxies: list[str]) -> Iterator[tuple[s
     """`slawatch serve` trusting ``proxies``; yields its URL and its log."""
     config = tmp_path / "slawatch.toml"
     config.write_text(f"[server]\nforwarded_allow_ips = {proxies!r}\n".replace("'", '"'))
-    port, log = free_port(), tmp_path / "serve.log"
-    with log.open("wb") as sink:
-        server = subprocess.Popen(
-            [sys.executable, "-m", "app.cli", "serve", "--no-scheduler", "--port", str(port)],
-            env={**cli_env(database), "SLAWATCH_CONFIG": str(config)},
-            cwd=tmp_path,
-            stdout=sink,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        wait_for_http(f"http://127.0.0.1:{port}/healthz", server)
-        yield f"http://127.0.0.1:{port}", log
-    finally:
-        server.terminate()
-        server.wait(timeout=20)
+    log = tmp_path / "serve.log"
+    env = {**cli_env(database), "SLAWATCH_CONFIG": str(config)}
+    with serving(env, tmp_path, "--no-scheduler", log=log, stop_within=20) as (_, base):
+        yield base, log
 
 
 def test_forwarded_headers_from_a_trusted_proxy_are_believed(database: str, tmp_path: Path) -> None:
