@@ -1,8 +1,5 @@
 """The schema: migrations reach head on both backends, go down and up again, match the models."""
 
-import os
-import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -11,8 +8,7 @@ from sqlalchemy import inspect, text
 
 from app import migrate
 from app.db import Base, make_engine
-
-ROOT = Path(__file__).parents[1]
+from tests.support.processes import ROOT, migrated
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
@@ -20,15 +16,7 @@ def test_migrate_down_and_up_without_drift(
     backend: str, empty_database_url: Callable[[str], str]
 ) -> None:
     url = empty_database_url(backend)
-    result = subprocess.run(
-        [sys.executable, "-m", "app.cli", "migrate"],
-        env={**os.environ, "SLAWATCH_DATABASE_URL": url, "PYTHONPATH": str(ROOT)},
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=ROOT,
-    )
-    assert result.returncode == 0, result.stderr
+    migrated(url, ROOT)
     engine = make_engine(url)
     try:
         assert migrate.current_revision(engine) == migrate.head_revision()
