@@ -12,7 +12,7 @@ from app.ids import RowId
 from app.mail.quoting import trim_quoted_history
 from app.mailboxes import repository as mailbox_repository
 from app.mailboxes import service as mailbox_service
-from app.models import Thread
+from app.models import Message, OutsideAnswer, ResponseEpisode, Thread
 from app.sla import WAITING_STATES, ThreadState, WaitOutcome, wait_outcome
 from app.threads import outside_repository, queries, repository, service
 from app.threads.repository import ThreadFilter
@@ -134,6 +134,45 @@ def _thread_out(thread: Thread, mailbox_name: str, at: datetime) -> ThreadOut:
     )
 
 
+def _message_out(message: Message) -> MessageOut:
+    return MessageOut(
+        id=message.id,
+        direction="out" if message.classification == Classification.SELLER else "in",
+        from_address=message.from_address,
+        from_name=message.from_name,
+        to=message.to_addresses,
+        subject=message.subject,
+        received_at=message.received_at,
+        folder=message.folder,
+        classification=message.classification,
+        classification_reason=message.classification_reason,
+        text=trim_quoted_history(message.body_text),
+        full_text=message.body_text,
+        attachment_names=message.attachment_names,
+        parse_problems=message.parse_problems,
+    )
+
+
+def _wait_out(episode: ResponseEpisode, at: datetime) -> WaitOut:
+    return WaitOut(
+        started_at=episode.started_at,
+        due_at=episode.due_at,
+        answered_at=episode.answered_at,
+        answered_channel=episode.answered_channel,
+        outcome=wait_outcome(due_at=episode.due_at, answered_at=episode.answered_at, now=at),
+    )
+
+
+def _outside_out(answer: OutsideAnswer, recorded_by: str | None) -> OutsideAnswerOut:
+    return OutsideAnswerOut(
+        channel=answer.channel,
+        answered_at=answer.answered_at,
+        note=answer.note,
+        recorded_by=recorded_by,
+        recorded_at=answer.recorded_at,
+    )
+
+
 def _names(db: SessionDep) -> dict[int, str]:
     return {m.id: m.name for m in mailbox_repository.list_mailboxes(db)}
 
@@ -188,45 +227,9 @@ def get_thread(
     (`order_error`): a copy older than a few minutes is read again, waiting at most 3 seconds."""
     thread = service.get_thread(db, thread_id)
     at = now()
-    messages = [
-        MessageOut(
-            id=m.id,
-            direction="out" if m.classification == Classification.SELLER else "in",
-            from_address=m.from_address,
-            from_name=m.from_name,
-            to=m.to_addresses,
-            subject=m.subject,
-            received_at=m.received_at,
-            folder=m.folder,
-            classification=m.classification,
-            classification_reason=m.classification_reason,
-            text=trim_quoted_history(m.body_text),
-            full_text=m.body_text,
-            attachment_names=m.attachment_names,
-            parse_problems=m.parse_problems,
-        )
-        for m in repository.messages_of(db, thread.id)
-    ]
-    waits = [
-        WaitOut(
-            started_at=e.started_at,
-            due_at=e.due_at,
-            answered_at=e.answered_at,
-            answered_channel=e.answered_channel,
-            outcome=wait_outcome(due_at=e.due_at, answered_at=e.answered_at, now=at),
-        )
-        for e in repository.episodes_of_thread(db, thread.id)
-    ]
-    outside = [
-        OutsideAnswerOut(
-            channel=a.channel,
-            answered_at=a.answered_at,
-            note=a.note,
-            recorded_by=name,
-            recorded_at=a.recorded_at,
-        )
-        for a, name in outside_repository.of_thread(db, thread.id)
-    ]
+    messages = [_message_out(m) for m in repository.messages_of(db, thread.id)]
+    waits = [_wait_out(e, at) for e in repository.episodes_of_thread(db, thread.id)]
+    outside = [_outside_out(a, name) for a, name in outside_repository.of_thread(db, thread.id)]
     summary = _thread_out(thread, _names(db)[thread.mailbox_id], at)
     context = order_context(db, settings, thread, reads=reads)
     return ThreadDetailOut(
