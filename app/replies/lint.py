@@ -26,11 +26,19 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from functools import cache
 from typing import Literal
-from urllib.parse import urlsplit
 
 from spellchecker import SpellChecker
 
 from app.config import ReplySettings
+from app.replies.contacts import (
+    RELAY_DOMAIN,
+    Contact,
+    find_contacts,
+    host_of,
+    overlaps,
+    same_phone,
+    within,
+)
 from app.replies.tracking import TrackingFacts, tracking_problems
 
 Severity = Literal["error", "warning"]
@@ -61,7 +69,7 @@ def lint(
         *_no_greeting(body),
         *_no_acknowledgement(body),
     ]
-    contacts = list(_contacts(body))
+    contacts = list(find_contacts(body))
     tracking = tracking or TrackingFacts.of(None)
     placed = sorted(
         [
@@ -108,31 +116,6 @@ OVERPROMISES = re.compile(
     r"|\balways\b|\bnever\s+again\b|\bpromise[sd]?\b",
     re.IGNORECASE,
 )
-
-_EMAIL = re.compile(r"(?<![\w.+%-])[\w.+%-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
-_URL = re.compile(r"\b(?:https?://|ftp://)[^\s<>\"']+|(?<![\w@.-])www\.[^\s<>\"']+", re.IGNORECASE)
-_TLDS = (
-    "com|net|org|info|biz|io|co|us|ca|uk|de|fr|eu|au|shop|store|online|site|app|me|ly|gl|"
-    "link|xyz|ai|tv|page|website|help"
-)
-_BARE_DOMAIN = re.compile(
-    rf"(?<![\w@.-])(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\.)+(?:{_TLDS})(?![\w-])(?:/[^\s<>\"']*)?",
-    re.IGNORECASE,
-)
-_TRAILING_PUNCTUATION = ".,;:!?)]}'\""
-_RELAY_DOMAIN = "relay.walmart.com"
-
-# Phone numbers: 7 to 15 digits with optional +, spaces, dots, dashes and parentheses.
-_PHONE = re.compile(r"(?<![\w+])(?:\+\s?)?\(?\d(?:[ .()-]{0,2}\d){6,29}\)?(?!\w)")
-# Numbers that look like phones but are not: order numbers, dates, labelled identifiers.
-_ORDER_NUMBER = re.compile(r"\d{13}|\d{15}|\d{7}-\d{6}|\d{7}-\d{8}")
-_DATE = re.compile(r"\d{4}[-./]\d{1,2}[-./]\d{1,2}|\d{1,2}[-./]\d{1,2}[-./]\d{2,4}")
-_ID_LABEL = re.compile(
-    r"\b(?:order|po|purchase order|sales order|item|tracking|case|ref(?:erence)?|id|sku|upc|"
-    r"invoice|return)\s*(?:number|no\.?|id|#)?\s*(?:is\b)?\s*[:#]?\s*$|#\s*$",
-    re.IGNORECASE,
-)
-_LONGEST_BARE_PHONE = 11  # a longer run of digits alone is an order, item or tracking number
 
 _WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)*")
 _SENTENCE_END = ".!?"
@@ -188,7 +171,7 @@ def _placeholders(body: str) -> Iterator[_Placed]:
         (m, what) for pattern, what in PLACEHOLDERS for m in re.finditer(pattern, body, re.DOTALL)
     ]
     for m, what in sorted(matches, key=lambda item: item[0].start()):
-        if _overlaps(m.span(), taken):
+        if overlaps(m.span(), taken):
             continue
         taken.append(m.span())
         yield (
@@ -222,57 +205,8 @@ def _tracking(body: str, facts: TrackingFacts) -> Iterator[_Placed]:
         yield problem.start, Finding("tracking_number", "error", problem.message, excerpt)
 
 
-_ContactKind = Literal["email", "url", "domain", "phone"]
-_LINK_PATTERNS: tuple[tuple[_ContactKind, re.Pattern[str]], ...] = (
-    ("url", _URL),  # first: "https://walmart.com@evil.example" is a link, not an address
-    ("email", _EMAIL),
-    ("domain", _BARE_DOMAIN),
-)
-
-
-@dataclass(frozen=True)
-class _Contact:
-    kind: _ContactKind
-    text: str
-    start: int
-    end: int
-
-
-def _contacts(body: str) -> Iterator[_Contact]:
-    """Addresses, links and phone-like numbers, each span claimed once (an address's domain is
-    not also a link; a number inside a link is not a phone)."""
-    taken: list[tuple[int, int]] = []
-    for kind, pattern in _LINK_PATTERNS:
-        for m in pattern.finditer(body):
-            text = m.group().rstrip(_TRAILING_PUNCTUATION)
-            span = (m.start(), m.start() + len(text))
-            if text and not _overlaps(span, taken):
-                taken.append(span)
-                yield _Contact(kind, text, *span)
-    for m in _PHONE.finditer(body):
-        text = m.group()
-        if text.endswith(")") and text.count(")") > text.count("("):
-            text = text[:-1]
-        span = (m.start(), m.start() + len(text))
-        before = body[max(0, m.start() - 30) : m.start()]
-        if not _overlaps(span, taken) and _is_phone(text, before=before):
-            taken.append(span)
-            yield _Contact("phone", text, *span)
-
-
-def _is_phone(text: str, *, before: str) -> bool:
-    digits = re.sub(r"\D", "", text)
-    if not 7 <= len(digits) <= 15:
-        return False
-    if text.isdigit() and len(digits) > _LONGEST_BARE_PHONE:
-        return False
-    if _ORDER_NUMBER.fullmatch(text) or _DATE.fullmatch(text):
-        return False
-    return not _ID_LABEL.search(before)
-
-
 def _foreign_contacts(
-    body: str, contacts: Iterable[_Contact], settings: ReplySettings, order_links: frozenset[str]
+    body: str, contacts: Iterable[Contact], settings: ReplySettings, order_links: frozenset[str]
 ) -> Iterator[_Placed]:
     """Contacts that are not the seller's; a link is allowed on the listed sites, or when it is
     the tracking link of the thread's order."""
@@ -283,7 +217,7 @@ def _foreign_contacts(
         message = None
         if contact.kind == "email":
             domain = contact.text.rpartition("@")[2].lower()
-            if _within(domain, [_RELAY_DOMAIN]):
+            if within(domain, [RELAY_DOMAIN]):
                 message = (
                     f"'{contact.text}' is a Walmart relay address (a buyer's masked address); "
                     f"never put it in a reply"
@@ -291,15 +225,15 @@ def _foreign_contacts(
             elif contact.text.lower() not in emails:
                 message = f"the address '{contact.text}' is not one of the seller's contact emails"
         elif contact.kind in ("url", "domain"):
-            host = _host(contact.text)
+            host = host_of(contact.text)
             if contact.text in order_links:
                 pass
-            elif host is None or not _within(host, domains):
+            elif host is None or not within(host, domains):
                 message = (
                     f"the link '{contact.text}' is not to an allowed site "
                     f"({', '.join(domains) or 'none configured'})"
                 )
-        elif not _same_phone(re.sub(r"\D", "", contact.text), phones):
+        elif not same_phone(re.sub(r"\D", "", contact.text), phones):
             message = f"the phone number '{contact.text}' is not one of the seller's numbers"
         if message:
             yield (
@@ -313,28 +247,6 @@ def _foreign_contacts(
             )
 
 
-def _host(link: str) -> str | None:
-    has_scheme = re.match(r"[a-z][a-z0-9+.-]*://", link, re.IGNORECASE)
-    try:
-        host = urlsplit(link if has_scheme else f"http://{link}").hostname
-    except ValueError:
-        return None
-    return host.rstrip(".") if host else None
-
-
-def _within(host: str, domains: Iterable[str]) -> bool:
-    return any(host == d or host.endswith(f".{d}") for d in domains if d)
-
-
-def _same_phone(digits: str, allowed: Iterable[str]) -> bool:
-    """Equal digits, or equal but for a country code ("+1 800 555 0100" and "800-555-0100")."""
-    for other in allowed:
-        shorter, longer = sorted((digits, other), key=len)
-        if shorter == longer or (len(shorter) >= 10 and longer.endswith(shorter)):
-            return True
-    return False
-
-
 @cache
 def _spellchecker() -> SpellChecker:
     # Edit distance 1 keeps suggestions instant; distance 2 takes a second for a long unknown word.
@@ -342,7 +254,7 @@ def _spellchecker() -> SpellChecker:
 
 
 def _misspellings(
-    body: str, contacts: Iterable[_Contact], settings: ReplySettings
+    body: str, contacts: Iterable[Contact], settings: ReplySettings
 ) -> Iterator[_Placed]:
     # Links, addresses, numbers and placeholders are not words: blank them out first.
     chars = list(body)
@@ -403,10 +315,6 @@ def _known_contraction(word: str, spell: SpellChecker) -> bool:
 
 
 # ---- helpers ------------------------------------------------------------------------------------
-
-
-def _overlaps(span: tuple[int, int], taken: Iterable[tuple[int, int]]) -> bool:
-    return any(span[0] < end and start < span[1] for start, end in taken)
 
 
 def _shorten(text: str, limit: int = 60) -> str:
