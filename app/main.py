@@ -50,7 +50,7 @@ def create_app(settings: Settings) -> FastAPI:
         app.state.read_session_factory = make_read_session_factory(engine)
         app.state.logins = Logins(app.state.session_factory, settings)
         app.state.order_reads = OrderReads(app.state.session_factory)
-        app.state.metrics_registry = metrics.app_registry(app.state.read_session_factory)
+        app.state.metrics_registry = metrics.app_registry(app.state.read_session_factory, settings)
         try:
             yield
         finally:

@@ -16,6 +16,8 @@ from prometheus_client.registry import Collector
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.clock import now
+from app.config import Settings
+from app.mailboxes import registry as mailbox_registry
 from app.threads import queries, stats
 
 # The process's event counters; each app adds the database gauges in its own registry.
@@ -57,12 +59,14 @@ SMTP_SENDS = Counter(
 class DatabaseCollector(Collector):
     """Gauges of the current state, computed when Prometheus scrapes."""
 
-    def __init__(self, read_factory: sessionmaker[Session]) -> None:
+    def __init__(self, read_factory: sessionmaker[Session], settings: Settings) -> None:
         self._read_factory = read_factory
+        self._settings = settings
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         with self._read_factory() as db:
             summary = queries.summary(db, now=now())
+            marketplaces = mailbox_registry.marketplaces(db, self._settings)
         summaries, figures = summary.mailboxes, summary.figures
         threads = GaugeMetricFamily(
             "slawatch_threads",
@@ -78,6 +82,11 @@ class DatabaseCollector(Collector):
             "slawatch_response_rate",
             "Share of waits answered within the deadline (Walmart wants above 0.95).",
             labels=["mailbox", "client", "window"],
+        )
+        target = GaugeMetricFamily(
+            "slawatch_response_rate_target",
+            "The response rate the mailbox's marketplace holds the seller to (Walmart 0.95).",
+            labels=["mailbox", "client"],
         )
         first_response = GaugeMetricFamily(
             "slawatch_first_response_seconds",
@@ -114,6 +123,9 @@ class DatabaseCollector(Collector):
             for r in m.responses.rates:
                 if r.rate is not None:
                     rate.add_metric([*who, f"{r.days}d"], r.rate)
+            target.add_metric(
+                who, self._settings.sla.response_rate_target(marketplaces[m.mailbox_id])
+            )
             for quantile, value in (
                 ("0.5", m.responses.median_first_response_seconds),
                 ("0.9", m.responses.p90_first_response_seconds),
@@ -131,6 +143,7 @@ class DatabaseCollector(Collector):
             threads,
             oldest,
             rate,
+            target,
             first_response,
             distribution,
             healthy,
@@ -148,9 +161,9 @@ class _ProcessCounters(Collector):
         yield from registry.collect()
 
 
-def app_registry(read_factory: sessionmaker[Session]) -> CollectorRegistry:
+def app_registry(read_factory: sessionmaker[Session], settings: Settings) -> CollectorRegistry:
     """What /metrics exposes: this process's counters and the database's current state."""
     exposed = CollectorRegistry(auto_describe=False)
     exposed.register(_ProcessCounters())
-    exposed.register(DatabaseCollector(read_factory))
+    exposed.register(DatabaseCollector(read_factory, settings))
     return exposed

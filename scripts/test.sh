@@ -8,6 +8,7 @@ cd "$(dirname "$0")/.."
 missing=()
 [ -x /usr/sbin/dovecot ] || missing+=(dovecot-imapd)
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+command -v promtool >/dev/null 2>&1 || missing+=(prometheus)  # promtool checks the alert rules
 if [ ${#missing[@]} -gt 0 ]; then
   apt_install "${missing[@]}" || echo "continuing without: ${missing[*]} (their tests will skip)" >&2
 fi

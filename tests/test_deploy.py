@@ -10,9 +10,9 @@ from typing import Any
 
 import yaml
 from fastapi.testclient import TestClient
-from prometheus_client.parser import text_string_to_metric_families
 
 from app.config import load_settings
+from tests.support.scrape import exposed_names
 
 DEPLOY = Path(__file__).resolve().parent.parent / "deploy"
 DASHBOARD_PATH = DEPLOY / "grafana" / "slawatch-dashboard.json"
@@ -45,24 +45,6 @@ def queries(board: dict[str, Any]) -> list[str]:
         query = variable.get("query")
         found.append(query["query"] if isinstance(query, dict) else query or "")
     return found
-
-
-def exposed_names(scrape: str) -> set[str]:
-    """The series names a Prometheus scraping this text can query.
-
-    A labelled counter or histogram with no children yet is listed (HELP and TYPE) with no
-    samples, so names come from the families: the parser gives a counter's family without its
-    ``_total``, and a histogram's series are its ``_bucket``, ``_sum`` and ``_count``."""
-    names: set[str] = set()
-    for family in text_string_to_metric_families(scrape):
-        names.update(sample.name for sample in family.samples)
-        if family.type == "counter":
-            names.add(f"{family.name}_total")
-        elif family.type == "histogram":
-            names.update(f"{family.name}{suffix}" for suffix in ("_bucket", "_sum", "_count"))
-        else:
-            names.add(family.name)
-    return names
 
 
 def test_dashboard_is_an_importable_grafana_dashboard() -> None:

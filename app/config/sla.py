@@ -38,6 +38,8 @@ class MarketplacePolicy(Section):
     # Whether a wait closed as "no response needed" still counts in the response rate (missed
     # once its deadline passes). None: the marketplace's own rule (CLOSE_COUNTS_IN_RATE).
     close_counts_in_rate: bool | None = None
+    # The response rate the marketplace holds sellers to (a share). None: RESPONSE_RATE_TARGET.
+    response_rate_target: float | None = Field(default=None, gt=0, le=1)
 
 
 # Walmart: 48 hours for every customer message, 1 hour for a BBB or Attorney General complaint;
@@ -48,6 +50,9 @@ AMAZON_POLICY = KindPolicy(response_hours=24, at_risk_hours=6)
 # counts as an inquiry; Amazon's "no response needed" removes it from its Late Response Rate.
 # Any other marketplace counts it, as Walmart does: a rate is not flattered by closing.
 CLOSE_COUNTS_IN_RATE = {"walmart": True, "amazon": False}
+# Walmart: a Seller Response Rate above 95 %; Amazon: a Late Response Rate under 10 %. Any other
+# marketplace is held to Walmart's line unless configured.
+RESPONSE_RATE_TARGET = {"walmart": 0.95, "amazon": 0.90}
 
 
 class SlaSettings(Section):
@@ -99,3 +104,10 @@ class SlaSettings(Section):
         if configured is not None and configured.close_counts_in_rate is not None:
             return configured.close_counts_in_rate
         return CLOSE_COUNTS_IN_RATE.get(marketplace, True)
+
+    def response_rate_target(self, marketplace: str) -> float:
+        """The share of waits the marketplace wants answered in time."""
+        configured = self.marketplaces.get(marketplace)
+        if configured is not None and configured.response_rate_target is not None:
+            return configured.response_rate_target
+        return RESPONSE_RATE_TARGET.get(marketplace, RESPONSE_RATE_TARGET["walmart"])
