@@ -12,8 +12,8 @@ from app.models.messages import (
     UnansweredFetch,
 )
 from app.models.orders import OrderCopy
-from app.models.response_rate import WalmartRate, WalmartRateRead, WalmartReportOrder
 from app.models.replies import Draft, ReplyTemplate, TemplateVersion
+from app.models.response_rate import WalmartRate, WalmartRateRead, WalmartReportOrder
 from app.models.threads import (
     HourlyActivity,
     OutsideAnswer,

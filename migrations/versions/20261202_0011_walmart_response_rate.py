@@ -63,7 +63,6 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_walmart_report_orders_mailbox_id'), ['mailbox_id'], unique=False)
 
 
-
 def downgrade() -> None:
     with op.batch_alter_table('walmart_report_orders', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_walmart_report_orders_mailbox_id'))
