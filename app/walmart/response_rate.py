@@ -181,9 +181,14 @@ def _health(db: Session, mailbox_id: int, at: datetime, failure: WalmartApiError
 
 
 def _due(fetched_at: datetime | None, attempted_at: datetime | None, at: datetime) -> bool:
+    """A day old or never read, and not a failed attempt of the last RETRY_AFTER."""
     fresh = fetched_at is not None and fetched_at > at - REFRESH_AFTER
-    tried = attempted_at is not None and attempted_at > at - RETRY_AFTER
-    return not fresh and not tried
+    failed_lately = (
+        attempted_at is not None
+        and (fetched_at is None or attempted_at > fetched_at)
+        and attempted_at > at - RETRY_AFTER
+    )
+    return not fresh and not failed_lately
 
 
 @dataclass(frozen=True)
