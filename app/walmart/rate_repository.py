@@ -13,7 +13,6 @@ from sqlalchemy.orm import Session
 from app.db import dialect_insert
 from app.models import (
     OrderCopy,
-    OutsideAnswer,
     ResponseEpisode,
     Thread,
     WalmartRate,
@@ -161,17 +160,4 @@ def episodes_of(db: Session, thread_ids: Sequence[int]) -> dict[int, list[Respon
     )
     for row in rows:
         found.setdefault(row.thread_id, []).append(row)
-    return found
-
-
-def outside_channels(db: Session, thread_ids: Sequence[int]) -> dict[int, list[str]]:
-    """The channels of answers recorded as given outside the mailbox, by thread."""
-    found: dict[int, list[str]] = {}
-    rows = db.execute(
-        select(OutsideAnswer.thread_id, OutsideAnswer.channel).where(
-            OutsideAnswer.thread_id.in_(thread_ids)
-        )
-    )
-    for thread_id, channel in rows.tuples():
-        found.setdefault(thread_id, []).append(str(channel))
     return found
