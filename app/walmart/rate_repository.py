@@ -148,7 +148,7 @@ def threads_with_orders(
         )
         .order_by(Thread.id)
     )
-    return [(thread, po, co) for thread, po, co in rows.tuples()]
+    return [(thread, po, co) for thread, po, co in rows]
 
 
 def episodes_of(db: Session, thread_ids: Sequence[int]) -> dict[int, list[ResponseEpisode]]:
