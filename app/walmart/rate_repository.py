@@ -128,10 +128,10 @@ def report_orders(db: Session, mailbox_id: int) -> list[WalmartReportOrder]:
 
 
 def threads_with_orders(
-    db: Session, mailbox_id: int
+    db: Session, *, mailbox_id: int, since: datetime
 ) -> list[tuple[Thread, str | None, str | None]]:
-    """The mailbox's customer threads naming an order, each with the purchase and customer order
-    numbers its order's copy resolved (None without a copy)."""
+    """The mailbox's customer threads naming an order with a message since ``since``, each with
+    the purchase and customer order numbers its order's copy resolved (None without a copy)."""
     rows = db.execute(
         select(Thread, OrderCopy.purchase_order_id, OrderCopy.customer_order_id)
         .outerjoin(
@@ -145,17 +145,27 @@ def threads_with_orders(
             Thread.mailbox_id == mailbox_id,
             Thread.order_number.is_not(None),
             Thread.has_customer_messages.is_(True),
+            Thread.last_message_at >= since,
         )
         .order_by(Thread.id)
     )
     return [(thread, po, co) for thread, po, co in rows]
 
 
-def episodes_of(db: Session, thread_ids: Sequence[int]) -> dict[int, list[ResponseEpisode]]:
+def episodes_of(
+    db: Session, *, mailbox_id: int, since: datetime
+) -> dict[int, list[ResponseEpisode]]:
+    """The waits of the mailbox's threads naming an order that started since ``since``, by
+    thread (a join, not a list of ids: a big mailbox has many threads)."""
     found: dict[int, list[ResponseEpisode]] = {}
     rows = db.scalars(
         select(ResponseEpisode)
-        .where(ResponseEpisode.thread_id.in_(thread_ids))
+        .join(Thread, Thread.id == ResponseEpisode.thread_id)
+        .where(
+            ResponseEpisode.mailbox_id == mailbox_id,
+            ResponseEpisode.started_at >= since,
+            Thread.order_number.is_not(None),
+        )
         .order_by(ResponseEpisode.started_at)
     )
     for row in rows:

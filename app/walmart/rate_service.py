@@ -13,7 +13,14 @@ from app.errors import HttpError
 from app.mailboxes import repository as mailbox_repository
 from app.models import WalmartRate, WalmartRateRead
 from app.walmart import rate_repository
-from app.walmart.reconciliation import Difference, ThreadOrder, Wait, WalmartOrder, reconcile
+from app.walmart.reconciliation import (
+    MATCH_WINDOW,
+    Difference,
+    ThreadOrder,
+    Wait,
+    WalmartOrder,
+    reconcile,
+)
 
 NOT_READ = (
     "not read yet: Walmart's figure is read once a day for mailboxes with Walmart API credentials"
@@ -114,10 +121,12 @@ def reconciliation(db: Session, *, mailbox_name: str | None, now: datetime) -> R
     if read is None or read.report_fetched_at is None:
         return Reconciliation(mailbox.name, read, 0, [])
     rows = rate_repository.report_orders(db, mailbox.id)
-    threads = rate_repository.threads_with_orders(db, mailbox.id)
-    ids = [thread.id for thread, _, _ in threads]
-    episodes = rate_repository.episodes_of(db, ids)
     report_at = read.report_fetched_at
+    window_start = report_at - timedelta(days=read.report_days or 60)
+    # A report row's message may have come a little before the window's start.
+    since = window_start - MATCH_WINDOW
+    threads = rate_repository.threads_with_orders(db, mailbox_id=mailbox.id, since=since)
+    episodes = rate_repository.episodes_of(db, mailbox_id=mailbox.id, since=since)
     differences = reconcile(
         [
             WalmartOrder(
@@ -148,7 +157,7 @@ def reconciliation(db: Session, *, mailbox_name: str | None, now: datetime) -> R
             for thread, po, co in threads
         ],
         connected_at=mailbox.created_at,
-        window_start=report_at - timedelta(days=read.report_days or 60),
+        window_start=window_start,
         report_at=report_at,
         now=now,
     )
