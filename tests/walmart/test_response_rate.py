@@ -9,16 +9,18 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import Engine, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.clock import set_clock
-from app.config import MailboxSettings, Settings
+from app.config import MailboxSettings, Settings, WorkerSettings
 from app.db import session_scope
 from app.errors import WalmartApiError
 from app.mailboxes import service as mailbox_service
-from app.models import Mailbox, WalmartRate, WalmartRateRead, WalmartReportOrder
+from app.models import Lease, Mailbox, WalmartRate, WalmartRateRead, WalmartReportOrder
 from app.walmart import response_rate
+from app.worker import RATE_LEASE, Worker
+from tests.support.polling import wait_for
 from tests.support.walmart_api import SRR_PREFIX, FakeWalmart, srr_row, walmart_mailbox
 
 START = datetime(2026, 12, 2, 9, 0, tzinfo=UTC)
@@ -205,3 +207,28 @@ def test_no_figure_yet_and_a_key_without_insights_show_as_such(
         row = db.scalar(select(Mailbox))
         assert row is not None and row.walmart_error and "502" in row.walmart_error
     assert _rates(session_factory)[60].error_kind == "unreachable"
+
+
+def test_a_worker_reads_walmarts_rate_under_its_lease(
+    walmart: FakeWalmart, database_url: str, session_factory: sessionmaker[Session], engine: Engine
+) -> None:
+    mailbox = walmart_mailbox(walmart, idle=False, poll_seconds=300)
+    settings = Settings(
+        database_url=database_url, mailboxes=[mailbox], worker=WorkerSettings(lease_seconds=20)
+    )
+    worker = Worker(settings, engine)
+    worker.start()
+    try:
+
+        def read() -> bool:
+            with session_factory() as db:
+                report = db.scalar(select(WalmartRateRead.report_fetched_at))
+            return 30 in _rates(session_factory) and report is not None
+
+        wait_for(read, what="the worker holding the walmart_rate lease reads Walmart's rate")
+    finally:
+        worker.shutdown()
+    with session_factory() as db:
+        holders = db.scalars(select(Lease.holder).where(Lease.name == RATE_LEASE)).all()
+    assert holders == [None]  # handed back at shutdown
+    walmart.assert_read_only()
