@@ -225,6 +225,7 @@ class Knobs:
     delay: float = 0.0  # seconds before answering a GET
     forbid_returns: bool = False
     srr_no_data: bool = False  # the summary answers 204 (no figure yet)
+    forbid_insights: bool = False  # a key without the Insights permission: 403
 
 
 @dataclass
@@ -375,6 +376,9 @@ class _Handler(BaseHTTPRequestHandler):
         if limited:
             error = _walmart_error("TOO_MANY_REQUESTS", "One call per minute per seller")
             self._json(429, error, {"Retry-After": "60"})
+            return
+        if state.knobs.forbid_insights:
+            self._json(403, _walmart_error("FORBIDDEN.GMP_GATEWAY_API", "Forbidden"))
             return
         days = int(query.get("reportDuration", "30"))
         if path == SRR_PREFIX + "summary":

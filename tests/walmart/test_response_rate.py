@@ -208,6 +208,13 @@ def test_no_figure_yet_and_a_key_without_insights_show_as_such(
         assert row is not None and row.walmart_error and "502" in row.walmart_error
     assert _rates(session_factory)[60].error_kind == "unreachable"
 
+    walmart.knobs.failing = None
+    walmart.knobs.forbid_insights = True
+    clock[0] += response_rate.RETRY_AFTER + timedelta(seconds=1)
+    assert _run(session_factory, settings, clock[0]) == 1
+    forbidden = _rates(session_factory)[60]
+    assert forbidden.error_kind == "forbidden" and "Insights permission" in (forbidden.error or "")
+
 
 def test_a_worker_reads_walmarts_rate_under_its_lease(
     walmart: FakeWalmart, database_url: str, session_factory: sessionmaker[Session], engine: Engine
