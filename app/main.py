@@ -25,6 +25,7 @@ from app.status.router import router as status_router
 from app.threads.router import router as threads_router
 from app.users.router import router as users_router
 from app.walmart.opening import OrderReads
+from app.walmart.rate_router import router as walmart_rate_router
 from app.web.actions import router as web_actions_router
 from app.web.pages import router as web_pages_router
 
@@ -72,6 +73,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(ingest_router)
     app.include_router(mailboxes_router)
     app.include_router(threads_router)
+    app.include_router(walmart_rate_router)
     app.include_router(replies_router)
     app.include_router(audit_router)
     app.include_router(alerts_router)

@@ -1,6 +1,7 @@
 """The scheduled work of a process (`slawatch serve`, `slawatch worker`): polls of the mailboxes it
 holds leases on, the SLA sweep every minute, the figures job every five and the refresh of
-waiting threads' Walmart orders every minute, each while it holds their lease. A poll that
+waiting threads' Walmart orders every minute and Walmart's own response rate (once a day per
+mailbox, looked for every minute), each while it holds their lease. A poll that
 stored mail is followed by a job reading the orders of the threads it created (app.walmart).
 
 Workers share the mailboxes through leases in the database (app.leases). Every round a worker
@@ -37,13 +38,15 @@ from app.mailboxes import service as mailbox_service
 from app.oauth.grants import Logins
 from app.threads import jobs as thread_jobs
 from app.walmart import jobs as order_jobs
+from app.walmart import response_rate
 
 log = logging.getLogger(__name__)
 
 MAX_BACKOFF = timedelta(minutes=15)
 STATS_SECONDS = 300
 SWEEP_LEASE, STATS_LEASE, ORDERS_LEASE = "sweep", "stats", "orders"
-SINGLETONS = (STATS_LEASE, SWEEP_LEASE, ORDERS_LEASE)
+RATE_LEASE = "walmart_rate"  # Walmart's own response rate, read daily (app.walmart.response_rate)
+SINGLETONS = (STATS_LEASE, SWEEP_LEASE, ORDERS_LEASE, RATE_LEASE)
 COORDINATION = "coordination"  # the executor of coordinate() alone
 
 
@@ -111,6 +114,13 @@ class Worker:
             seconds=order_jobs.ORDERS_SECONDS,
             id=ORDERS_LEASE,
             name="Walmart orders of waiting threads",
+        )
+        self.scheduler.add_job(
+            self._refresh_walmart_rates,
+            "interval",
+            seconds=response_rate.RATE_SECONDS,
+            id=RATE_LEASE,
+            name="Walmart's own response rate",
         )
 
     def start(self) -> None:
@@ -298,6 +308,10 @@ class Worker:
     def _refresh_orders(self) -> None:
         if self._holds(ORDERS_LEASE):
             order_jobs.refresh_waiting(self._session_factory, self._settings, at=now())
+
+    def _refresh_walmart_rates(self) -> None:
+        if self._holds(RATE_LEASE):
+            response_rate.refresh_rates(self._session_factory, self._settings, at=now())
 
     def _refresh_stats(self) -> None:
         if not self._holds(STATS_LEASE):

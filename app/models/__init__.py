@@ -13,6 +13,7 @@ from app.models.messages import (
 )
 from app.models.orders import OrderCopy
 from app.models.replies import Draft, ReplyTemplate, TemplateVersion
+from app.models.response_rate import WalmartRate, WalmartRateRead, WalmartReportOrder
 from app.models.threads import (
     HourlyActivity,
     OutsideAnswer,
@@ -37,6 +38,9 @@ __all__ = [
     "MessageRaw",
     "UnansweredFetch",
     "OrderCopy",
+    "WalmartRate",
+    "WalmartRateRead",
+    "WalmartReportOrder",
     "Draft",
     "ReplyTemplate",
     "TemplateVersion",

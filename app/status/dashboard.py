@@ -27,6 +27,8 @@ from app.status.masking import mask_subject
 from app.threads import activity, queries, stats
 from app.threads.queries import MailboxSummary, Responses
 from app.threads.repository import ThreadFilter
+from app.walmart import rate_service
+from app.walmart.rate_service import FigureOrReason
 
 URGENT_ROWS = 10
 # The response-time buckets of app.threads.stats as the chart shows them, and their colours.
@@ -179,6 +181,31 @@ def _tiles(chosen: list[MailboxSummary], responses: Responses, spam_today: int) 
     ]
 
 
+def _walmart_tile(found: FigureOrReason, *, accounts: int, public: bool, zone: ZoneInfo) -> Tile:
+    """Walmart's own rate beside slawatch's: of the account furthest from the standard. The
+    public view shows the figure, never why it is missing (a Walmart error may name the key)."""
+    figure = found.figure
+    if figure is None:
+        note = "not available" if public else (found.reason or "")
+        return Tile("walmart_rate", "Walmart's own rate 30 d", None, "—", Level.NONE, note)
+    rate = figure.rate_30d if figure.rate_30d is not None else figure.rate_60d
+    days = 30 if figure.rate_30d is not None else 60
+    read = figure.fetched_at.astimezone(zone).strftime("%b %d") if figure.fetched_at else "?"
+    parts = [f"as Walmart reports it, {read}"]
+    if accounts > 1:
+        parts.append(f"lowest of {accounts} accounts: {figure.mailbox}")
+    if figure.risk_level:
+        parts.append(f"risk {figure.risk_level}")
+    return Tile(
+        "walmart_rate",
+        f"Walmart's own rate {days} d",
+        rate,
+        "—" if rate is None else f"{rate:.1%}",
+        Level.NONE if rate is None else Level.OK if rate >= WALMART_RESPONSE_RATE else Level.BAD,
+        " · ".join(parts),
+    )
+
+
 def _hours_level(seconds: float | None) -> Level:
     if seconds is None:
         return Level.NONE
@@ -234,6 +261,18 @@ def build(
         now=now,
     )
     names = {m.id: m.name for m in known}
+    walmart = rate_service.figures_of(db, [(m.mailbox_id, m.name) for m in chosen])
+    tiles = _tiles(chosen, responses, spam_today)
+    rate_at = next(i for i, t in enumerate(tiles) if t.key == "response_rate") + 1
+    tiles.insert(
+        rate_at,
+        _walmart_tile(
+            rate_service.lowest(list(walmart.values())),
+            accounts=sum(1 for f in walmart.values() if f.figure is not None),
+            public=public,
+            zone=zone,
+        ),
+    )
     return Dashboard(
         generated_at=now,
         range=range_,
@@ -243,7 +282,7 @@ def build(
         clients=mailbox_service.clients(db),
         public=public,
         zone=zone,
-        tiles=_tiles(chosen, responses, spam_today),
+        tiles=tiles,
         traffic=charts.line_chart(
             starts,
             [

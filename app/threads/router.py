@@ -16,7 +16,9 @@ from app.models import Message, OutsideAnswer, ResponseEpisode, Thread
 from app.sla import WAITING_STATES, ThreadState, WaitOutcome, wait_outcome
 from app.threads import outside_repository, queries, repository, service
 from app.threads.repository import ThreadFilter
+from app.walmart import rate_service
 from app.walmart.opening import order_context
+from app.walmart.rate_views import WalmartRateOut
 from app.walmart.views import OrderOut, order_out
 
 router = APIRouter(prefix="/api/v1", tags=["threads"])
@@ -358,6 +360,10 @@ class MailboxSummaryOut(ResponsesOut):
     walmart_last_error: str | None = Field(
         description="why the API's last call failed, while no later call succeeded"
     )
+    walmart_rate: WalmartRateOut | None = Field(
+        description="Walmart's own Seller Response Rate of this seller account"
+    )
+    walmart_rate_error: str | None = Field(description="why there is no walmart_rate")
 
 
 class SummaryOut(ResponsesOut):
@@ -366,6 +372,11 @@ class SummaryOut(ResponsesOut):
     generated_at: datetime
     by_state: dict[ThreadState, int]
     waiting_by_kind: dict[ThreadKind, int]
+    walmart_rate: WalmartRateOut | None = Field(
+        description="Walmart's own rate of the seller account furthest from its standard (each "
+        "account must meet it on its own)"
+    )
+    walmart_rate_error: str | None = Field(description="why there is no walmart_rate")
     mailboxes: list[MailboxSummaryOut]
 
 
@@ -380,10 +391,14 @@ def get_summary(
     summary = queries.summary(
         db, now=at, selection=mailbox_service.selection_for(db, client=client)
     )
+    walmart = rate_service.figures_of(db, [(m.mailbox_id, m.name) for m in summary.mailboxes])
+    lowest = rate_service.lowest(list(walmart.values()))
     return SummaryOut(
         generated_at=at,
         by_state=summary.by_state,
         waiting_by_kind=summary.waiting_by_kind,
+        walmart_rate=WalmartRateOut.of(lowest),
+        walmart_rate_error=lowest.reason,
         **ResponsesOut.of(summary.overall),
         mailboxes=[
             MailboxSummaryOut(
@@ -401,6 +416,8 @@ def get_summary(
                 walmart_last_success_at=m.walmart_ok_at,
                 walmart_last_error_at=m.walmart_error_at,
                 walmart_last_error=m.walmart_error if m.walmart_failing else None,
+                walmart_rate=WalmartRateOut.of(walmart[m.mailbox_id]),
+                walmart_rate_error=walmart[m.mailbox_id].reason,
             )
             for m in summary.mailboxes
         ],

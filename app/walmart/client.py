@@ -92,6 +92,7 @@ TOKENS = _Tokens()
 class Answer:
     status: int
     body: Any  # the JSON document; None for an answer that is not JSON
+    content: bytes = b""  # the answer as sent (a file such as an .xlsx report)
 
 
 def correlation_id() -> str:
@@ -117,19 +118,28 @@ class WalmartClient:
 
     # ---- the one kind of call -------------------------------------------------------------
 
-    def get(self, path: str, params: dict[str, str] | None = None) -> Answer:
+    def get(
+        self,
+        path: str,
+        params: dict[str, str] | None = None,
+        *,
+        accept: str = "application/json",
+        rate_limit_waits: int = RATE_LIMIT_RETRIES,
+    ) -> Answer:
         """``GET path``: the answer of any status below 500 but 401 and 429 (handled here);
-        WalmartApiError when Walmart cannot be reached or keeps refusing."""
+        WalmartApiError when Walmart cannot be reached or keeps refusing. ``accept`` asks for
+        another type (a report file); an endpoint that allows one call a minute passes
+        ``rate_limit_waits=0``, since waiting within the call would not get past its limit."""
         token = self._token()
         refreshed = False
         waits = 0
         while True:
-            response = self._send("GET", path, params=params, token=token.value)
+            response = self._send("GET", path, params=params, token=token.value, accept=accept)
             if response.status_code == 401 and not refreshed:
                 TOKENS.forget(self._key, token)
                 token, refreshed = self._token(), True
                 continue
-            if response.status_code == 429 and waits < RATE_LIMIT_RETRIES:
+            if response.status_code == 429 and waits < rate_limit_waits:
                 delay = retry_after(response.headers.get("Retry-After"), attempt=waits)
                 log.info("Walmart API %s: rate limited, waiting %.1f s", self._host, delay)
                 self._sleep(delay)
@@ -152,7 +162,7 @@ class WalmartClient:
             raise WalmartApiError(
                 "unreachable", f"{self._host} answered HTTP {response.status_code} for {path}"
             )
-        return Answer(response.status_code, _json(response))
+        return Answer(response.status_code, _json(response), response.content)
 
     # ---- the token ------------------------------------------------------------------------
 
@@ -208,13 +218,14 @@ class WalmartClient:
         token: SecretStr | None = None,
         form: dict[str, str] | None = None,
         basic: tuple[str, SecretStr] | None = None,
+        accept: str = "application/json",
     ) -> httpx.Response:
         import httpx
 
         headers = {
             "WM_SVC.NAME": SERVICE_NAME,
             "WM_QOS.CORRELATION_ID": correlation_id(),
-            "Accept": "application/json",
+            "Accept": accept,
         }
         if token is not None:
             headers["WM_SEC.ACCESS_TOKEN"] = token.get_secret_value()

@@ -5,6 +5,18 @@ or the ``OAuthTokenDTO`` XML), ``GET /v3/orders/{purchaseOrderId}`` (``{"order":
 ``GET /v3/returns?customerOrderId=`` (``{"meta": ..., "returnOrders": [...]}``), and Walmart's
 error body (``{"error": [{"code": ..., "description": ...}]}``).
 
+Seller Response Rate (Insights API): ``GET /v3/insights/performance/srr/summary?reportDuration=``
+answers ``{"payload": {"reportDuration", "cumulativeRate" (a percentage), "cumulativeRateTrend",
+"impactedCustomerCount", "riskLevel"}}`` — ``cumulativeRateTrend`` and its values are named on
+Walmart's page "Retrieve seller response rate summary", the other names as public clients of the
+Insights API read them (Walmart's page lists rate, trend, impacted customers and risk level
+without a sample); HTTP 204 when Walmart has no figure yet. ``GET .../srr/report?reportDuration=``
+answers the .xlsx file itself (Walmart's page "Seller response rate reports": a synchronous call
+with ``accept: application/octet-stream``), built here with openpyxl; its columns are not
+published, so REPORT_HEADINGS is a guess app.walmart.srr_documents reads loosely. Both allow one
+call a minute per seller (Walmart's "Seller Performance API endpoints" table): a second call
+within the minute (by app.clock, so tests can move time) gets 429 with ``Retry-After: 60``.
+
 Knobs make it misbehave as the real one does: tokens that expire (401), 429 with Retry-After,
 5xx, answers slower than a client's timeout, XML where JSON was asked for. Every request is
 recorded (method, path, query, headers) so tests can check what slawatch sent, and never sent.
@@ -19,6 +31,7 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass, field
+from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -153,6 +166,55 @@ def return_order(rma: str, co: str, po: str, *, status: str, refund: str) -> dic
     }
 
 
+SRR_PREFIX = "/v3/insights/performance/srr/"
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+# The report's columns (a guess: Walmart does not publish them).
+REPORT_HEADINGS = (
+    "Purchase Order Number",
+    "Customer Order Number",
+    "Message Received Date",
+    "Response Date",
+    "Responded Within 48 Hours",
+)
+
+
+def srr_row(
+    po: str, co: str, *, received: str, responded: str | None, in_time: bool
+) -> dict[str, Any]:
+    """A report row: times as ISO strings (UTC), written as Excel dates."""
+    return {
+        "Purchase Order Number": po,
+        "Customer Order Number": co,
+        "Message Received Date": datetime.fromisoformat(received),
+        "Response Date": datetime.fromisoformat(responded) if responded else None,
+        "Responded Within 48 Hours": "Yes" if in_time else "No",
+    }
+
+
+def srr_workbook(rows: list[dict[str, Any]]) -> bytes:
+    """The report as a real .xlsx file: a title line, the headings, then a row per order."""
+    import io
+
+    from openpyxl import Workbook
+
+    book = Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.title = "Seller Response Rate"
+    sheet.append(["Seller Response Rate report"])
+    sheet.append(list(REPORT_HEADINGS))
+    for row in rows:
+        sheet.append(
+            [
+                row[h].replace(tzinfo=None) if isinstance(row[h], datetime) else row[h]
+                for h in REPORT_HEADINGS
+            ]
+        )
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
 @dataclass
 class Knobs:
     token_lifetime: int = 900
@@ -162,6 +224,8 @@ class Knobs:
     failing: int | None = None  # answer every GET with this status
     delay: float = 0.0  # seconds before answering a GET
     forbid_returns: bool = False
+    srr_no_data: bool = False  # the summary answers 204 (no figure yet)
+    forbid_insights: bool = False  # a key without the Insights permission: 403
 
 
 @dataclass
@@ -172,6 +236,10 @@ class WalmartState:
     seen: list[Seen] = field(default_factory=list)
     knobs: Knobs = field(default_factory=Knobs)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    srr_rates: dict[int, float] = field(default_factory=lambda: {30: 96.5, 60: 97.25})
+    srr_report: list[dict[str, Any]] = field(default_factory=list)  # rows by REPORT_HEADINGS
+    srr_calls: dict[str, datetime] = field(default_factory=dict)  # the last call per endpoint
+    srr_refused: int = 0  # calls answered 429 by the one-a-minute limit
 
 
 def _walmart_error(code: str, description: str) -> dict[str, Any]:
@@ -263,6 +331,9 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _answer(self, path: str, query: dict[str, str]) -> None:
         state = self.state
+        if path.startswith(SRR_PREFIX):
+            self._srr(path, query)
+            return
         not_found = _walmart_error("CONTENT_NOT_FOUND.GMP_ORDER_API", "No order found")
         if path.startswith("/v3/orders/"):
             order = state.orders.get(path.removeprefix("/v3/orders/"))
@@ -286,6 +357,45 @@ class _Handler(BaseHTTPRequestHandler):
             found = state.returns.get(query["customerOrderId"], [])
             meta = {"totalCount": len(found), "limit": 10, "nextCursor": None}
             self._json(200, {"meta": meta, "returnOrders": found})
+        else:
+            self._json(404, _walmart_error("CONTENT_NOT_FOUND.GMP_GATEWAY_API", "Not found"))
+
+    def _srr(self, path: str, query: dict[str, str]) -> None:
+        from app.clock import now
+
+        state = self.state
+        with state.lock:
+            last = state.srr_calls.get(path)
+            at = now()
+            if last is not None and (at - last).total_seconds() < 60:
+                state.srr_refused += 1
+                limited = True
+            else:
+                state.srr_calls[path] = at
+                limited = False
+        if limited:
+            error = _walmart_error("TOO_MANY_REQUESTS", "One call per minute per seller")
+            self._json(429, error, {"Retry-After": "60"})
+            return
+        if state.knobs.forbid_insights:
+            self._json(403, _walmart_error("FORBIDDEN.GMP_GATEWAY_API", "Forbidden"))
+            return
+        days = int(query.get("reportDuration", "30"))
+        if path == SRR_PREFIX + "summary":
+            if state.knobs.srr_no_data:
+                self._send(204, "application/json", b"")
+                return
+            rate = state.srr_rates.get(days, 96.5)
+            payload = {
+                "reportDuration": days,
+                "cumulativeRate": rate,
+                "cumulativeRateTrend": "GREEN_UP" if rate >= 95 else "RED_DOWN",
+                "impactedCustomerCount": 2,
+                "riskLevel": "GOOD" if rate >= 95 else "URGENT_REVIEW",
+            }
+            self._json(200, {"payload": payload})
+        elif path == SRR_PREFIX + "report":
+            self._send(200, XLSX, srr_workbook(state.srr_report))
         else:
             self._json(404, _walmart_error("CONTENT_NOT_FOUND.GMP_GATEWAY_API", "Not found"))
 
@@ -374,8 +484,8 @@ class FakeWalmart:
         return [(s.method, s.path) for s in self.seen]
 
     def assert_read_only(self) -> None:
-        """Only the token POST and GETs of orders and returns: nothing that ships, cancels,
-        acknowledges or refunds."""
+        """Only the token POST and GETs of orders, returns and the response rate: nothing that
+        ships, cancels, acknowledges or refunds."""
         for s in self.seen:
             allowed = (s.method == "POST" and s.path == "/v3/token") or (
                 s.method == "GET"
@@ -383,6 +493,7 @@ class FakeWalmart:
                     s.path == "/v3/orders"
                     or s.path.startswith("/v3/orders/")
                     or s.path == "/v3/returns"
+                    or s.path.startswith(SRR_PREFIX)
                 )
                 and not s.path.endswith(("/acknowledge", "/cancel", "/refund", "/shipping"))
             )
