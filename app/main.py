@@ -23,6 +23,7 @@ from app.status.health_router import router as health_router
 from app.status.metrics_router import router as metrics_router
 from app.status.router import router as status_router
 from app.threads.router import router as threads_router
+from app.threads.summary_router import router as summary_router
 from app.users.router import router as users_router
 from app.walmart.opening import OrderReads
 from app.walmart.rate_router import router as walmart_rate_router
@@ -73,6 +74,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(ingest_router)
     app.include_router(mailboxes_router)
     app.include_router(threads_router)
+    app.include_router(summary_router)
     app.include_router(walmart_rate_router)
     app.include_router(replies_router)
     app.include_router(audit_router)

@@ -69,6 +69,14 @@ def marketplaces(db: Session, settings: Settings) -> dict[int, str]:
     }
 
 
+def rate_targets(db: Session, settings: Settings) -> dict[int, float]:
+    """The response rate each mailbox's marketplace holds the seller to, by mailbox id."""
+    return {
+        mailbox_id: settings.sla.response_rate_target(marketplace)
+        for mailbox_id, marketplace in marketplaces(db, settings).items()
+    }
+
+
 def marketplace_of(db: Session, settings: Settings, name: str) -> str:
     found = settings_for(db, settings, name)
     return found.marketplace if found else DEFAULT_MARKETPLACE

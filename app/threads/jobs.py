@@ -49,7 +49,7 @@ def sample_waiting(
             m.id: {"waiting": 0, "at_risk": 0, "overdue": 0}
             for m in mailbox_repository.list_mailboxes(db)
         }
-        for mailbox_id, _, state, count, _ in repository.open_clock_counts(db, now=now):
+        for mailbox_id, _, state, count, *_ in repository.open_clock_counts(db, now=now):
             samples[mailbox_id][state.value] += count
     with session_scope(write_factory) as db:
         repository.save_samples(db, hour=hour_of(now), samples=samples)

@@ -17,6 +17,7 @@ from app.mailboxes import repository as mailbox_repository
 from app.models import ResponseFigures, Thread
 from app.sla import WAITING_STATES, ThreadState, thread_state
 from app.threads import repository, stats
+from app.threads.forecast import WINDOW_DAYS, Forecast
 from app.threads.repository import ThreadFilter
 from app.threads.summary import OPEN_BUCKET
 
@@ -148,6 +149,7 @@ class MailboxSummary:
         default_factory=lambda: {(s, k): 0 for s in ThreadState for k in ThreadKind}
     )
     oldest_waiting_seconds: float | None = None
+    soonest_due: dict[ThreadState, datetime] = field(default_factory=dict)  # of running clocks
     responses: Responses = field(default_factory=Responses)
     last_poll_at: datetime | None = None
     last_success_at: datetime | None = None
@@ -209,11 +211,13 @@ def summary(db: Session, *, now: datetime, selection: Selection | None = None) -
     selection = selection or Selection(None, stats.ALL_SCOPE)
     known = [m for m in mailbox_repository.list_mailboxes(db) if selection.includes(m.id)]
     result = {m.id: MailboxSummary(mailbox_id=m.id, name=m.name, client=m.client) for m in known}
-    for mailbox_id, kind, state, count, started in repository.open_clock_counts(db, now=now):
+    for mailbox_id, kind, state, count, started, due in repository.open_clock_counts(db, now=now):
         if mailbox_id not in result:
             continue
         entry = result[mailbox_id]
         entry.counts[state, kind] += count
+        soonest = entry.soonest_due.get(state)
+        entry.soonest_due[state] = min(due, soonest) if soonest else due
         waited = (now - started).total_seconds()
         entry.oldest_waiting_seconds = max(entry.oldest_waiting_seconds or 0, waited)
     for tally in repository.tallies(db):
@@ -233,3 +237,17 @@ def summary(db: Session, *, now: datetime, selection: Selection | None = None) -
         entry.walmart_error_at = mailbox.walmart_error_at
         entry.walmart_error = mailbox.walmart_error
     return Summary([result[m.id] for m in known], responses(figures.get(selection.scope)), figures)
+
+
+def forecast_of(mailbox: MailboxSummary, threshold: float) -> Forecast:
+    """The mailbox's 30-day rate figures and its running clocks, as a forecast."""
+    month = next((r for r in mailbox.responses.rates if r.days == WINDOW_DAYS), None)
+    return Forecast(
+        threshold=threshold,
+        window_days=WINDOW_DAYS,
+        decided=month.decided if month else 0,
+        in_time=month.in_time if month else 0,
+        waiting=mailbox.by_state[ThreadState.WAITING] + mailbox.by_state[ThreadState.AT_RISK],
+        at_risk=mailbox.by_state[ThreadState.AT_RISK],
+        at_risk_due_at=mailbox.soonest_due.get(ThreadState.AT_RISK),
+    )

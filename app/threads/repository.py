@@ -251,9 +251,9 @@ def threads_without_deadline(
 
 def open_clock_counts(
     db: Session, *, now: datetime
-) -> list[tuple[int, ThreadKind, ThreadState, int, datetime]]:
-    """(mailbox_id, kind, state, count, oldest clock start) over threads with a running clock:
-    a range of the due_at index, small however many threads are answered."""
+) -> list[tuple[int, ThreadKind, ThreadState, int, datetime, datetime]]:
+    """(mailbox_id, kind, state, count, oldest clock start, soonest deadline) over threads with
+    a running clock: a range of the due_at index, small however many threads are answered."""
     state = case(
         (Thread.due_at <= now, ThreadState.OVERDUE.value),
         (Thread.at_risk_at <= now, ThreadState.AT_RISK.value),
@@ -261,12 +261,17 @@ def open_clock_counts(
     )
     rows = db.execute(
         select(
-            Thread.mailbox_id, Thread.kind, state, func.count(), func.min(Thread.clock_started_at)
+            Thread.mailbox_id,
+            Thread.kind,
+            state,
+            func.count(),
+            func.min(Thread.clock_started_at),
+            func.min(Thread.due_at),
         )
         .where(Thread.due_at.is_not(None), Thread.closed_at.is_(None))
         .group_by(Thread.mailbox_id, Thread.kind, state)
     )
-    return [(m, kind, ThreadState(st), n, oldest) for m, kind, st, n, oldest in rows]
+    return [(m, kind, ThreadState(st), n, oldest, due) for m, kind, st, n, oldest, due in rows]
 
 
 def tallies(db: Session) -> list[ThreadTally]:

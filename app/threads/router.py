@@ -1,6 +1,6 @@
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 from pydantic import AwareDatetime, BaseModel, Field
@@ -16,9 +16,7 @@ from app.models import Message, OutsideAnswer, ResponseEpisode, Thread
 from app.sla import WAITING_STATES, ThreadState, WaitOutcome, wait_outcome
 from app.threads import outside_repository, queries, repository, service
 from app.threads.repository import ThreadFilter
-from app.walmart import rate_service
 from app.walmart.opening import order_context
-from app.walmart.rate_views import WalmartRateOut
 from app.walmart.views import OrderOut, order_out
 
 router = APIRouter(prefix="/api/v1", tags=["threads"])
@@ -310,115 +308,3 @@ def mark_complaint(db: SessionDep, user: AgentUser, target: ThreadToChangeDep) -
     thread = target.thread
     service.mark_complaint(db, thread=thread, user=user, policy_for=target.policy_for)
     return _thread_out(thread, _names(db)[thread.mailbox_id], now())
-
-
-class ResponseRateOut(BaseModel):
-    days: int
-    decided: int = Field(description="waits answered, or past their deadline unanswered")
-    answered_in_time: int
-    rate: float | None = Field(description="answered_in_time / decided; Walmart wants > 0.95")
-
-
-class ResponsesOut(BaseModel):
-    response_rates: list[ResponseRateOut]
-    median_first_response_seconds: float | None
-    p90_first_response_seconds: float | None
-    stats_computed_at: datetime | None = Field(description="rates and response times as of")
-
-    @classmethod
-    def of(cls, responses: queries.Responses) -> dict[str, Any]:
-        return cls(
-            response_rates=[
-                ResponseRateOut(
-                    days=r.days, decided=r.decided, answered_in_time=r.in_time, rate=r.rate
-                )
-                for r in responses.rates
-            ],
-            median_first_response_seconds=responses.median_first_response_seconds,
-            p90_first_response_seconds=responses.p90_first_response_seconds,
-            stats_computed_at=responses.computed_at,
-        ).model_dump()
-
-
-class MailboxSummaryOut(ResponsesOut):
-    name: str
-    client: str | None
-    by_state: dict[ThreadState, int]
-    waiting_by_kind: dict[ThreadKind, int]
-    oldest_waiting_seconds: float | None
-    last_poll_at: datetime | None
-    last_success_at: datetime | None
-    last_error_at: datetime | None
-    last_error: str | None
-    needs_reauthorization: bool = Field(
-        description="its OAuth2 sign-in was refused: run `slawatch mailboxes authorize NAME`"
-    )
-    walmart_last_success_at: datetime | None = Field(
-        description="the last call to Walmart's Marketplace API (orders) that succeeded"
-    )
-    walmart_last_error_at: datetime | None
-    walmart_last_error: str | None = Field(
-        description="why the API's last call failed, while no later call succeeded"
-    )
-    walmart_rate: WalmartRateOut | None = Field(
-        description="Walmart's own Seller Response Rate of this seller account"
-    )
-    walmart_rate_error: str | None = Field(description="why there is no walmart_rate")
-
-
-class SummaryOut(ResponsesOut):
-    """Totals over all mailboxes (response figures of all of them together), then each one."""
-
-    generated_at: datetime
-    by_state: dict[ThreadState, int]
-    waiting_by_kind: dict[ThreadKind, int]
-    walmart_rate: WalmartRateOut | None = Field(
-        description="Walmart's own rate of the seller account furthest from its standard (each "
-        "account must meet it on its own)"
-    )
-    walmart_rate_error: str | None = Field(description="why there is no walmart_rate")
-    mailboxes: list[MailboxSummaryOut]
-
-
-@router.get("/summary")
-def get_summary(
-    db: SessionDep, _: ViewerUser, client: Annotated[str | None, Query(max_length=100)] = None
-) -> SummaryOut:
-    """Counts per state and kind, the longest wait, response rates (30 and 60 days) and the
-    median and 90th-percentile first response, per mailbox and in total; with `client`, of
-    that client's mailboxes only."""
-    at = now()
-    summary = queries.summary(
-        db, now=at, selection=mailbox_service.selection_for(db, client=client)
-    )
-    walmart = rate_service.figures_of(db, [(m.mailbox_id, m.name) for m in summary.mailboxes])
-    lowest = rate_service.lowest(list(walmart.values()))
-    return SummaryOut(
-        generated_at=at,
-        by_state=summary.by_state,
-        waiting_by_kind=summary.waiting_by_kind,
-        walmart_rate=WalmartRateOut.of(lowest),
-        walmart_rate_error=lowest.reason,
-        **ResponsesOut.of(summary.overall),
-        mailboxes=[
-            MailboxSummaryOut(
-                name=m.name,
-                client=m.client,
-                by_state=m.by_state,
-                waiting_by_kind=m.waiting_by_kind,
-                oldest_waiting_seconds=m.oldest_waiting_seconds,
-                **ResponsesOut.of(m.responses),
-                last_poll_at=m.last_poll_at,
-                last_success_at=m.last_success_at,
-                last_error_at=m.last_error_at,
-                last_error=m.last_error,
-                needs_reauthorization=m.needs_reauthorization,
-                walmart_last_success_at=m.walmart_ok_at,
-                walmart_last_error_at=m.walmart_error_at,
-                walmart_last_error=m.walmart_error if m.walmart_failing else None,
-                walmart_rate=WalmartRateOut.of(walmart[m.mailbox_id]),
-                walmart_rate_error=walmart[m.mailbox_id].reason,
-            )
-            for m in summary.mailboxes
-        ],
-    )
