@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from app.clock import duration_text
 from app.config import StatusSettings
+from app.config.sla import RESPONSE_RATE_TARGET
 from app.enums import ThreadKind, ThreadSource
 from app.mailboxes import repository as mailbox_repository
 from app.mailboxes import service as mailbox_service
@@ -25,6 +26,7 @@ from app.sla import WAITING_STATES, ThreadState
 from app.status import charts
 from app.status.masking import mask_subject
 from app.threads import activity, queries, stats
+from app.threads.forecast import Forecast, combine
 from app.threads.queries import MailboxSummary, Responses
 from app.threads.repository import ThreadFilter
 from app.walmart import rate_service
@@ -34,7 +36,7 @@ URGENT_ROWS = 10
 # The response-time buckets of app.threads.stats as the chart shows them, and their colours.
 BUCKET_NAMES = ("< 1 h", "1–4 h", "4–12 h", "12–24 h", "24–48 h", "> 48 h", "no answer")
 BUCKET_CSS = ("ok", "ok", "ok", "ok", "warn", "bad", "bad")
-WALMART_RESPONSE_RATE = 0.95  # Walmart's Seller Response Rate standard
+WALMART_LINE = RESPONSE_RATE_TARGET["walmart"]  # Walmart's Seller Response Rate standard
 
 
 class Range(StrEnum):
@@ -101,6 +103,8 @@ class Dashboard:
     public: bool
     zone: ZoneInfo
     tiles: list[Tile]
+    forecast: str | None  # where the 30-day rate is heading, in words
+    line: float  # the response rate the marketplace wants
     traffic: charts.LineChart
     waiting: charts.LineChart
     distribution: charts.BarChart
@@ -115,7 +119,9 @@ def _count_level(count: int, when_positive: Level) -> Level:
     return when_positive if count else Level.OK
 
 
-def _tiles(chosen: list[MailboxSummary], responses: Responses, spam_today: int) -> list[Tile]:
+def _tiles(
+    chosen: list[MailboxSummary], responses: Responses, spam_today: int, line: float
+) -> list[Tile]:
     def count(states: tuple[ThreadState, ...], kinds: tuple[ThreadKind, ...]) -> int:
         return sum(m.counts[s, k] for m in chosen for s in states for k in kinds)
 
@@ -154,12 +160,8 @@ def _tiles(chosen: list[MailboxSummary], responses: Responses, spam_today: int) 
             "Response rate 30 d",
             rate,
             "—" if rate is None else f"{rate:.1%}",
-            Level.NONE
-            if rate is None
-            else Level.OK
-            if rate >= WALMART_RESPONSE_RATE
-            else Level.BAD,
-            f"Walmart wants {WALMART_RESPONSE_RATE:.0%}"
+            Level.NONE if rate is None else Level.OK if rate >= line else Level.BAD,
+            f"the marketplace wants {line:.0%}"
             + (f" · {month.in_time} of {month.decided} in time" if month else ""),
         ),
         Tile(
@@ -179,6 +181,40 @@ def _tiles(chosen: list[MailboxSummary], responses: Responses, spam_today: int) 
             "nobody waiting" if oldest is None else "of the customers waiting now",
         ),
     ]
+
+
+def forecast_sentence(forecast: Forecast, *, now: datetime) -> str | None:
+    """The forecast in words, the most pressing fact first; None when there is nothing to say
+    (no wait decided and nobody waiting)."""
+    line = f"{forecast.threshold:.0%}"
+    if forecast.rate_now is None and not forecast.waiting:
+        return None
+    allowed = forecast.misses_allowed
+    if allowed < 0:
+        best = forecast.rate_if_all_answered
+        return (
+            f"The 30-day rate is below the {line} line even if every waiting customer is "
+            f"answered in time (at best {best:.1%}); it recovers as late answers leave the window."
+            if best is not None
+            else None
+        )
+    at_risk_missed = forecast.rate_if_at_risk_missed
+    if (
+        forecast.at_risk
+        and forecast.at_risk_due_at is not None
+        and at_risk_missed is not None
+        and at_risk_missed < forecast.threshold
+    ):
+        left = max((forecast.at_risk_due_at - now).total_seconds(), 60)
+        these = "this one" if forecast.at_risk == 1 else f"these {forecast.at_risk}"
+        return (
+            f"Answer {these} within {duration_text(left)} or the 30-day rate falls to "
+            f"{at_risk_missed:.1%}, below the {line} line."
+        )
+    if allowed == 0:
+        return f"One more missed customer takes the 30-day rate below the {line} line."
+    customers = "customer" if allowed == 1 else "customers"
+    return f"The 30-day rate stays at or above {line} with up to {allowed} more missed {customers}."
 
 
 def _walmart_tile(found: FigureOrReason, *, accounts: int, public: bool, zone: ZoneInfo) -> Tile:
@@ -201,7 +237,7 @@ def _walmart_tile(found: FigureOrReason, *, accounts: int, public: bool, zone: Z
         f"Walmart's own rate {days} d",
         rate,
         "—" if rate is None else f"{rate:.1%}",
-        Level.NONE if rate is None else Level.OK if rate >= WALMART_RESPONSE_RATE else Level.BAD,
+        Level.NONE if rate is None else Level.OK if rate >= WALMART_LINE else Level.BAD,
         " · ".join(parts),
     )
 
@@ -232,6 +268,7 @@ def build(
     client: str | None,
     now: datetime,
     public: bool,
+    rate_targets: dict[int, float],
 ) -> Dashboard:
     zone = ZoneInfo(settings.timezone)
     known = mailbox_repository.list_mailboxes(db)
@@ -262,7 +299,11 @@ def build(
     )
     names = {m.id: m.name for m in known}
     walmart = rate_service.figures_of(db, [(m.mailbox_id, m.name) for m in chosen])
-    tiles = _tiles(chosen, responses, spam_today)
+    forecast = combine(
+        [queries.forecast_of(m, rate_targets[m.mailbox_id]) for m in chosen],
+        max((rate_targets[m.mailbox_id] for m in chosen), default=WALMART_LINE),
+    )
+    tiles = _tiles(chosen, responses, spam_today, forecast.threshold)
     rate_at = next(i for i, t in enumerate(tiles) if t.key == "response_rate") + 1
     tiles.insert(
         rate_at,
@@ -283,6 +324,8 @@ def build(
         public=public,
         zone=zone,
         tiles=tiles,
+        forecast=forecast_sentence(forecast, now=now),
+        line=forecast.threshold,
         traffic=charts.line_chart(
             starts,
             [

@@ -12,6 +12,7 @@ from app.clock import duration_text, now
 from app.demo import DEMO_MAILBOX
 from app.deps import ReadSessionDep, SettingsDep
 from app.errors import LoginRequired
+from app.mailboxes import registry
 from app.security_headers import NO_SCRIPT_POLICY
 from app.status import charts, dashboard
 from app.status.dashboard import Range
@@ -48,6 +49,7 @@ def status_page(
         client=client or None,
         now=at,
         public=session is None,
+        rate_targets=registry.rate_targets(db, settings),
     )
 
     def local(moment: datetime | None) -> str:

@@ -161,3 +161,17 @@ def test_an_empty_database_renders(database_url: str) -> None:
         assert _tiles(page.text)["overdue"] == "0"
         assert "Nobody is waiting for an answer." in page.text
         assert "No mailbox yet." in page.text
+
+
+def test_the_forecast_is_on_the_page_in_words(client: TestClient) -> None:
+    """Before the figures job has run nothing is decided yet: Zoe (40 h, at risk) decides the
+    rate if she is missed and Omar is answered, 1 of 2."""
+    sign_in(client, "victor")
+    page = client.get("/status").text
+    forecast = re.search(r'data-panel="forecast">\s*<h2>[^<]*</h2>\s*<p>([^<]*)</p>', page)
+    assert forecast, "no forecast panel"
+    assert re.fullmatch(
+        r"Answer this one within 7 h \d\d min or the 30-day rate falls to 50\.0%, below the "
+        r"95% line\.",
+        forecast.group(1),
+    ), forecast.group(1)
