@@ -22,6 +22,7 @@ TITLES = {
     "complaint": "COMPLAINT (1 hour)",
     "mailbox_down": "MAILBOX NOT POLLED",
     "mailbox_recovered": "mailbox recovered",
+    "rate_at_line": "response rate one miss from the line",
 }
 
 

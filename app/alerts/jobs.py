@@ -141,6 +141,7 @@ def sweep(
         alerts += [
             alert.dedupe_key
             for alert in alert_service.mailbox_alerts(db, settings=settings, now=now)
+            + alert_service.rate_alerts(db, settings=settings, now=now)
         ]
     delivery = deliver_due(session_factory, settings, now=now)
     for outcome in ("sent", "retrying", "failed"):

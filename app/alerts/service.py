@@ -7,6 +7,7 @@ many sweeps run at once.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
@@ -20,6 +21,8 @@ from app.enums import AlertState
 from app.mailboxes import registry
 from app.mailboxes import repository as mailbox_repository
 from app.models import Alert, Mailbox
+from app.threads import queries
+from app.threads.forecast import forecast_sentence
 from app.threads.sweep import Reached
 from app.threads.sweep_repository import DueThread
 
@@ -156,6 +159,30 @@ def mailbox_alerts(db: Session, *, settings: Settings, now: datetime) -> list[Al
     return recorded
 
 
+def rate_alerts(db: Session, *, settings: Settings, now: datetime) -> list[Alert]:
+    """Alert when one more missed customer would take a mailbox's 30-day response rate below
+    its marketplace's line while customers wait: once a day (UTC) per mailbox while that holds,
+    so the team answers the waiting ones in time."""
+    targets = registry.rate_targets(db, settings)
+    day = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    recorded = []
+    for summary in queries.summary(db, now=now).mailboxes:
+        forecast = queries.forecast_of(summary, targets[summary.mailbox_id])
+        # Under 1 / (1 - line) decided waits (20 at 95 %) any single miss breaks the line: the
+        # alerts of each waiting thread already say all there is to say.
+        enough = forecast.decided >= math.ceil(1 / (1 - forecast.threshold) - 1e-9)
+        if not (enough and forecast.waiting and forecast.one_miss_from_the_line):
+            continue
+        mailbox = mailbox_repository.get_mailbox(db, summary.mailbox_id)
+        reason = forecast_sentence(forecast, now=now) or ""
+        alert = _mailbox_alert(
+            db, mailbox, settings, "rate_at_line", day, reason, now, urgent=False
+        )
+        if alert:
+            recorded.append(alert)
+    return recorded
+
+
 def _mailbox_alert(
     db: Session,
     mailbox: Mailbox,
@@ -164,6 +191,8 @@ def _mailbox_alert(
     since: datetime,
     reason: str,
     now: datetime,
+    *,
+    urgent: bool = True,
 ) -> Alert | None:
     return _record(
         db,
@@ -178,8 +207,14 @@ def _mailbox_alert(
             ),
             subject=f"mailbox {mailbox.name}",
             detail={"mailbox": mailbox.name, "reason": reason, "since": since.isoformat()},
-            urgent=True,
+            urgent=urgent,
             state=AlertState.PENDING,
-            deliver_after=now,
+            deliver_after=rules.release_time(
+                now=now,
+                urgent=urgent,
+                breach_at=None,
+                quiet=settings.alerts.quiet_hours,
+                digest_minutes=settings.alerts.digest_minutes,
+            ),
         ),
     )

@@ -26,7 +26,7 @@ from app.sla import WAITING_STATES, ThreadState
 from app.status import charts
 from app.status.masking import mask_subject
 from app.threads import activity, queries, stats
-from app.threads.forecast import Forecast, combine
+from app.threads.forecast import combine, forecast_sentence
 from app.threads.queries import MailboxSummary, Responses
 from app.threads.repository import ThreadFilter
 from app.walmart import rate_service
@@ -181,40 +181,6 @@ def _tiles(
             "nobody waiting" if oldest is None else "of the customers waiting now",
         ),
     ]
-
-
-def forecast_sentence(forecast: Forecast, *, now: datetime) -> str | None:
-    """The forecast in words, the most pressing fact first; None when there is nothing to say
-    (no wait decided and nobody waiting)."""
-    line = f"{forecast.threshold:.0%}"
-    if forecast.rate_now is None and not forecast.waiting:
-        return None
-    allowed = forecast.misses_allowed
-    if allowed < 0:
-        best = forecast.rate_if_all_answered
-        return (
-            f"The 30-day rate is below the {line} line even if every waiting customer is "
-            f"answered in time (at best {best:.1%}); it recovers as late answers leave the window."
-            if best is not None
-            else None
-        )
-    at_risk_missed = forecast.rate_if_at_risk_missed
-    if (
-        forecast.at_risk
-        and forecast.at_risk_due_at is not None
-        and at_risk_missed is not None
-        and at_risk_missed < forecast.threshold
-    ):
-        left = max((forecast.at_risk_due_at - now).total_seconds(), 60)
-        these = "this one" if forecast.at_risk == 1 else f"these {forecast.at_risk}"
-        return (
-            f"Answer {these} within {duration_text(left)} or the 30-day rate falls to "
-            f"{at_risk_missed:.1%}, below the {line} line."
-        )
-    if allowed == 0:
-        return f"One more missed customer takes the 30-day rate below the {line} line."
-    customers = "customer" if allowed == 1 else "customers"
-    return f"The 30-day rate stays at or above {line} with up to {allowed} more missed {customers}."
 
 
 def _walmart_tile(found: FigureOrReason, *, accounts: int, public: bool, zone: ZoneInfo) -> Tile:

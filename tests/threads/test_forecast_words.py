@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from app.status.dashboard import forecast_sentence
-from app.threads.forecast import Forecast
+from app.threads.forecast import Forecast, forecast_sentence
 
 NOW = datetime(2026, 12, 2, 12, 0, tzinfo=UTC)
 
