@@ -1,7 +1,7 @@
 """slawatch's one family of errors: each one a person can act on, under one base.
 
 Pure (no web framework), so settings and the mail code raise them too. The CLI catches the base;
-the API renders ``HttpError`` as ``{"detail": message}`` (app.http_errors)."""
+the API renders ``HttpError`` as ``{"detail": message, "code": code}`` (app.http_errors)."""
 
 
 class SlawatchError(Exception):
@@ -38,15 +38,41 @@ class WalmartApiError(SlawatchError):
         self.reason = reason
 
 
+# The ``code`` of an error body by status, unless the error names its own.
+CODES = {
+    400: "bad_request",
+    401: "unauthenticated",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "too_large",
+    422: "invalid",
+    429: "too_many_requests",
+    502: "upstream_failed",
+    503: "unavailable",
+}
+
+
 class HttpError(SlawatchError):
-    """Errors a client can act on, rendered by one handler as ``{"detail": message}``."""
+    """Errors a client can act on, rendered by one handler as ``{"detail": message, "code":
+    code}``: ``code`` is stable for programs, ``detail`` says what to do in words."""
 
     status_code = 400
+    code: str | None = None  # None: CODES[status_code]
 
-    def __init__(self, message: str, *, status_code: int | None = None) -> None:
+    def __init__(
+        self, message: str, *, status_code: int | None = None, code: str | None = None
+    ) -> None:
         super().__init__(message)
         if status_code is not None:
             self.status_code = status_code
+        if code is not None:
+            self.code = code
+
+    @property
+    def error_code(self) -> str:
+        return self.code or CODES.get(self.status_code, "error")
 
 
 class NotFound(HttpError):

@@ -11,7 +11,7 @@ from app.alerts.router import router as alerts_router
 from app.audit.router import router as audit_router
 from app.config import Settings
 from app.db import make_engine, make_read_session_factory, make_session_factory
-from app.http_errors import install_error_handlers
+from app.http_errors import document_errors, install_error_handlers
 from app.ingest.router import router as ingest_router
 from app.input_guard import refuse_unstorable_input
 from app.mailboxes.router import router as mailboxes_router
@@ -84,4 +84,5 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(web_pages_router)
     app.include_router(web_actions_router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    document_errors(app)
     return app

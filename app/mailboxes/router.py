@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field
 
 from app.config import MailboxSettings
 from app.deps import AdminUser, LoginsDep, ReadSessionDep, SessionDep, SettingsDep
+from app.http_errors import errors
 from app.mailboxes import connection, service
 from app.models import Mailbox
 
@@ -35,7 +36,7 @@ class MailboxOut(BaseModel):
         )
 
 
-@router.post("", status_code=201)
+@router.post("", status_code=201, responses=errors(409))
 def create_mailbox(
     body: MailboxSettings, db: SessionDep, settings: SettingsDep, admin: AdminUser
 ) -> MailboxOut:
@@ -46,7 +47,7 @@ def create_mailbox(
     return MailboxOut.of(service.create(db, values, settings=settings, actor=admin))
 
 
-@router.patch("/{name}")
+@router.patch("/{name}", responses=errors(409))
 def update_mailbox(
     name: str, body: dict[str, Any], db: SessionDep, settings: SettingsDep, admin: AdminUser
 ) -> MailboxOut:
@@ -54,7 +55,7 @@ def update_mailbox(
     return MailboxOut.of(service.update(db, name, body, settings=settings, actor=admin))
 
 
-@router.post("/{name}/disable")
+@router.post("/{name}/disable", responses=errors(409))
 def disable_mailbox(
     name: str, db: SessionDep, settings: SettingsDep, admin: AdminUser
 ) -> MailboxOut:
@@ -62,14 +63,14 @@ def disable_mailbox(
     return MailboxOut.of(service.set_enabled(db, name, False, settings=settings, actor=admin))
 
 
-@router.post("/{name}/enable")
+@router.post("/{name}/enable", responses=errors(409))
 def enable_mailbox(
     name: str, db: SessionDep, settings: SettingsDep, admin: AdminUser
 ) -> MailboxOut:
     return MailboxOut.of(service.set_enabled(db, name, True, settings=settings, actor=admin))
 
 
-@router.post("/{name}/test")
+@router.post("/{name}/test", responses=errors(409))
 def test_mailbox(
     name: str, db: ReadSessionDep, settings: SettingsDep, logins: LoginsDep, _: AdminUser
 ) -> connection.ConnectionReport:

@@ -8,6 +8,7 @@ from sqlalchemy.orm import Session
 from app.config import Settings
 from app.deps import AdminUser, AgentUser, SessionDep, SettingsDep, require_role
 from app.enums import DraftState
+from app.http_errors import errors
 from app.ids import RowId
 from app.models import Draft, ReplyTemplate, TemplateVersion, User
 from app.replies import drafts, repository, sending, templates
@@ -172,7 +173,7 @@ def get_template(template_id: RowId, db: SessionDep, _: AgentUser) -> TemplateOu
     return _template_out(*templates.get(db, template_id))
 
 
-@router.post("/templates", status_code=201)
+@router.post("/templates", status_code=201, responses=errors(409))
 def create_template(body: TemplateIn, db: SessionDep, user: AdminUser) -> TemplateOut:
     """A Jinja2 body rendered in a sandbox with the thread's context (see `variables`)."""
     return _template_out(
@@ -180,7 +181,7 @@ def create_template(body: TemplateIn, db: SessionDep, user: AdminUser) -> Templa
     )
 
 
-@router.patch("/templates/{template_id}")
+@router.patch("/templates/{template_id}", responses=errors(409))
 def update_template(
     template_id: RowId, body: TemplatePatch, db: SessionDep, user: AdminUser
 ) -> TemplateOut:
@@ -218,7 +219,7 @@ def list_participants(
     ]
 
 
-@router.post("/threads/{thread_id}/drafts", status_code=201)
+@router.post("/threads/{thread_id}/drafts", status_code=201, responses=errors(409))
 def create_draft(
     thread_id: RowId, body: DraftIn, db: SessionDep, settings: SettingsDep, user: DraftUser
 ) -> DraftOut:
@@ -250,7 +251,7 @@ def get_draft(draft_id: RowId, db: SessionDep, settings: SettingsDep, _: DraftUs
     return _draft_out(db, drafts.get(db, draft_id), settings)
 
 
-@router.patch("/drafts/{draft_id}")
+@router.patch("/drafts/{draft_id}", responses=errors(409))
 def edit_draft(
     draft_id: RowId, body: DraftPatch, db: SessionDep, settings: SettingsDep, user: DraftUser
 ) -> DraftOut:
@@ -261,7 +262,7 @@ def edit_draft(
     return _draft_out(db, draft, settings)
 
 
-@router.post("/drafts/{draft_id}/recipient")
+@router.post("/drafts/{draft_id}/recipient", responses=errors(409))
 def choose_recipient(
     draft_id: RowId, body: RecipientIn, db: SessionDep, settings: SettingsDep, user: DraftUser
 ) -> DraftOut:
@@ -272,7 +273,7 @@ def choose_recipient(
     return _draft_out(db, draft, settings)
 
 
-@router.post("/drafts/{draft_id}/approve")
+@router.post("/drafts/{draft_id}/approve", responses=errors(409))
 def approve_draft(
     draft_id: RowId, body: ApproveIn, db: SessionDep, settings: SettingsDep, user: DraftUser
 ) -> DraftOut:
@@ -290,7 +291,7 @@ def approve_draft(
     return _draft_out(db, draft, settings)
 
 
-@router.post("/drafts/{draft_id}/send")
+@router.post("/drafts/{draft_id}/send", responses=errors(409, 502))
 def send_draft(
     draft_id: RowId,
     request: Request,

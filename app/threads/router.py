@@ -8,6 +8,7 @@ from pydantic import AwareDatetime, BaseModel, Field
 from app.clock import now
 from app.deps import AgentUser, OrderReadsDep, SessionDep, SettingsDep, ViewerUser
 from app.enums import AnswerChannel, Classification, FolderRole, ThreadKind, ThreadSource
+from app.http_errors import errors
 from app.ids import RowId
 from app.mail.quoting import trim_quoted_history
 from app.mailboxes import repository as mailbox_repository
@@ -261,7 +262,7 @@ def thread_to_change(thread_id: RowId, db: SessionDep, settings: SettingsDep) ->
 ThreadToChangeDep = Annotated[ThreadToChange, Depends(thread_to_change)]
 
 
-@router.post("/threads/{thread_id}/close")
+@router.post("/threads/{thread_id}/close", responses=errors(409))
 def close_thread(
     body: CloseIn, db: SessionDep, user: AgentUser, target: ThreadToChangeDep
 ) -> ThreadOut:
@@ -274,7 +275,7 @@ def close_thread(
     return _thread_out(thread, _names(db)[thread.mailbox_id], now())
 
 
-@router.post("/threads/{thread_id}/answered-elsewhere")
+@router.post("/threads/{thread_id}/answered-elsewhere", responses=errors(409))
 def answered_elsewhere(
     body: AnsweredElsewhereIn, db: SessionDep, user: AgentUser, target: ThreadToChangeDep
 ) -> ThreadOut:
@@ -295,14 +296,14 @@ def answered_elsewhere(
     return _thread_out(thread, _names(db)[thread.mailbox_id], now())
 
 
-@router.post("/threads/{thread_id}/reopen")
+@router.post("/threads/{thread_id}/reopen", responses=errors(409))
 def reopen_thread(db: SessionDep, user: AgentUser, target: ThreadToChangeDep) -> ThreadOut:
     thread = target.thread
     service.reopen(db, thread=thread, user=user, policy_for=target.policy_for)
     return _thread_out(thread, _names(db)[thread.mailbox_id], now())
 
 
-@router.post("/threads/{thread_id}/complaint")
+@router.post("/threads/{thread_id}/complaint", responses=errors(409))
 def mark_complaint(db: SessionDep, user: AgentUser, target: ThreadToChangeDep) -> ThreadOut:
     """Mark a Better Business Bureau or Attorney General complaint (agent): 1 hour to respond."""
     thread = target.thread

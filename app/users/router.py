@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict
 
 from app.deps import AdminUser, SessionDep, SettingsDep, ViewerUser
 from app.enums import Role
+from app.http_errors import errors
 from app.ids import RowId
 from app.models import ApiToken
 from app.users import repository, service
@@ -61,14 +62,14 @@ def list_users(db: SessionDep, _: AdminUser) -> list[UserOut]:
     return [UserOut.model_validate(u) for u in repository.list_users(db)]
 
 
-@router.post("/users/{name}/disable")
+@router.post("/users/{name}/disable", responses=errors(409))
 def disable_user(name: str, db: SessionDep, admin: AdminUser) -> UserOut:
     """Refuse the user's tokens and sign its browsers out (admin; 409 for yourself or the last
     enabled admin)."""
     return UserOut.model_validate(service.disable_user(db, name=name, actor=admin))
 
 
-@router.post("/users/{name}/enable")
+@router.post("/users/{name}/enable", responses=errors(409))
 def enable_user(name: str, db: SessionDep, admin: AdminUser) -> UserOut:
     """Accept the user's unrevoked tokens again (admin)."""
     return UserOut.model_validate(service.enable_user(db, name=name, actor=admin))
@@ -81,7 +82,7 @@ def user_tokens(name: str, db: SessionDep, settings: SettingsDep, _: AdminUser) 
     return [TokenOut.of(t, token_days=days) for t in service.tokens_of(db, name=name)]
 
 
-@router.post("/tokens/{token_id}/revoke")
+@router.post("/tokens/{token_id}/revoke", responses=errors(409))
 def revoke_token(
     token_id: RowId, request: Request, db: SessionDep, settings: SettingsDep, admin: AdminUser
 ) -> TokenOut:
