@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from app.config.alerts import AlertSettings
@@ -54,6 +54,17 @@ class Settings(BaseSettings):
         if self.token_key_file:
             return read_secret_file(self.token_key_file, owner="settings", key="token_key_file")
         return read_secret_env(self.token_key_env, owner="settings", key="token_key_env")
+
+    @field_validator("database_url")
+    @classmethod
+    def _a_database_url(cls, url: str) -> str:
+        scheme = url.partition("://")[0].partition("+")[0] if "://" in url else ""
+        if scheme not in ("sqlite", "postgresql"):
+            raise ValueError(
+                f"{url[:60]!r} is not a database URL slawatch can use: sqlite:///path/slawatch.db "
+                "or postgresql://user@host:5432/name (postgresql+psycopg:// also works)"
+            )
+        return url
 
     @model_validator(mode="after")
     def _known_marketplaces(self) -> Settings:

@@ -170,6 +170,8 @@ def walk_reads(w: Walk) -> None:
     ]:
         for role in ROLES:
             w.call(role, "GET", route, expected[role], ids=ids)
+    for role in ROLES:  # no report read yet: the mailbox, and that no report was read
+        w.call(role, "GET", "/api/v1/reconciliation", VIEWERS[role], params={"mailbox": w.mailbox})
 
 
 def walk_mailboxes(w: Walk, monkeypatch: pytest.MonkeyPatch) -> None:
