@@ -80,7 +80,7 @@ def test_environment_wins_over_the_file_key_by_key(
 @pytest.mark.parametrize(
     ("toml", "expected"),
     [
-        ('[sla]\nresponse_hours = "soon"\n', "sla.response_hours: Input should be a valid number"),
+        ('[sla]\nresponse_hours = "soon"\n', 'sla.response_hours: expected a number, got "soon"'),
         ("[sla]\nrespnse_hours = 3\n", "unknown key 'sla.respnse_hours'"),
         ("[sla]\nresponse_hours = 10\nat_risk_hours = 12\n", "at_risk_hours (12) must be less"),
         (
@@ -179,3 +179,49 @@ def test_check_config_of_an_oauth2_mailbox_names_its_client_secret_and_the_token
     assert present.returncode == 0, present.stderr
     assert key not in present.stdout + present.stderr
     assert "GOCSPX-secret" not in present.stdout + present.stderr
+
+
+def test_a_value_of_the_wrong_type_in_the_file_is_refused_not_coerced(tmp_path: Path) -> None:
+    """Issue 19: `batch_size = true` used to become 1, `port = 993.0` 993, `idle = "yes"` true,
+    and `response_hours = true` 1, which then failed with a misleading message."""
+    (tmp_path / "slawatch.toml").write_text(
+        "[sla]\nresponse_hours = true\n"
+        + MAILBOX
+        + 'port = 993.0\nidle = "yes"\ntimeout_seconds = "60"\nbatch_size = true\n'
+    )
+    result = slawatch("check-config", cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.splitlines()[1:] == [
+        "slawatch.toml: sla.response_hours: expected a number, got true",
+        "slawatch.toml: mailboxes[0].port: expected an integer, got 993.0",
+        'slawatch.toml: mailboxes[0].idle: expected true or false, got "yes"',
+        'slawatch.toml: mailboxes[0].timeout_seconds: expected a number, got "60"',
+        "slawatch.toml: mailboxes[0].batch_size: expected an integer, got true",
+    ]
+    assert "at_risk_hours" not in result.stderr
+    # The environment is text: its values are converted, as documented.
+    (tmp_path / "slawatch.toml").write_text("")
+    from_env = slawatch("check-config", cwd=tmp_path, env={"SLAWATCH_SLA__RESPONSE_HOURS": "24"})
+    assert from_env.returncode == 0, from_env.stderr
+
+
+def test_a_file_that_is_not_utf8_is_named_with_the_byte(tmp_path: Path) -> None:
+    (tmp_path / "slawatch.toml").write_bytes(b'log_level = "INFO"\nbase_url = "caf\xe9"\n')
+    result = slawatch("check-config", cwd=tmp_path)
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert result.stderr.strip() == (
+        "slawatch: config file slawatch.toml is not UTF-8 (as TOML must be): byte 34 (line 2) "
+        "is 0xe9; save the file as UTF-8"
+    )
+
+
+@pytest.mark.parametrize("command", [["check-config"], ["poll", "--once"], ["migrate"]])
+def test_a_malformed_database_url_is_named_in_every_command(
+    tmp_path: Path, command: list[str]
+) -> None:
+    (tmp_path / "slawatch.toml").write_text('database_url = "garbage"\n')
+    result = slawatch(*command, cwd=tmp_path)
+    assert result.returncode == 2
+    assert "slawatch.toml: database_url: 'garbage' is not a database URL" in result.stderr
+    assert "has the database been created" not in result.stderr
