@@ -225,3 +225,14 @@ def test_a_malformed_database_url_is_named_in_every_command(
     assert result.returncode == 2
     assert "slawatch.toml: database_url: 'garbage' is not a database URL" in result.stderr
     assert "has the database been created" not in result.stderr
+
+
+def test_an_unset_password_variable_is_exit_2_in_poll_as_in_check_config(tmp_path: Path) -> None:
+    (tmp_path / "slawatch.toml").write_text(
+        f'database_url = "sqlite:///{tmp_path / "x.db"}"\n' + MAILBOX
+    )
+    assert slawatch("migrate", cwd=tmp_path).returncode == 0
+    for command in (["check-config"], ["poll", "--once"]):
+        result = slawatch(*command, cwd=tmp_path, env={"STORE1_PASS": ""})
+        assert result.returncode == 2, (command, result.stdout, result.stderr)
+        assert "STORE1_PASS (password_env) is not set" in result.stdout + result.stderr

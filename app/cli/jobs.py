@@ -42,12 +42,14 @@ def _cmd_poll(settings: Settings, _: argparse.Namespace) -> int:
         if not active:
             print("no mailboxes configured: add [[mailboxes]] to slawatch.toml", file=sys.stderr)
             return EXIT_CONFIG
-        failures = 0
+        failures = config_problems = 0
         logins = Logins(session_factory, settings)
         for mailbox in active:
             report = poll_mailbox(session_factory, mailbox, sla=settings.sla, logins=logins)
             if report.error:
                 failures += 1
+                # An unset secret is the same configuration problem as in check-config: exit 2.
+                config_problems += report.error_kind == "config"
                 print(f"{mailbox.name}: FAILED: {report.error}")
                 continue
             for folder in report.folders:
@@ -68,7 +70,7 @@ def _cmd_poll(settings: Settings, _: argparse.Namespace) -> int:
                     extra += f", UIDs {uids} answered without their content (read again next poll)"
                 print(f"{mailbox.name} {folder.role} ({folder.path}): {folder.new} new{extra}")
                 failures += bool(folder.failed)
-    return EXIT_FAILURE if failures else EXIT_OK
+    return EXIT_CONFIG if config_problems else EXIT_FAILURE if failures else EXIT_OK
 
 
 def _cmd_replay(settings: Settings, _: argparse.Namespace) -> int:
