@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
 
 import pytest
 from fastapi.testclient import TestClient
@@ -18,7 +17,6 @@ from app.enums import Role
 from app.main import create_app
 from app.threads import jobs as thread_jobs
 from tests.support.imap import ImapAccount
-from tests.support.mailfactory import customer, message_id_of, seller_reply
 from tests.support.polling import poll
 from tests.support.web import auth
 
@@ -48,24 +46,13 @@ def test_metrics_match_the_summary(
 ) -> None:
     settings = Settings(database_url=database_url, mailboxes=[imap_account.settings()])
     name = imap_account.settings().name
-    arrived = datetime.now(UTC)
-    question = customer("Ann", order="108829272810001", subject="Answered one")
-    imap_account.append("INBOX", [question], when=arrived - timedelta(hours=20))
-    imap_account.append(
-        "Sent",
-        [seller_reply("Ann", in_reply_to=message_id_of(question), subject="Answered one")],
-        when=arrived - timedelta(hours=19),
-    )
+    imap_account.answered("Ann", order="108829272810001", asked_hours_ago=20, answered_hours_ago=19)
     for hours, buyer, order in (
         (50, "Bea", "108829272810002"),
         (40, "Cid", "108829272810003"),
         (10, "Dot", "108829272810004"),
     ):
-        imap_account.append(
-            "INBOX",
-            [customer(buyer, order=order, subject=f"From {buyer}")],
-            when=arrived - timedelta(hours=hours),
-        )
+        imap_account.asked(buyer, order=order, hours_ago=hours, subject=f"From {buyer}")
     with TestClient(create_app(settings)) as api:
         before = ingested(api.get("/metrics").text, name)
         assert poll(session_factory, imap_account.settings()).ok

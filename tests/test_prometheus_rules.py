@@ -12,7 +12,7 @@ import re
 import shutil
 import subprocess
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +31,6 @@ from app.main import create_app
 from app.threads import jobs as thread_jobs
 from tests.support.ci import unavailable
 from tests.support.imap import ImapAccount
-from tests.support.mailfactory import customer, message_id_of, seller_reply
 from tests.support.polling import poll
 from tests.support.scrape import exposed_names
 
@@ -150,19 +149,8 @@ def test_the_rules_fire_on_a_real_scrape_of_slawatch(
     )
     monkeypatch.setenv("SLAWATCH_TEST_PROMETHEUS_WRONG", "not-the-password")
     settings = Settings(database_url=database_url, mailboxes=[shop, broken])
-    arrived = datetime.now(UTC)
-    question = customer("Ann", order="108829272810001", subject="Answered one")
-    imap_account.append("INBOX", [question], when=arrived - timedelta(hours=20))
-    imap_account.append(
-        "Sent",
-        [seller_reply("Ann", in_reply_to=message_id_of(question), subject="Answered one")],
-        when=arrived - timedelta(hours=19),
-    )
-    imap_account.append(
-        "INBOX",
-        [customer("Bea", order="108829272810002", subject="Where is it")],
-        when=arrived - timedelta(hours=50),
-    )
+    imap_account.answered("Ann", order="108829272810001", asked_hours_ago=20, answered_hours_ago=19)
+    imap_account.asked("Bea", order="108829272810002", hours_ago=50)
     with session_scope(session_factory) as db:
         mailbox_service.sync_configured(db, settings)  # as the worker does when it starts
     with TestClient(create_app(settings)) as api:

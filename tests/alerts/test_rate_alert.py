@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import email
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from email import policy
 
 from sqlalchemy import Engine
@@ -16,7 +16,6 @@ from app.config import AlertSettings, Settings
 from app.db import make_read_session_factory, make_session_factory
 from app.threads import jobs as thread_jobs
 from tests.support.imap import ImapAccount
-from tests.support.mailfactory import customer, message_id_of, seller_reply
 from tests.support.polling import poll
 from tests.support.smtp import SmtpServer
 
@@ -51,22 +50,17 @@ def test_one_miss_from_the_line_alerts_once_a_day(
         smtp=smtp_server.settings(),
         alerts=AlertSettings(recipients=["team@store.example"], from_address="sla@store.example"),
     )
-    arrived = datetime.now(UTC)
     # 19 answered within the hour, one never (60 h ago), one waiting (3 h): 19 of 20 is 95 %,
     # and missing the one waiting would make it 19 of 21.
     for n in range(19):
-        question = customer(f"Buyer {n}", order=f"1088292728{n:05d}", subject=f"Question {n}")
-        imap_account.append("INBOX", [question], when=arrived - timedelta(hours=30 + n))
-        reply = seller_reply(
-            f"Buyer {n}", in_reply_to=message_id_of(question), subject=f"Question {n}"
+        imap_account.answered(
+            f"Buyer {n}",
+            order=f"1088292728{n:05d}",
+            asked_hours_ago=30 + n,
+            answered_hours_ago=29 + n,
         )
-        imap_account.append("Sent", [reply], when=arrived - timedelta(hours=29 + n))
-    imap_account.append(
-        "INBOX", [customer("Late", order="108829272899998")], when=arrived - timedelta(hours=60)
-    )
-    imap_account.append(
-        "INBOX", [customer("Waiting", order="108829272899999")], when=arrived - timedelta(hours=3)
-    )
+    imap_account.asked("Late", order="108829272899998", hours_ago=60)
+    imap_account.asked("Waiting", order="108829272899999", hours_ago=3)
     assert poll(session_factory, imap_account.settings()).ok
     thread_jobs.refresh_all(
         read_factory=make_read_session_factory(engine),

@@ -6,14 +6,14 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from imapclient import IMAPClient
 
 from app.config import MailboxSettings
 from tests.support.dovecot import Dovecot
-from tests.support.mailfactory import SELLER_ADDRESS
+from tests.support.mailfactory import SELLER_ADDRESS, customer, message_id_of, seller_reply
 
 
 @dataclass
@@ -46,6 +46,24 @@ class ImapAccount:
         with closing_client(self.client()) as client:
             for raw in messages:
                 client.append(folder, raw, msg_time=when)
+
+    def asked(
+        self, buyer: str, *, order: str, hours_ago: float, subject: str | None = None
+    ) -> bytes:
+        """A customer's message in INBOX, arrived ``hours_ago`` hours ago."""
+        extra = {"subject": subject} if subject else {}
+        question = customer(buyer, order=order, **extra)
+        self.append("INBOX", [question], when=datetime.now(UTC) - timedelta(hours=hours_ago))
+        return question
+
+    def answered(
+        self, buyer: str, *, order: str, asked_hours_ago: float, answered_hours_ago: float
+    ) -> None:
+        """A customer's message and the seller's reply to it in Sent."""
+        subject = f"Question about {order}"
+        question = self.asked(buyer, order=order, hours_ago=asked_hours_ago, subject=subject)
+        reply = seller_reply(buyer, in_reply_to=message_id_of(question), subject=subject)
+        self.append("Sent", [reply], when=datetime.now(UTC) - timedelta(hours=answered_hours_ago))
 
 
 @contextmanager

@@ -22,7 +22,6 @@ from app.main import create_app
 from app.threads import jobs as thread_jobs
 from app.threads.forecast import Forecast
 from tests.support.imap import ImapAccount
-from tests.support.mailfactory import customer, message_id_of, seller_reply
 from tests.support.polling import poll
 from tests.support.web import auth
 
@@ -102,30 +101,16 @@ def test_the_summary_forecasts_each_mailbox_and_all_together(
     arrived = datetime.now(UTC)
     # Walmart: Ann answered in an hour; Bea past 48 h unanswered; Cid at risk (40 h); Dot
     # waiting (10 h). Decided 2 (1 in time), waiting 2, one of them at risk.
-    question = customer("Ann", order="108829272810001", subject="Answered one")
-    walmart.append("INBOX", [question], when=arrived - timedelta(hours=20))
-    walmart.append(
-        "Sent",
-        [seller_reply("Ann", in_reply_to=message_id_of(question), subject="Answered one")],
-        when=arrived - timedelta(hours=19),
-    )
+    walmart.answered("Ann", order="108829272810001", asked_hours_ago=20, answered_hours_ago=19)
     for buyer, hours, order in (
         ("Bea", 50, "108829272810002"),
         ("Cid", 40, "108829272810003"),
         ("Dot", 10, "108829272810004"),
     ):
-        when = arrived - timedelta(hours=hours)
-        walmart.append("INBOX", [customer(buyer, order=order)], when=when)
+        walmart.asked(buyer, order=order, hours_ago=hours)
     # Amazon (24 h): Eve answered in two hours, Fay waiting (2 h).
-    question = customer("Eve", order="108829272810005", subject="Amazon question")
-    amazon.append("INBOX", [question], when=arrived - timedelta(hours=5))
-    amazon.append(
-        "Sent",
-        [seller_reply("Eve", in_reply_to=message_id_of(question), subject="Amazon question")],
-        when=arrived - timedelta(hours=3),
-    )
-    fay = customer("Fay", order="108829272810006")
-    amazon.append("INBOX", [fay], when=arrived - timedelta(hours=2))
+    amazon.answered("Eve", order="108829272810005", asked_hours_ago=5, answered_hours_ago=3)
+    amazon.asked("Fay", order="108829272810006", hours_ago=2)
 
     with session_scope(session_factory) as db:
         mailbox_service.sync_configured(db, settings)
