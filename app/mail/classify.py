@@ -12,12 +12,14 @@
    ``X-Failed-Recipients``, an empty ``Return-Path: <>``. A buyer relay sender is a customer
    unless a *strong* signal says otherwise: filing a customer as automated means a missed
    deadline, so list-like headers a relay may add are not enough.
-2. SELLER: the message is in the Sent folder, or From is one of the seller's addresses.
+2. SELLER: the message is in the Sent folder. Otherwise a message without a usable From address
+   (none, or no local@domain in it) is AUTOMATED as "no sender": nobody can be answered, so it is
+   informational and starts no clock (stored, threaded by its headers, the problem recorded).
+   Then SELLER again when From is one of the seller's addresses.
 3. ESCALATION: From is a Walmart address that is not a buyer relay and the text speaks of a
    customer case ("Customer Care", "escalat…", "case number", "Case #", "partner support");
    or the subject carries a "Customer Care" tag, whoever sent it.
-4. CUSTOMER: everything else, including a message with no From at all: a possible customer is
-   never dropped silently.
+4. CUSTOMER: everything else.
 
 ``complaint`` is set for escalation and customer messages that mention the Better Business
 Bureau (or "BBB") or an Attorney General: those need an answer within one hour.
@@ -69,6 +71,9 @@ class Verdict:
     complaint: bool
 
 
+NO_SENDER = "no sender: no usable From address, so nobody to answer; informational, no clock"
+
+
 def classify(
     message: ParsedMessage, *, folder: FolderRole, seller_addresses: Collection[str]
 ) -> Verdict:
@@ -82,6 +87,8 @@ def classify(
 
     if folder == FolderRole.SENT:
         return Verdict(Classification.SELLER, "in the Sent folder", complaint=False)
+    if _plain_address(sender) is None:
+        return Verdict(Classification.AUTOMATED, NO_SENDER, complaint=False)
     if sender and sender in {address.strip().lower() for address in seller_addresses}:
         return Verdict(Classification.SELLER, "from a seller address", complaint=False)
 
@@ -96,8 +103,6 @@ def classify(
         reason = "Walmart buyer relay address"
     elif walmart:
         reason = "Walmart address, no customer case mentioned"
-    elif not sender:
-        reason = "no From address; treated as a customer"
     else:
         reason = "other sender writing to the support mailbox"
     return Verdict(Classification.CUSTOMER, reason, complaint)
