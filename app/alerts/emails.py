@@ -34,7 +34,12 @@ def title(kind: str) -> str:
     return TITLES.get(kind, kind.replace("_", " "))
 
 
-def _hours(seconds: float) -> str:
+def thread_link(base_url: str, thread_id: int) -> str:
+    """The thread on the agent page."""
+    return f"{base_url.rstrip('/')}/threads/{thread_id}"
+
+
+def hours_text(seconds: float) -> str:
     minutes = int(abs(seconds)) // 60
     return f"{minutes // 60} h {minutes % 60:02d} min"
 
@@ -47,14 +52,14 @@ def _item(alert: Alert, settings: Settings, now: datetime) -> dict[str, Any]:
         **detail,
     }
     if alert.thread_id is not None:
-        item["link"] = f"{settings.base_url.rstrip('/')}/threads/{alert.thread_id}"
+        item["link"] = thread_link(settings.base_url, alert.thread_id)
         started = detail.get("clock_started_at")
         due = detail.get("due_at")
         if started:
-            item["waited"] = _hours((now - datetime.fromisoformat(started)).total_seconds())
+            item["waited"] = hours_text((now - datetime.fromisoformat(started)).total_seconds())
         if due:
             left = (datetime.fromisoformat(due) - now).total_seconds()
-            item["overdue_by" if left < 0 else "time_left"] = _hours(left)
+            item["overdue_by" if left < 0 else "time_left"] = hours_text(left)
     return item
 
 
