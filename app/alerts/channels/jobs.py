@@ -132,11 +132,11 @@ def deliver_due(
     report = ChannelReport()
     if not channels:
         return report
+    broken: set[str] = set()  # channels that failed this round
     while True:
         with session_scope(session_factory) as db:
             due = repository.lock_due(db, now=now, channels=channels, limit=DELIVERY_BATCH)
             where = channel_service.places(db) if due else {}
-            broken: set[str] = set()
             for group in _groups(due, digest=settings.alerts.digest_minutes > 0):
                 channel = channels[group[0][0].channel]
                 if channel.key in broken:
