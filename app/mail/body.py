@@ -161,6 +161,8 @@ class BodyWalker:
                 key = str(header).strip().lower()
                 if key in ("content-disposition", "content-type") and key not in params:
                     params[key] = raw_header_text(key, raw, self.problems)
+            if not any("name" in value.lower() for value in params.values()):
+                return None  # no (file)name parameter to read, in any spelling: most parts
             for header, param in (("content-disposition", "filename"), ("content-type", "name")):
                 value = params.get_param(param, header=header)
                 if value is None:
