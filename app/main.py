@@ -29,6 +29,7 @@ from app.threads.summary_router import router as summary_router
 from app.users.router import router as users_router
 from app.walmart.opening import OrderReads
 from app.walmart.rate_router import router as walmart_rate_router
+from app.walmart.webhook_router import router as walmart_webhook_router
 from app.web.actions import router as web_actions_router
 from app.web.pages import router as web_pages_router
 
@@ -79,6 +80,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(summary_router)
     app.include_router(reports_router)
     app.include_router(walmart_rate_router)
+    app.include_router(walmart_webhook_router)
     app.include_router(replies_router)
     app.include_router(audit_router)
     app.include_router(alerts_router)

@@ -37,8 +37,8 @@ from app.mailboxes import registry
 from app.mailboxes import service as mailbox_service
 from app.oauth.grants import Logins
 from app.threads import jobs as thread_jobs
+from app.walmart import events_jobs, response_rate
 from app.walmart import jobs as order_jobs
-from app.walmart import response_rate
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +46,8 @@ MAX_BACKOFF = timedelta(minutes=15)
 STATS_SECONDS = 300
 SWEEP_LEASE, STATS_LEASE, ORDERS_LEASE = "sweep", "stats", "orders"
 RATE_LEASE = "walmart_rate"  # Walmart's own response rate, read daily (app.walmart.response_rate)
-SINGLETONS = (STATS_LEASE, SWEEP_LEASE, ORDERS_LEASE, RATE_LEASE)
+EVENTS_LEASE = "walmart_events"  # the poll of recent orders for cancellations (events_jobs)
+SINGLETONS = (STATS_LEASE, SWEEP_LEASE, ORDERS_LEASE, RATE_LEASE, EVENTS_LEASE)
 COORDINATION = "coordination"  # the executor of coordinate() alone
 QUICK_ROUND = timedelta(seconds=1)  # the next round, while the mailboxes are not shared out
 
@@ -123,6 +124,13 @@ class Worker:
             seconds=response_rate.RATE_SECONDS,
             id=RATE_LEASE,
             name="Walmart's own response rate",
+        )
+        self.scheduler.add_job(
+            self._poll_order_events,
+            "interval",
+            seconds=events_jobs.EVENTS_SECONDS,
+            id=EVENTS_LEASE,
+            name="Walmart's cancellation requests in recent orders",
         )
 
     def start(self) -> None:
@@ -323,6 +331,10 @@ class Worker:
     def _refresh_walmart_rates(self) -> None:
         if self._holds(RATE_LEASE):
             response_rate.refresh_rates(self._session_factory, self._settings, at=now())
+
+    def _poll_order_events(self) -> None:
+        if self._holds(EVENTS_LEASE):
+            events_jobs.poll_events(self._session_factory, self._settings, at=now())
 
     def _refresh_stats(self) -> None:
         if not self._holds(STATS_LEASE):

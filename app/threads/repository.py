@@ -124,6 +124,11 @@ def insert_threads(db: Session, rows: Sequence[dict[str, Any]]) -> list[int]:
     return insert_returning_ids(db, Thread, rows)
 
 
+def add_thread(db: Session, thread: Thread) -> None:
+    db.add(thread)
+    db.flush()
+
+
 def insert_episodes(db: Session, rows: Sequence[dict[str, Any]]) -> None:
     insert_rows(db, ResponseEpisode, rows)
 
@@ -200,6 +205,15 @@ class ThreadFilter:
     mailbox_ids: frozenset[int] | None = None  # None: every mailbox
     text: str | None = None
 
+    @property
+    def cancellations_first(self) -> bool:
+        """A queue (some waiting state asked for) lists cancellation requests first."""
+        return any(s in WAITING_STATES for s in self.states)
+
+
+# A cancellation request waiting for the seller, whatever the thread's own clock says.
+_CANCEL_PENDING = and_(Thread.cancel_due_at.is_not(None), Thread.closed_at.is_(None))
+
 
 def _filtered(query: SelectT, f: ThreadFilter) -> SelectT:
     if f.kinds:
@@ -250,7 +264,26 @@ def threads_with_deadline(
         query = query.where(
             or_(Thread.due_at > due, and_(Thread.due_at == due, Thread.id > thread_id))
         )
+    if f.cancellations_first:
+        query = query.where(~_CANCEL_PENDING)
     return list(db.scalars(query.order_by(Thread.due_at, Thread.id).limit(limit)))
+
+
+def threads_with_cancel_request(
+    db: Session, f: ThreadFilter, *, after: tuple[datetime, int] | None, limit: int
+) -> list[Thread]:
+    """Threads whose order the customer asked to cancel, the request's deadline soonest first:
+    a queue lists them before any other (the lists above leave them out)."""
+    query = select(Thread).where(_CANCEL_PENDING)
+    if after is not None:
+        due, thread_id = after
+        query = query.where(
+            or_(
+                Thread.cancel_due_at > due, and_(Thread.cancel_due_at == due, Thread.id > thread_id)
+            )
+        )
+    query = _filtered(query, f).order_by(Thread.cancel_due_at, Thread.id).limit(limit)
+    return list(db.scalars(query))
 
 
 def threads_without_deadline(
@@ -263,6 +296,8 @@ def threads_without_deadline(
     query = select(Thread).where(or_(*(_state_condition(s, now) for s in states)))
     if before_id is not None:
         query = query.where(Thread.id < before_id)
+    if f.cancellations_first:
+        query = query.where(~_CANCEL_PENDING)
     query = _filtered(query, f).order_by(Thread.id.desc()).limit(limit)
     return list(db.scalars(query))
 
