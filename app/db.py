@@ -128,6 +128,15 @@ def _begin_sqlite(connection: Any) -> None:
     connection.exec_driver_sql("BEGIN IMMEDIATE" if options.get(WRITER, False) else "BEGIN")
 
 
+def _configure_postgresql(dbapi_connection: Any, connection_record: Any) -> None:
+    # psycopg prepares a statement it has run five times, and PostgreSQL then settles on a generic
+    # plan for it; for the poller's batch lookups (``IN`` lists of hundreds of ids and keys) that
+    # generic plan was many times slower than one planned for the values given.
+    with dbapi_connection.cursor() as cursor:
+        cursor.execute("SET plan_cache_mode = force_custom_plan")
+    dbapi_connection.commit()
+
+
 def _begin_postgresql(connection: Any) -> None:
     wait = connection.get_execution_options().get(LOCK_WAIT)
     if wait is not None:
@@ -142,6 +151,7 @@ def make_engine(database_url: str, **kwargs: Any) -> Engine:
         event.listen(engine, "begin", _begin_sqlite)
         return engine
     engine = create_engine(url, pool_pre_ping=True, **kwargs)
+    event.listen(engine, "connect", _configure_postgresql)
     event.listen(engine, "begin", _begin_postgresql)
     return engine
 
