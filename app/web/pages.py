@@ -118,7 +118,7 @@ def _set_cookie(response: Response, request: Request, name: str, value: str, max
 
 @router.get("/")
 def queue(db: SessionDep, session: WebSessionDep) -> Response:
-    """The waiting customers, overdue first, with the time left."""
+    """The waiting customers, cancellation requests first, then overdue, with the time left."""
     at = now()
     page = queries.page_of_threads(
         db, ThreadFilter(states=frozenset(WAITING_STATES)), limit=QUEUE_SIZE, cursor=None, now=at
@@ -130,6 +130,11 @@ def queue(db: SessionDep, session: WebSessionDep) -> Response:
             "state": queries.state_of(t, at),
             "mailbox": names[t.mailbox_id],
             "left": (t.due_at - at).total_seconds() if t.due_at else None,
+            "cancel_left": (
+                (t.cancel_due_at - at).total_seconds()
+                if t.cancel_due_at and t.closed_at is None
+                else None
+            ),
         }
         for t in page.threads
     ]
