@@ -53,9 +53,6 @@ class MarketplacePolicy(Section):
 # Walmart: 48 hours for every customer message, 1 hour for a BBB or Attorney General complaint;
 # Amazon asks for 24 hours. Escalations share the customer policy unless configured apart.
 COMPLAINT_POLICY = KindPolicy(response_hours=1, at_risk_hours=0.5)
-# A customer's request to cancel an order (Walmart's INTENT_TO_CANCEL): Walmart publishes no
-# window for it, but the line must be stopped before it ships, so a few hours, not two days.
-CANCELLATION_POLICY = KindPolicy(response_hours=4, at_risk_hours=1)
 AMAZON_POLICY = KindPolicy(response_hours=24, at_risk_hours=6)
 # Walmart: "all messages require a response", so a message closed as "no response needed" still
 # counts as an inquiry; Amazon's "no response needed" removes it from its Late Response Rate.
@@ -64,6 +61,14 @@ CLOSE_COUNTS_IN_RATE = {"walmart": True, "amazon": False}
 # Walmart: a Seller Response Rate above 95 %; Amazon: a Late Response Rate under 10 %. Any other
 # marketplace is held to Walmart's line unless configured.
 RESPONSE_RATE_TARGET = {"walmart": 0.95, "amazon": 0.90}
+
+
+class CancellationPolicy(Section):
+    """How long a customer's request to cancel an order (Walmart's INTENT_TO_CANCEL) may wait
+    for the seller. Walmart publishes no window; the line must be stopped before it ships, so a
+    few hours by default, not the two days of a message."""
+
+    response_hours: float = Field(default=4, gt=0)
 
 
 class SlaSettings(Section):
@@ -77,7 +82,7 @@ class SlaSettings(Section):
     remind_before_hours: list[float] = Field(default_factory=list)
     marketplaces: dict[str, MarketplacePolicy] = Field(default_factory=dict)
     # ``[sla.cancellation]``: how long a cancellation request may wait for the seller.
-    cancellation: KindPolicy = CANCELLATION_POLICY
+    cancellation: CancellationPolicy = CancellationPolicy()
 
     @model_validator(mode="after")
     def _valid_policies(self) -> SlaSettings:

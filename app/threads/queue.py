@@ -27,6 +27,7 @@ class QueueRow:
     mailbox: str
     customer: str | None  # the name the buyer signs with, else their (relay) address
     left_seconds: float | None
+    cancel_left_seconds: float | None  # the customer asked to cancel: the request's time left
     suggestion: Suggestion | None
 
 
@@ -69,6 +70,11 @@ def queue(db: Session, f: ThreadFilter, *, now: datetime) -> Queue:
                 mailbox=names[thread.mailbox_id],
                 customer=customer_of(thread, from_name),
                 left_seconds=(thread.due_at - now).total_seconds() if thread.due_at else None,
+                cancel_left_seconds=(
+                    (thread.cancel_due_at - now).total_seconds()
+                    if thread.cancel_due_at and thread.closed_at is None
+                    else None
+                ),
                 suggestion=topic_of(subject=subject, text=text),
             )
         )

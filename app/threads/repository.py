@@ -303,14 +303,14 @@ def threads_without_deadline(
 
 
 def queue(db: Session, f: ThreadFilter, *, now: datetime, limit: int) -> list[Thread]:
-    """The agent's queue: threads with a running clock, most urgent first; then, when the filter
-    asks for other states too, those newest first. The queue's order is decided here alone."""
-    query = _with_running_clock(f, now)
+    """The agent's queue: cancellation requests first, then threads with a running clock, most
+    urgent first; then, when the filter asks for other states too, those newest first. The
+    queue's order is decided here alone."""
     threads = (
-        list(db.scalars(query.order_by(Thread.due_at, Thread.id).limit(limit)))
-        if query is not None
-        else []
+        threads_with_cancel_request(db, f, after=None, limit=limit) if f.cancellations_first else []
     )
+    if len(threads) < limit:
+        threads += threads_with_deadline(db, f, now=now, after=None, limit=limit - len(threads))
     if len(threads) < limit:
         threads += threads_without_deadline(
             db, f, now=now, before_id=None, limit=limit - len(threads)

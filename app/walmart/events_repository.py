@@ -48,5 +48,16 @@ def events_about(
     )
 
 
+def lines_of(db: Session, *, mailbox_id: int, purchase_order_id: str) -> list[tuple[str, str]]:
+    """(kind, line number) of every event kept for the purchase order."""
+    rows = db.execute(
+        select(OrderEvent.kind, OrderEvent.line_number).where(
+            OrderEvent.mailbox_id == mailbox_id,
+            OrderEvent.purchase_order_id == purchase_order_id,
+        )
+    )
+    return [(kind, line) for kind, line in rows]
+
+
 def mark_read_until(db: Session, *, mailbox_id: int, at: datetime) -> None:
     db.execute(update(Mailbox).where(Mailbox.id == mailbox_id).values(order_events_read_until=at))

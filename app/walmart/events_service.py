@@ -89,7 +89,7 @@ def _apply(
     outcome: Recorded,
 ) -> None:
     requests = [f for f in facts if f.kind == INTENT_TO_CANCEL]
-    cancelled = any(f.kind in CANCELLED for f in facts)
+    cancelled = _all_requested_cancelled(db, mailbox_id=mailbox_id, purchase_order=purchase_order)
     numbers = {purchase_order, *(f.customer_order_id for f in facts if f.customer_order_id)}
     thread = _thread_of(db, mailbox_id=mailbox_id, order_numbers=numbers)
     if requests and not cancelled:
@@ -115,6 +115,17 @@ def _apply(
             outcome.alerts.append(alert.dedupe_key)
     elif cancelled and thread is not None:
         end_request(thread)
+
+
+def _all_requested_cancelled(db: Session, *, mailbox_id: int, purchase_order: str) -> bool:
+    """Whether Walmart cancelled every line the customer asked to cancel (any line, when the
+    request or the cancellation named none: then it is about the whole order)."""
+    kept = events_repository.lines_of(db, mailbox_id=mailbox_id, purchase_order_id=purchase_order)
+    requested = {line for kind, line in kept if kind == INTENT_TO_CANCEL}
+    cancelled = {line for kind, line in kept if kind in CANCELLED}
+    if not cancelled:
+        return False
+    return "" in cancelled or "" in requested or requested <= cancelled
 
 
 def end_request(thread: Thread) -> None:

@@ -24,7 +24,9 @@ from app.threads import queries as thread_queries
 from app.threads import queue as thread_queue
 from app.threads import repository as thread_repository
 from app.threads import service as thread_service
+from app.walmart.events import FRAUD_CANCEL, INTENT_TO_CANCEL, PO_LINE_AUTOCANCELLED
 from app.walmart.opening import OrderReads, order_context
+from app.walmart.views import order_events_out
 from app.web.queue_filter import InvalidFilter, QueueQuery, thread_filter
 
 pages = html_templates("web")
@@ -35,6 +37,12 @@ CHANNEL_NAMES = {
     AnswerChannel.SELLER_CENTER: "Seller Center inbox",
     AnswerChannel.PHONE: "Phone",
     AnswerChannel.OTHER: "Other",
+}
+# How the order panel names what Walmart reported about a line.
+EVENT_NAMES = {
+    INTENT_TO_CANCEL: "The customer asked to cancel",
+    PO_LINE_AUTOCANCELLED: "Cancelled by Walmart (not shipped in time)",
+    FRAUD_CANCEL: "Cancelled by Walmart for fraud",
 }
 
 
@@ -76,6 +84,7 @@ def render_thread(
         else ([], None)
     )
     marketplace = thread_service.marketplace_of_thread(db, settings, thread)
+    order = order_context(db, settings, thread, reads=reads)
     return render(
         "thread.html",
         status_code,
@@ -102,7 +111,9 @@ def render_thread(
         templates=reply_repository.list_templates(db) if see_drafts else [],
         error=error,
         can_act=see_drafts and session.user.role.allows(Role.AGENT),
-        order=order_context(db, settings, thread, reads=reads),
+        order=order,
+        order_events=order_events_out(db, thread, order),
+        event_names=EVENT_NAMES,
         now=at,
     )
 

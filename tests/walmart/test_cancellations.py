@@ -26,7 +26,7 @@ from app.enums import Role, ThreadKind, ThreadSource
 from app.mailboxes import repository as mailbox_repository
 from app.main import create_app
 from app.models import Alert, OrderEvent, Thread
-from app.users.service import create_user
+from app.users.service import create_user, set_password
 from app.walmart.events_jobs import poll_events
 from app.walmart.webhook_router import SECRET_HEADER
 from tests.support.smtp import SmtpServer
@@ -39,7 +39,7 @@ from tests.support.walmart_api import (
     purchase_order,
     walmart_mailbox,
 )
-from tests.support.web import auth, serving
+from tests.support.web import PASSWORD, auth, serving, sign_in
 
 PO, CO = "108829272810783", "200011419023224"
 OTHER_PO = "1815367951431"
@@ -114,8 +114,11 @@ def seller(
     )
     with session_scope(session_factory) as db:
         viewer = create_user(db, name="viewer", role=Role.VIEWER, actor="test").token
+        create_user(db, name="agnes", role=Role.AGENT, actor="test")
+        set_password(db, name="agnes", password=PASSWORD, actor="test")
     app = create_app(settings)
-    with serving(app) as url, TestClient(app) as api:
+    # https: the base_url is, so the sign-in cookie is Secure.
+    with serving(app) as url, TestClient(app, base_url="https://testserver") as api:
         yield Seller(url, api, auth(viewer), walmart, settings, session_factory, smtp_server)
 
 
@@ -275,3 +278,44 @@ def test_the_poll_of_recent_orders_finds_the_same_request(seller: Seller) -> Non
     with seller.session_factory() as db:
         assert db.scalar(select(func.count()).select_from(OrderEvent)) == 1
     seller.walmart.assert_read_only()
+
+
+def test_the_agent_page_shows_the_request_first_and_the_events_beside_the_order(
+    seller: Seller,
+) -> None:
+    overdue_thread(seller, OTHER_PO, "Where is my lamp?")
+    thread_id = overdue_thread(seller, PO, "Please cancel my towels")
+    just_now = now().isoformat()
+    request = order_updates("INTENT_TO_CANCEL", PO, CO, [("1", "Towels")], event_time=just_now)
+    seller.post(request)
+    # Walmart cancels another line for fraud: the request about line 1 still waits.
+    seller.post(order_updates("FRAUD_CANCEL", PO, CO, [("2", "<b>Lamp</b>")]))
+    sign_in(seller.api, "agnes")
+    queue = seller.api.get("/").text
+    assert queue.index("Please cancel my towels") < queue.index("Where is my lamp?")
+    assert "cancellation requested" in queue
+    assert "<strong>cancel: " in queue and "cancel: late" not in queue  # 4 hours from now
+    page = seller.api.get(f"/threads/{thread_id}").text
+    assert "data-cancel-request" in page
+    assert "The customer asked to cancel: Towels" in page
+    assert "Cancelled by Walmart for fraud: &lt;b&gt;Lamp&lt;/b&gt;" in page  # text, not HTML
+
+
+def test_pages_of_the_queue_list_each_thread_once_requests_first(seller: Seller) -> None:
+    plain = [overdue_thread(seller, f"18153679514{n}", f"Question {n}") for n in range(2)]
+    asked = [overdue_thread(seller, f"10882927281078{n}", f"Cancel {n}") for n in range(3)]
+    for n, hour in ((2, "08"), (0, "09"), (1, "10")):  # the request's deadline orders them
+        when = f"2026-12-02T{hour}:00:00.000Z"
+        seller.post(
+            order_updates("INTENT_TO_CANCEL", f"10882927281078{n}", CO, [], event_time=when)
+        )
+    seen: list[int] = []
+    cursor = None
+    while True:
+        params: dict[str, Any] = {"limit": 2, **({"cursor": cursor} if cursor else {})}
+        page = seller.api.get("/api/v1/threads", params=params, headers=seller.viewer).json()
+        seen += [t["id"] for t in page["items"]]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert seen == [asked[2], asked[0], asked[1], *plain]

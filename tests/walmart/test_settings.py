@@ -66,6 +66,11 @@ def test_the_secret_from_a_file(tmp_path: Path) -> None:
             "give walmart_client_secret_env or walmart_client_secret_file, not both",
         ),
         ('walmart_client_secret = "in-clear"\n', "walmart_client_secret"),
+        (
+            'walmart_webhook_secret_env = "H"\nwalmart_webhook_secret_file = "/run/h"\n',
+            "give walmart_webhook_secret_env or walmart_webhook_secret_file, not both",
+        ),
+        ('walmart_webhook_secret = "in-clear"\n', "walmart_webhook_secret"),
     ],
 )
 def test_bad_credentials_name_the_key(tmp_path: Path, extra: str, expected: str) -> None:
@@ -126,3 +131,48 @@ def test_an_api_mailbox_may_not_point_the_api_at_a_private_address() -> None:
         p.startswith("walmart_api_url: 127.0.0.1 is a loopback address")
         for p in problems(mailbox, settings)
     )
+
+
+def test_the_webhook_secret_is_named_never_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert not MailboxSettings(**BASE).receives_walmart_webhooks
+    monkeypatch.setenv("WM_HOOK", "hook-secret")
+    by_env = MailboxSettings(**BASE, walmart_webhook_secret_env="WM_HOOK")
+    assert by_env.receives_walmart_webhooks  # no API credentials needed to receive them
+    assert by_env.walmart_webhook_secret().get_secret_value() == "hook-secret"
+    assert "hook-secret" not in by_env.model_dump_json()
+    secret = tmp_path / "hook"
+    secret.write_text("from-a-file\n")
+    by_file = MailboxSettings(**BASE, walmart_webhook_secret_file=str(secret))
+    assert by_file.walmart_webhook_secret().get_secret_value() == "from-a-file"
+    monkeypatch.delenv("WM_HOOK")
+    with pytest.raises(ConfigError, match="WM_HOOK \\(walmart_webhook_secret_env\\) is not set"):
+        by_env.walmart_webhook_secret()
+
+
+def test_an_api_mailbox_reads_its_webhook_secret_only_within_the_rules(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("SLAWATCH_DATABASE_URL", "sqlite:///x.db")
+    monkeypatch.setenv("SLAWATCH_MAILBOX_HOOK", "allowed")
+    settings = Settings(api_mailboxes=ApiMailboxSettings(allow_private_hosts=True))
+    values = {**BASE, "password_env": "SLAWATCH_MAILBOX_PW"}
+    forbidden = ApiMailbox.load(
+        {**values, "walmart_webhook_secret_env": "SLAWATCH_DATABASE_URL"}, settings
+    )
+    with pytest.raises(ConfigError, match="walmart_webhook_secret_env: SLAWATCH_DATABASE_URL"):
+        forbidden.walmart_webhook_secret()
+    allowed = ApiMailbox.load(
+        {**values, "walmart_webhook_secret_env": "SLAWATCH_MAILBOX_HOOK"}, settings
+    )
+    assert allowed.walmart_webhook_secret().get_secret_value() == "allowed"
+
+
+def test_a_cancellation_request_has_its_own_policy(tmp_path: Path) -> None:
+    (tmp_path / "slawatch.toml").write_text("[sla.cancellation]\nresponse_hours = 2\n")
+    assert load_settings().sla.cancellation.response_hours == 2
+    assert Settings().sla.cancellation.response_hours == 4
+    (tmp_path / "slawatch.toml").write_text("[sla.cancellation]\nresponse_hours = 0\n")
+    with pytest.raises(ConfigError, match="sla.cancellation.response_hours"):
+        load_settings()
