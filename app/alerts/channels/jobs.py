@@ -26,7 +26,10 @@ from app.models import Alert, AlertDelivery
 
 log = logging.getLogger(__name__)
 
-DELIVERY_BATCH = 50
+# Each batch holds its transaction (on SQLite, the database's write lock) while it posts: a chat
+# service answers in a few hundred milliseconds, so batches are kept small enough that another
+# writer never waits out its lock timeout.
+DELIVERY_BATCH = 20
 # A broken channel's other deliveries of a round try again this much later (no attempt counted).
 BROKEN_CHANNEL_WAIT = timedelta(minutes=1)
 

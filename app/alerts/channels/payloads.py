@@ -82,12 +82,10 @@ def _headline(n: Notice) -> str:
 def _facts(n: Notice) -> list[tuple[str, str]]:
     if n.thread_id is None:
         return [("Mailbox", n.mailbox or "?"), ("Why", n.reason or "")]
-    facts = [
-        ("Customer", n.customer or "unknown"),
-        ("Order", n.order_number or "none found"),
-        ("Time left", n.time_left or "?"),
-        ("Mailbox", n.mailbox or "?"),
-    ]
+    facts = [("Customer", n.customer or "unknown"), ("Order", n.order_number or "none found")]
+    if n.time_left:  # an alert about a thread without a running clock has none
+        facts.append(("Time left", n.time_left))
+    facts.append(("Mailbox", n.mailbox or "?"))
     return facts + ([("Client", n.client)] if n.client else [])
 
 
