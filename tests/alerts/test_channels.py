@@ -213,20 +213,24 @@ def test_the_digest_batches_a_chat_channels_non_urgent_alerts_but_not_a_webhooks
 ) -> None:
     at = now()
     with session_factory.begin() as db:
-        threads(db, mailbox(db), waited_hours=37, count=2, at=at)  # at risk: not urgent
+        threads(db, mailbox(db), waited_hours=37, count=12, at=at)  # at risk: not urgent
     settings = channel_settings(database_url, chat, tmp_path, monkeypatch, digest_minutes=60)
 
     assert sweep(session_factory, settings, now=at).channels.sent == 0  # the digest slot
     assert chat.posted == []
     released = sweep(session_factory, settings, now=at + timedelta(minutes=61))
 
-    assert released.channels.sent == 6
-    (digest,) = [m.json() for m in chat.to(chat.slack_path)]
-    assert digest["text"] == "slawatch: 2 alerts"
-    assert [b["type"] for b in digest["blocks"]].count("header") == 2
-    (card,) = [m.json() for m in chat.to(chat.teams_path)]
-    assert [e["type"] for e in card["attachments"][0]["content"]["body"]].count("FactSet") == 2
-    assert len(chat.to(chat.webhook_path)) == 2
+    assert released.channels.sent == 3 * 12
+    # Each alert once, in a few messages of at most ten (Slack refuses more than 50 blocks).
+    digests = [m.json() for m in chat.to(chat.slack_path)]
+    sizes = [[b["type"] for b in d["blocks"]].count("header") for d in digests]
+    assert sum(sizes) == 12 and max(sizes) <= 10 and len(digests) <= 3
+    assert all(len(d["blocks"]) <= 50 for d in digests)
+    assert [d["text"] for d in digests] == [f"slawatch: {n} alerts" for n in sizes]
+    cards = [m.json()["attachments"][0]["content"]["body"] for m in chat.to(chat.teams_path)]
+    sizes = [[e["type"] for e in body].count("FactSet") for body in cards]
+    assert sum(sizes) == 12 and max(sizes) <= 10 and len(cards) <= 3
+    assert len(chat.to(chat.webhook_path)) == 12
 
 
 def test_alerts_go_to_the_channels_of_their_mailbox_client_and_event(

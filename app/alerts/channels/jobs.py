@@ -30,6 +30,9 @@ log = logging.getLogger(__name__)
 # service answers in a few hundred milliseconds, so batches are kept small enough that another
 # writer never waits out its lock timeout.
 DELIVERY_BATCH = 20
+# Alerts in one chat message at most: Slack refuses a message of more than 50 blocks (an alert
+# takes up to four) and Teams a card of more than about 28 KB.
+DIGEST_MAX = 10
 # A broken channel's other deliveries of a round try again this much later (no attempt counted).
 BROKEN_CHANNEL_WAIT = timedelta(minutes=1)
 
@@ -60,7 +63,9 @@ def _groups(due: list[Due], *, digest: bool) -> list[list[Due]]:
             batched.setdefault(delivery.channel, []).append(item)
         else:
             groups.append([item])
-    return groups + list(batched.values())
+    for items in batched.values():
+        groups += [items[i : i + DIGEST_MAX] for i in range(0, len(items), DIGEST_MAX)]
+    return groups
 
 
 def _body(

@@ -106,7 +106,7 @@ def slack(notices: list[Notice]) -> dict[str, Any]:
                 "type": "section",
                 "text": {
                     "type": "mrkdwn",
-                    "text": f"*{_slack_escape(n.subject or '(no subject)')}*",
+                    "text": f"*{_slack_escape(n.subject[:500] or '(no subject)')}*",
                 },
                 "fields": [
                     {"type": "mrkdwn", "text": f"*{name}*\n{_slack_escape(value)}"}
