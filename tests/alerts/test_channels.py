@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from app import metrics
 from app.alerts.jobs import sweep
 from app.clock import now
+from app.config import QuietHours
 from app.enums import AlertState, Role
 from app.main import create_app
 from app.models import AlertDelivery
@@ -270,3 +271,25 @@ def test_alerts_go_to_the_channels_of_their_mailbox_client_and_event(
         3
     ] == {"title": "Mailbox", "value": "acme-store"}
     assert [m.json()["event"] for m in chat.to(chat.webhook_path)] == ["at_risk"]
+
+
+def test_quiet_hours_hold_a_channels_non_urgent_alerts_until_the_team_is_back(
+    chat: ChatReceiver,
+    database_url: str,
+    session_factory: sessionmaker[Session],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    at = now().replace(second=0, microsecond=0)
+    with session_factory.begin() as db:
+        box = mailbox(db)
+        threads(db, box, waited_hours=37, at=at)  # at risk, 11 h left: it can wait
+        threads(db, box, waited_hours=49, at=at)  # overdue, not urgent for a customer
+    quiet = QuietHours(start=(at - timedelta(hours=1)).time(), end=(at + timedelta(hours=1)).time())
+    settings = channel_settings(database_url, chat, tmp_path, monkeypatch, quiet_hours=quiet)
+
+    sweep(session_factory, settings, now=at)
+    assert chat.posted == []
+    assert sweep(session_factory, settings, now=at + timedelta(minutes=59)).channels.sent == 0
+    back = sweep(session_factory, settings, now=at + timedelta(hours=1, minutes=1))
+    assert back.channels.sent == 6
