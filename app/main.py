@@ -18,6 +18,8 @@ from app.mailboxes.router import router as mailboxes_router
 from app.oauth.grants import Logins
 from app.paths import PROJECT_ROOT
 from app.replies.router import router as replies_router
+from app.reports.router import pages_router as reports_pages_router
+from app.reports.router import router as reports_router
 from app.security_headers import SecurityHeaders
 from app.status.health_router import router as health_router
 from app.status.metrics_router import router as metrics_router
@@ -27,6 +29,7 @@ from app.threads.summary_router import router as summary_router
 from app.users.router import router as users_router
 from app.walmart.opening import OrderReads
 from app.walmart.rate_router import router as walmart_rate_router
+from app.walmart.webhook_router import router as walmart_webhook_router
 from app.web.actions import router as web_actions_router
 from app.web.pages import router as web_pages_router
 
@@ -75,7 +78,9 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(mailboxes_router)
     app.include_router(threads_router)
     app.include_router(summary_router)
+    app.include_router(reports_router)
     app.include_router(walmart_rate_router)
+    app.include_router(walmart_webhook_router)
     app.include_router(replies_router)
     app.include_router(audit_router)
     app.include_router(alerts_router)
@@ -83,6 +88,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(status_router)
     app.include_router(web_pages_router)
     app.include_router(web_actions_router)
+    app.include_router(reports_pages_router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     document_errors(app)
     return app

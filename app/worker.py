@@ -37,8 +37,8 @@ from app.mailboxes import registry
 from app.mailboxes import service as mailbox_service
 from app.oauth.grants import Logins
 from app.threads import jobs as thread_jobs
+from app.walmart import events_jobs, response_rate
 from app.walmart import jobs as order_jobs
-from app.walmart import response_rate
 
 log = logging.getLogger(__name__)
 
@@ -46,8 +46,10 @@ MAX_BACKOFF = timedelta(minutes=15)
 STATS_SECONDS = 300
 SWEEP_LEASE, STATS_LEASE, ORDERS_LEASE = "sweep", "stats", "orders"
 RATE_LEASE = "walmart_rate"  # Walmart's own response rate, read daily (app.walmart.response_rate)
-SINGLETONS = (STATS_LEASE, SWEEP_LEASE, ORDERS_LEASE, RATE_LEASE)
+EVENTS_LEASE = "walmart_events"  # the poll of recent orders for cancellations (events_jobs)
+SINGLETONS = (STATS_LEASE, SWEEP_LEASE, ORDERS_LEASE, RATE_LEASE, EVENTS_LEASE)
 COORDINATION = "coordination"  # the executor of coordinate() alone
+QUICK_ROUND = timedelta(seconds=1)  # the next round, while the mailboxes are not shared out
 
 
 def backoff_delay(*, poll_seconds: int, failures: int) -> timedelta:
@@ -85,6 +87,7 @@ class Worker:
         self._polling: set[str] = set()
         self._stopping = False
         self._failures: dict[str, int] = {}
+        self._first_round = True
         self.scheduler.add_job(
             self.coordinate,
             "interval",
@@ -122,6 +125,13 @@ class Worker:
             id=RATE_LEASE,
             name="Walmart's own response rate",
         )
+        self.scheduler.add_job(
+            self._poll_order_events,
+            "interval",
+            seconds=events_jobs.EVENTS_SECONDS,
+            id=EVENTS_LEASE,
+            name="Walmart's cancellation requests in recent orders",
+        )
 
     def start(self) -> None:
         with session_scope(self._session_factory) as db:
@@ -156,7 +166,9 @@ class Worker:
             leases.acquire(
                 db, leases.WORKER_PREFIX + self.id, holder=self.id, now=at, ttl=self._ttl
             )
-            share = fair_share(len(wanted), len(leases.live_workers(db, now=at)))
+            live = leases.live_workers(db, now=at)
+            share = fair_share(len(wanted), len(live))
+            counts = leases.counts_by_holder(db, prefix=leases.MAILBOX_PREFIX, now=at)
             mine = sorted(
                 name.removeprefix(leases.MAILBOX_PREFIX)
                 for name in leases.held(db, holder=self.id, now=at)
@@ -208,6 +220,13 @@ class Worker:
                 self.scheduler.modify_job(name, next_run_time=now())  # newly ours: run it now
             self._singletons = singletons
             self._poll_exactly({n: wanted[n] for n in polled})
+            counts[self.id] = len(polled)
+            # The next round comes soon while the work is not shared out yet: workers started
+            # together each see the others only once they have registered, and a newcomer gets
+            # its share as soon as the others give theirs up, not a whole period later.
+            if self._first_round or any(counts.get(w, 0) < len(wanted) // len(live) for w in live):
+                self.scheduler.modify_job("coordinate", next_run_time=now() + QUICK_ROUND)
+            self._first_round = False
 
     def _poll_exactly(self, wanted: dict[str, MailboxSettings]) -> None:
         for name in set(self._polled) - set(wanted):
@@ -312,6 +331,10 @@ class Worker:
     def _refresh_walmart_rates(self) -> None:
         if self._holds(RATE_LEASE):
             response_rate.refresh_rates(self._session_factory, self._settings, at=now())
+
+    def _poll_order_events(self) -> None:
+        if self._holds(EVENTS_LEASE):
+            events_jobs.poll_events(self._session_factory, self._settings, at=now())
 
     def _refresh_stats(self) -> None:
         if not self._holds(STATS_LEASE):

@@ -24,6 +24,7 @@ TITLES = {
     "mailbox_down": "MAILBOX NOT POLLED",
     "mailbox_recovered": "mailbox recovered",
     "rate_at_line": "response rate one miss from the line",
+    "cancel_request": "CANCELLATION REQUEST",
 }
 
 

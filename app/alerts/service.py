@@ -20,7 +20,7 @@ from app.config import Settings
 from app.enums import AlertState
 from app.mailboxes import registry
 from app.mailboxes import repository as mailbox_repository
-from app.models import Alert, Mailbox
+from app.models import Alert, Mailbox, Thread
 from app.threads import queries
 from app.threads.forecast import forecast_sentence
 from app.threads.sweep import Reached
@@ -119,6 +119,51 @@ def alerts_for_transitions(
         repository.insert_alerts(db, fresh)
         recorded += [row["dedupe_key"] for row in fresh]
     return recorded
+
+
+def cancel_request_alert(
+    db: Session,
+    *,
+    thread: Thread,
+    mailbox_name: str,
+    purchase_order_id: str,
+    products: list[str],
+    settings: Settings,
+    now: datetime,
+) -> Alert | None:
+    """A customer asked to cancel an order (Walmart's INTENT_TO_CANCEL): the team and the
+    managers at once, whatever the hour, since the line must be stopped before it ships. One
+    alert per purchase order, however often Walmart or the poll reports the request."""
+    requested = thread.cancel_requested_at
+    return _record(
+        db,
+        Alert(
+            kind="cancel_request",
+            dedupe_key=f"cancel_request:{thread.mailbox_id}:{purchase_order_id}",
+            thread_id=thread.id,
+            mailbox_id=thread.mailbox_id,
+            recipients=rules.recipients(
+                team=_team(db, settings, mailbox_name),
+                managers=settings.alerts.manager_recipients,
+                to_managers=True,
+            ),
+            subject=thread.subject,
+            detail={
+                "subject": thread.subject,
+                "counterpart": thread.counterpart,
+                "order_number": purchase_order_id,
+                "mailbox": mailbox_name,
+                "products": products,
+                "clock_started_at": requested.isoformat() if requested else None,
+                "due_at": thread.cancel_due_at.isoformat() if thread.cancel_due_at else None,
+                "reason": "the customer asked to cancel: stop the line before it ships, then "
+                "cancel it in Seller Center or tell the customer why not",
+            },
+            urgent=True,
+            state=AlertState.PENDING,
+            deliver_after=now,
+        ),
+    )
 
 
 def mailbox_alerts(db: Session, *, settings: Settings, now: datetime) -> list[Alert]:

@@ -139,6 +139,10 @@ class MailboxSettings(Section):
     walmart_client_secret_file: str | None = Field(default=None, min_length=1)
     walmart_api_url: OAuthUrl = DEFAULT_WALMART_API_URL
     walmart_timeout_seconds: float = Field(default=20, gt=0, le=300)
+    # The secret Walmart sends with each ORDER_UPDATES notification (the subscription's custom
+    # header, app.walmart.webhook_router): without it the mailbox receives no webhooks.
+    walmart_webhook_secret_env: str | None = Field(default=None, min_length=1)
+    walmart_webhook_secret_file: str | None = Field(default=None, min_length=1)
 
     @model_validator(mode="before")
     @classmethod
@@ -202,6 +206,10 @@ class MailboxSettings(Section):
             )
         if any(sources) and not self.walmart_client_id:
             raise ValueError("a Walmart client secret needs walmart_client_id")
+        if self.walmart_webhook_secret_env and self.walmart_webhook_secret_file:
+            raise ValueError(
+                "give walmart_webhook_secret_env or walmart_webhook_secret_file, not both"
+            )
         self.walmart_api_url = self.walmart_api_url.rstrip("/")
         return self
 
@@ -262,6 +270,22 @@ class MailboxSettings(Section):
                 self.walmart_client_secret_file, owner=owner, key="walmart_client_secret_file"
             )
         raise ConfigError(f"{owner} has no Walmart API credentials (walmart_client_id)")
+
+    @property
+    def receives_walmart_webhooks(self) -> bool:
+        return bool(self.walmart_webhook_secret_env or self.walmart_webhook_secret_file)
+
+    def walmart_webhook_secret(self) -> SecretStr:
+        owner = f"mailbox {self.name!r}"
+        if self.walmart_webhook_secret_env:
+            return read_secret_env(
+                self.walmart_webhook_secret_env, owner=owner, key="walmart_webhook_secret_env"
+            )
+        if self.walmart_webhook_secret_file:
+            return read_secret_file(
+                self.walmart_webhook_secret_file, owner=owner, key="walmart_webhook_secret_file"
+            )
+        raise ConfigError(f"{owner} receives no Walmart webhooks (walmart_webhook_secret_env)")
 
     def smtp(self) -> SmtpSettings | None:
         """The SMTP server of this mailbox's replies, signing in as the mailbox; None: [smtp]."""

@@ -53,6 +53,9 @@ class MarketplacePolicy(Section):
 # Walmart: 48 hours for every customer message, 1 hour for a BBB or Attorney General complaint;
 # Amazon asks for 24 hours. Escalations share the customer policy unless configured apart.
 COMPLAINT_POLICY = KindPolicy(response_hours=1, at_risk_hours=0.5)
+# A customer's request to cancel an order (Walmart's INTENT_TO_CANCEL): Walmart publishes no
+# window for it, but the line must be stopped before it ships, so a few hours, not two days.
+CANCELLATION_POLICY = KindPolicy(response_hours=4, at_risk_hours=1)
 AMAZON_POLICY = KindPolicy(response_hours=24, at_risk_hours=6)
 # Walmart: "all messages require a response", so a message closed as "no response needed" still
 # counts as an inquiry; Amazon's "no response needed" removes it from its Late Response Rate.
@@ -73,6 +76,8 @@ class SlaSettings(Section):
     warn_after_hours: list[float] = Field(default_factory=list)
     remind_before_hours: list[float] = Field(default_factory=list)
     marketplaces: dict[str, MarketplacePolicy] = Field(default_factory=dict)
+    # ``[sla.cancellation]``: how long a cancellation request may wait for the seller.
+    cancellation: KindPolicy = CANCELLATION_POLICY
 
     @model_validator(mode="after")
     def _valid_policies(self) -> SlaSettings:

@@ -293,6 +293,10 @@ class ApiMailbox(MailboxSettings):
         self.check_hosts()
         return super().walmart_client_secret()
 
+    def walmart_webhook_secret(self) -> SecretStr:
+        self._refuse_secret("walmart_webhook_secret_env", "walmart_webhook_secret_file")
+        return super().walmart_webhook_secret()
+
     def smtp(self) -> SmtpSettings | None:
         own = super().smtp()
         if own is None:

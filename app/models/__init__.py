@@ -11,7 +11,7 @@ from app.models.messages import (
     MessageRaw,
     UnansweredFetch,
 )
-from app.models.orders import OrderCopy
+from app.models.orders import OrderCopy, OrderEvent
 from app.models.replies import Draft, ReplyTemplate, TemplateVersion
 from app.models.response_rate import WalmartRate, WalmartRateRead, WalmartReportOrder
 from app.models.threads import (
@@ -39,6 +39,7 @@ __all__ = [
     "MessageRaw",
     "UnansweredFetch",
     "OrderCopy",
+    "OrderEvent",
     "WalmartRate",
     "WalmartRateRead",
     "WalmartReportOrder",

@@ -51,6 +51,9 @@ class Mailbox(Base):
     walmart_error_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     walmart_error_kind: Mapped[str | None] = mapped_column(String(20))
     walmart_error: Mapped[str | None] = mapped_column(Text)
+    # The poll of recent orders for cancellation events (app.walmart.events_jobs) has read the
+    # orders modified up to this moment.
+    order_events_read_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     folders: Mapped[list[FolderCursor]] = relationship(back_populates="mailbox")
 

@@ -74,6 +74,11 @@ class Thread(Base):
     # They start no clock; whether their waits still count in the rate is the marketplace's rule
     # (close_counts_in_rate: Walmart yes, Amazon no; app.threads.summary.waits).
     dismissed_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # A customer's request to cancel the thread's order (Walmart's INTENT_TO_CANCEL) waiting for
+    # the seller, and by when ([sla.cancellation]): the queue lists such threads first. Cleared
+    # when Walmart reports the line cancelled (app.walmart.events_service).
+    cancel_requested_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    cancel_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
     # The thread_tallies row this thread is counted in (kept in step by the threads service).
     tally_kind: Mapped[ThreadKind | None] = mapped_column(enum_column(ThreadKind, "tally_kind"))
     tally_bucket: Mapped[str | None] = mapped_column(String(20))

@@ -43,10 +43,15 @@ class InvalidCursor(HttpError):
 class _Position:
     due_at: datetime | None
     thread_id: int
+    # The position is among the cancellation requests listed first (due_at is the request's).
+    cancel: bool = False
 
 
-def _encode(thread: Thread) -> str:
-    position = {"d": thread.due_at.isoformat() if thread.due_at else None, "i": thread.id}
+def _encode(thread: Thread, *, cancel: bool) -> str:
+    due = thread.cancel_due_at if cancel else thread.due_at
+    position: dict[str, object] = {"d": due.isoformat() if due else None, "i": thread.id}
+    if cancel:
+        position["c"] = 1
     return base64.urlsafe_b64encode(json.dumps(position).encode()).decode().rstrip("=")
 
 
@@ -61,8 +66,19 @@ def _decode(cursor: str) -> _Position:
         thread_id = int(data["i"])
         if not 0 < thread_id <= MAX_ROW_ID:
             raise ValueError("no such id")
-        return _Position(due, thread_id)
-    except (ValueError, KeyError, TypeError, OverflowError, binascii.Error, json.JSONDecodeError):
+        cancel = data.get("c") == 1
+        if cancel and due is None:
+            raise ValueError("a cancellation request has a deadline")
+        return _Position(due, thread_id, cancel)
+    except (
+        ValueError,
+        KeyError,
+        TypeError,
+        OverflowError,
+        AttributeError,
+        binascii.Error,
+        json.JSONDecodeError,
+    ):
         raise InvalidCursor(
             "invalid cursor: pass the next_cursor of a previous page unchanged"
         ) from None
@@ -77,12 +93,22 @@ class ThreadPage:
 def page_of_threads(
     db: Session, f: ThreadFilter, *, limit: int, cursor: str | None, now: datetime
 ) -> ThreadPage:
-    """Waiting threads by deadline, soonest first; then the others (no deadline), newest first."""
+    """In a queue, first the threads whose order the customer asked to cancel (the request's
+    deadline soonest first); then waiting threads by deadline, soonest first; then the others
+    (no deadline), newest first."""
     position = _decode(cursor) if cursor else None
     threads: list[Thread] = []
-    if position is None or position.due_at is not None:
+    cancels = 0
+    if f.cancellations_first and (position is None or position.cancel):
         after = (position.due_at, position.thread_id) if position and position.due_at else None
-        threads = repository.threads_with_deadline(db, f, now=now, after=after, limit=limit + 1)
+        threads = repository.threads_with_cancel_request(db, f, after=after, limit=limit + 1)
+        cancels = len(threads)
+        position = None  # the lists below start from their beginning
+    if len(threads) <= limit and (position is None or position.due_at is not None):
+        after = (position.due_at, position.thread_id) if position and position.due_at else None
+        threads += repository.threads_with_deadline(
+            db, f, now=now, after=after, limit=limit + 1 - len(threads)
+        )
     if len(threads) <= limit:
         before = position.thread_id if position and position.due_at is None else None
         threads += repository.threads_without_deadline(
@@ -90,7 +116,9 @@ def page_of_threads(
         )
     more = len(threads) > limit
     threads = threads[:limit]
-    return ThreadPage(threads, _encode(threads[-1]) if more and threads else None)
+    if not (more and threads):
+        return ThreadPage(threads, None)
+    return ThreadPage(threads, _encode(threads[-1], cancel=len(threads) <= cancels))
 
 
 def state_of(thread: Thread, now: datetime) -> ThreadState:

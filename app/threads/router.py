@@ -12,13 +12,12 @@ from app.http_errors import errors
 from app.ids import RowId
 from app.mail.quoting import trim_quoted_history
 from app.mailboxes import repository as mailbox_repository
-from app.mailboxes import service as mailbox_service
 from app.models import Message, OutsideAnswer, ResponseEpisode, Thread
-from app.sla import WAITING_STATES, ThreadState, WaitOutcome, wait_outcome
+from app.sla import ThreadState, WaitOutcome, wait_outcome
 from app.threads import outside_repository, queries, repository, service
-from app.threads.repository import ThreadFilter
+from app.threads.filter_params import ThreadFilterDep
 from app.walmart.opening import order_context
-from app.walmart.views import OrderOut, order_out
+from app.walmart.views import OrderEventOut, OrderOut, order_events_out, order_out
 
 router = APIRouter(prefix="/api/v1", tags=["threads"])
 
@@ -40,6 +39,11 @@ class ThreadOut(BaseModel):
     message_count: int
     closed_at: datetime | None
     closed_reason: str | None
+    cancel_requested_at: datetime | None = Field(
+        description="the customer asked Walmart to cancel the order: the queue lists the "
+        "thread first until the line is cancelled or the thread closed"
+    )
+    cancel_due_at: datetime | None = Field(description="the request's deadline, [sla.cancellation]")
 
 
 class ThreadPageOut(BaseModel):
@@ -92,6 +96,10 @@ class ThreadDetailOut(ThreadOut):
         description="why there is no order: no order number, no credentials, not found, "
         "Walmart unreachable"
     )
+    order_events: list[OrderEventOut] = Field(
+        description="what Walmart reported about the order's lines (cancellation requests, "
+        "automatic and fraud cancellations), oldest first"
+    )
     waits: list[WaitOut] = Field(description="the waits counted in the response rate, oldest first")
     outside_answers: list[OutsideAnswerOut] = Field(
         description="answers given where the mailbox never sees them (Seller Center, the phone)"
@@ -132,6 +140,8 @@ def _thread_out(thread: Thread, mailbox_name: str, at: datetime) -> ThreadOut:
         message_count=thread.message_count,
         closed_at=thread.closed_at,
         closed_reason=thread.closed_reason,
+        cancel_requested_at=thread.cancel_requested_at,
+        cancel_due_at=thread.cancel_due_at,
     )
 
 
@@ -182,32 +192,17 @@ def _names(db: SessionDep) -> dict[int, str]:
 def list_threads(
     db: SessionDep,
     _: ViewerUser,
-    state: Annotated[list[ThreadState] | None, Query()] = None,
-    kind: Annotated[list[ThreadKind] | None, Query()] = None,
-    mailbox: Annotated[str | None, Query(max_length=100)] = None,
-    client: Annotated[str | None, Query(max_length=100)] = None,
-    q: Annotated[str | None, Query(max_length=200, description="subject, address or order")] = None,
+    f: ThreadFilterDep,
     limit: Annotated[int, Query(ge=1, le=queries.MAX_PAGE)] = 50,
     cursor: Annotated[str | None, Query(max_length=500)] = None,
 ) -> ThreadPageOut:
     """Threads by deadline, soonest first (then those without one, newest first). Without
-    `state`, the three waiting states: overdue, at_risk, waiting. `mailbox` and `client` narrow
-    them to one mailbox or to a client's mailboxes."""
+    `state`, the three waiting states: overdue, at_risk, waiting; such a queue lists first the
+    threads whose order the customer asked to cancel (`cancel_due_at` soonest first).
+    `mailbox` and `client` narrow them to one mailbox or to a client's mailboxes."""
     names = _names(db)
-    selection = mailbox_service.selection_for(db, mailbox=mailbox, client=client)
     at = now()
-    page = queries.page_of_threads(
-        db,
-        ThreadFilter(
-            states=frozenset(state or WAITING_STATES),
-            kinds=frozenset(kind or ()),
-            mailbox_ids=selection.ids,
-            text=q.strip() or None if q else None,
-        ),
-        limit=limit,
-        cursor=cursor,
-        now=at,
-    )
+    page = queries.page_of_threads(db, f, limit=limit, cursor=cursor, now=at)
     return ThreadPageOut(
         items=[_thread_out(t, names[t.mailbox_id], at) for t in page.threads],
         next_cursor=page.next_cursor,
@@ -238,6 +233,7 @@ def get_thread(
         messages=messages,
         order=order_out(context),
         order_error=context.error,
+        order_events=order_events_out(db, thread, context),
         waits=waits,
         outside_answers=outside,
         close_counts_in_rate=service.policy_for_thread(db, settings, thread).close_counts_in_rate,

@@ -145,17 +145,17 @@ def purchase_orders(document: Any) -> list[dict[str, Any]]:
         return []
     if isinstance(document.get("order"), dict):
         return [document["order"]]
-    elements = _dig(document, "list", "elements", "order")
+    elements = dig(document, "list", "elements", "order")
     if elements is None:  # some answers leave out the "list" wrapper
-        elements = _dig(document, "elements", "order")
-    return [o for o in _as_list(elements) if isinstance(o, dict)]
+        elements = dig(document, "elements", "order")
+    return [o for o in as_list(elements) if isinstance(o, dict)]
 
 
 def return_orders(document: Any) -> list[dict[str, Any]]:
     """The return orders in a Returns API answer (``{"returnOrders": [...]}``)."""
     if not isinstance(document, dict):
         return []
-    return [r for r in _as_list(document.get("returnOrders")) if isinstance(r, dict)]
+    return [r for r in as_list(document.get("returnOrders")) if isinstance(r, dict)]
 
 
 def parse_order(orders: list[dict[str, Any]], returns: Iterable[dict[str, Any]] = ()) -> Order:
@@ -164,20 +164,20 @@ def parse_order(orders: list[dict[str, Any]], returns: Iterable[dict[str, Any]] 
     if not orders:
         raise ValueError("no purchase order to read")
     orders = sorted(
-        orders, key=lambda o: _millis(o.get("orderDate")) or datetime.max.replace(tzinfo=UTC)
+        orders, key=lambda o: walmart_time(o.get("orderDate")) or datetime.max.replace(tzinfo=UTC)
     )
     first = orders[0]
     lines = [line for order in orders for line in _lines(order)]
     deliveries = [
         d
-        for d in (_millis(_dig(o, "shippingInfo", "estimatedDeliveryDate")) for o in orders)
+        for d in (walmart_time(dig(o, "shippingInfo", "estimatedDeliveryDate")) for o in orders)
         if d is not None
     ]
     return Order(
-        purchase_order_id=_text(first.get("purchaseOrderId")),
-        customer_order_id=_text(first.get("customerOrderId")),
+        purchase_order_id=text_of(first.get("purchaseOrderId")),
+        customer_order_id=text_of(first.get("customerOrderId")),
         status=overall_status(line.status for line in lines),
-        order_date=_millis(first.get("orderDate")),
+        order_date=walmart_time(first.get("orderDate")),
         estimated_delivery=max(deliveries) if deliveries else None,
         lines=tuple(lines),
         returns=tuple(_return(r) for r in returns),
@@ -185,12 +185,12 @@ def parse_order(orders: list[dict[str, Any]], returns: Iterable[dict[str, Any]] 
 
 
 def _lines(order: dict[str, Any]) -> Iterator[OrderLine]:
-    for line in _as_list(_dig(order, "orderLines", "orderLine")):
+    for line in as_list(dig(order, "orderLines", "orderLine")):
         if not isinstance(line, dict):
             continue
         statuses = [
             s
-            for s in _as_list(_dig(line, "orderLineStatuses", "orderLineStatus"))
+            for s in as_list(dig(line, "orderLineStatuses", "orderLineStatus"))
             if isinstance(s, dict)
         ]
         # A line of several units may have a status per shipment; the tracking shown is the
@@ -199,23 +199,23 @@ def _lines(order: dict[str, Any]) -> Iterator[OrderLine]:
             (s["trackingInfo"] for s in statuses if isinstance(s.get("trackingInfo"), dict)), {}
         )
         carrier = _carrier(tracked.get("carrierName"))
-        number = _text(tracked.get("trackingNumber"))
+        number = text_of(tracked.get("trackingNumber"))
         yield OrderLine(
-            line_number=_text(line.get("lineNumber")),
-            product_name=_text(_dig(line, "item", "productName")),
-            status=overall_status(_text(s.get("status")) for s in statuses),
+            line_number=text_of(line.get("lineNumber")),
+            product_name=text_of(dig(line, "item", "productName")),
+            status=overall_status(text_of(s.get("status")) for s in statuses),
             carrier=carrier,
             tracking_number=number,
             tracking_url=safe_url(tracked.get("trackingURL")),
-            shipped_at=_millis(tracked.get("shipDateTime")),
+            shipped_at=walmart_time(tracked.get("shipDateTime")),
             placeholder_tracking=is_placeholder(carrier, number),
         )
 
 
 def _carrier(value: Any) -> str | None:
     if isinstance(value, dict):
-        return _text(value.get("carrier")) or _text(value.get("otherCarrier"))
-    return _text(value)
+        return text_of(value.get("carrier")) or text_of(value.get("otherCarrier"))
+    return text_of(value)
 
 
 def is_placeholder(carrier: str | None, tracking_number: str | None) -> bool:
@@ -228,16 +228,16 @@ def is_placeholder(carrier: str | None, tracking_number: str | None) -> bool:
 def _return(document: dict[str, Any]) -> ReturnOrder:
     statuses: list[str | None] = []
     refunds: list[str | None] = []
-    for line in _as_list(document.get("returnOrderLines")):
+    for line in as_list(document.get("returnOrderLines")):
         if not isinstance(line, dict):
             continue
-        current = [c for c in _as_list(line.get("currentTrackingStatuses")) if isinstance(c, dict)]
-        statuses += [_text(c.get("status")) for c in current] or [_text(line.get("status"))]
-        refunds += [_text(c.get("currentRefundStatus")) for c in current] or [
-            _text(line.get("currentRefundStatus"))
+        current = [c for c in as_list(line.get("currentTrackingStatuses")) if isinstance(c, dict)]
+        statuses += [text_of(c.get("status")) for c in current] or [text_of(line.get("status"))]
+        refunds += [text_of(c.get("currentRefundStatus")) for c in current] or [
+            text_of(line.get("currentRefundStatus"))
         ]
     return ReturnOrder(
-        return_order_id=_text(document.get("returnOrderId")),
+        return_order_id=text_of(document.get("returnOrderId")),
         status=_joined(statuses),
         refund_status=_joined(refunds),
     )
@@ -268,7 +268,7 @@ def _joined(values: Iterable[str | None]) -> str | None:
 
 def safe_url(value: Any) -> str | None:
     """An http(s) link with a host, else None: a tracking link is shown as a link."""
-    url = _text(value)
+    url = text_of(value)
     if not url:
         return None
     try:
@@ -282,7 +282,7 @@ def safe_url(value: Any) -> str | None:
     return url
 
 
-def _millis(value: Any) -> datetime | None:
+def walmart_time(value: Any) -> datetime | None:
     """Walmart's dates: epoch milliseconds (a number or digits), or ISO 8601 text."""
     if isinstance(value, bool):
         return None
@@ -296,7 +296,7 @@ def _millis(value: Any) -> datetime | None:
     return None
 
 
-def _text(value: Any) -> str | None:
+def text_of(value: Any) -> str | None:
     if isinstance(value, bool) or value is None:
         return None
     if isinstance(value, int | float | str):
@@ -305,7 +305,7 @@ def _text(value: Any) -> str | None:
     return None
 
 
-def _dig(value: Any, *keys: str) -> Any:
+def dig(value: Any, *keys: str) -> Any:
     for key in keys:
         if not isinstance(value, dict):
             return None
@@ -313,7 +313,7 @@ def _dig(value: Any, *keys: str) -> Any:
     return value
 
 
-def _as_list(value: Any) -> list[Any]:
+def as_list(value: Any) -> list[Any]:
     """Walmart sends a one-element list as the element itself in some answers."""
     if value is None:
         return []

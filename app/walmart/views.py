@@ -1,12 +1,15 @@
 """The order as the API shows it beside a thread (``GET /api/v1/threads/{id}``: ``order`` and
-``order_error``)."""
+``order_error``, and ``order_events``, what Walmart reported about its lines)."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
 from pydantic import BaseModel, Field
+from sqlalchemy.orm import Session
 
+from app.models import Thread
+from app.walmart import events_repository
 from app.walmart.opening import OrderContext
 
 
@@ -71,3 +74,40 @@ def order_out(context: OrderContext) -> OrderOut | None:
         ],
         fetched_at=context.fetched_at,
     )
+
+
+class OrderEventOut(BaseModel):
+    """What Walmart said happened to a line of the thread's order (ORDER_UPDATES)."""
+
+    kind: str = Field(description="INTENT_TO_CANCEL, PO_LINE_AUTOCANCELLED or FRAUD_CANCEL")
+    purchase_order_id: str
+    customer_order_id: str | None
+    line_number: str = Field(description='"" when Walmart named no line')
+    product_name: str | None
+    source: str = Field(description="webhook or poll: the path that saw it first")
+    occurred_at: datetime = Field(description="Walmart's eventTime, or when the poll saw it")
+    received_at: datetime
+
+
+def order_events_out(db: Session, thread: Thread, context: OrderContext) -> list[OrderEventOut]:
+    """The events of the thread's order, by its number and those its copy resolved."""
+    numbers = {thread.order_number} if thread.order_number else set()
+    if context.order is not None:
+        numbers |= {
+            n for n in (context.order.purchase_order_id, context.order.customer_order_id) if n
+        }
+    return [
+        OrderEventOut(
+            kind=e.kind,
+            purchase_order_id=e.purchase_order_id,
+            customer_order_id=e.customer_order_id,
+            line_number=e.line_number,
+            product_name=e.product_name,
+            source=e.source,
+            occurred_at=e.occurred_at,
+            received_at=e.received_at,
+        )
+        for e in events_repository.events_about(
+            db, mailbox_id=thread.mailbox_id, order_numbers=numbers
+        )
+    ]

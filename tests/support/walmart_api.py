@@ -17,6 +17,14 @@ published, so REPORT_HEADINGS is a guess app.walmart.srr_documents reads loosely
 call a minute per seller (Walmart's "Seller Performance API endpoints" table): a second call
 within the minute (by app.clock, so tests can move time) gets 429 with ``Retry-After: 60``.
 
+Order events: ``GET /v3/orders?lastModifiedStartDate=`` answers every order (``limit`` per page,
+``nextCursor`` the query string of the next), as Walmart's list of recent orders does; a line the
+customer asked to cancel carries ``intentToCancel: "Y"`` (``cancel_request_line``). Walmart's side
+of the webhooks: ``order_updates`` builds an ORDER_UPDATES notification as Walmart's "Order
+management event" page documents it (``source`` with ``eventType``, ``eventId``, ``eventTime``;
+``payload`` with ``subEventType`` and ``order``), and ``notify`` POSTs it over HTTP to a URL with
+the subscription's custom headers, as Walmart delivers it.
+
 Knobs make it misbehave as the real one does: tokens that expire (401), 429 with Retry-After,
 5xx, answers slower than a client's timeout, XML where JSON was asked for. Every request is
 recorded (method, path, query, headers) so tests can check what slawatch sent, and never sent.
@@ -164,6 +172,65 @@ def return_order(rma: str, co: str, po: str, *, status: str, refund: str) -> dic
         ],
         "returnChannel": {"channelName": "ONLINE"},
     }
+
+
+def cancel_request_line(number: str, product: str) -> dict[str, Any]:
+    """An unshipped line the customer asked to cancel, as the Orders API shows it."""
+    line = order_line(number, product, status="Acknowledged", tracking=None)
+    line["intentToCancel"] = "Y"
+    return line
+
+
+def order_updates(
+    sub_event: str,
+    po: str,
+    co: str,
+    lines: list[tuple[str, str]],
+    *,
+    event_id: str | None = None,
+    event_time: str = "2026-12-02T09:30:00.000Z",
+) -> dict[str, Any]:
+    """An ORDER_UPDATES notification: ``lines`` as (line number, product name)."""
+    return {
+        "source": {
+            "eventType": "ORDER_UPDATES",
+            "eventVersion": "V1",
+            "eventId": event_id or str(uuid.uuid4()),
+            "eventTime": event_time,
+        },
+        "payload": {
+            "subEventType": sub_event,
+            "partnerId": "10000012345",
+            "order": {
+                "purchaseOrderId": po,
+                "customerOrderId": co,
+                "orderDate": "2026-12-01T18:00:00.000Z",
+                "orderLines": [
+                    {
+                        "lineNumber": number,
+                        "sku": f"SKU-{number}",
+                        "productName": product,
+                        "quantity": {"unitOfMeasure": "EACH", "measurementValue": 1},
+                    }
+                    for number, product in lines
+                ],
+            },
+        },
+    }
+
+
+def notify(url: str, body: Any, headers: dict[str, str]) -> Any:
+    """POST a notification (a document, or raw bytes) to ``url`` as Walmart does: JSON, with
+    the subscription's custom headers; the answer (an httpx.Response)."""
+    import httpx
+
+    data = body if isinstance(body, bytes) else json.dumps(body).encode()
+    return httpx.post(
+        url,
+        content=data,
+        headers={"Content-Type": "application/json", **headers},
+        timeout=60,
+    )
 
 
 SRR_PREFIX = "/v3/insights/performance/srr/"
@@ -350,6 +417,8 @@ class _Handler(BaseHTTPRequestHandler):
             else:
                 meta = {"totalCount": len(found), "limit": 10, "nextCursor": None}
                 self._json(200, {"list": {"meta": meta, "elements": {"order": found}}})
+        elif path == "/v3/orders" and "lastModifiedStartDate" in query:
+            self._recent_orders(query)
         elif path == "/v3/returns" and "customerOrderId" in query:
             if state.knobs.forbid_returns:
                 self._json(403, _walmart_error("FORBIDDEN.GMP_GATEWAY_API", "Forbidden"))
@@ -359,6 +428,20 @@ class _Handler(BaseHTTPRequestHandler):
             self._json(200, {"meta": meta, "returnOrders": found})
         else:
             self._json(404, _walmart_error("CONTENT_NOT_FOUND.GMP_GATEWAY_API", "Not found"))
+
+    def _recent_orders(self, query: dict[str, str]) -> None:
+        orders = sorted(self.state.orders.values(), key=lambda o: o["purchaseOrderId"])
+        limit, start = int(query.get("limit", "100")), int(query.get("soIndex", "0"))
+        page = orders[start : start + limit]
+        more = start + limit < len(orders)
+        cursor = (
+            f"?limit={limit}&hasMoreElements=true&soIndex={start + limit}"
+            f"&lastModifiedStartDate={query['lastModifiedStartDate']}"
+            if more
+            else None
+        )
+        meta = {"totalCount": len(orders), "limit": limit, "nextCursor": cursor}
+        self._json(200, {"list": {"meta": meta, "elements": {"order": page}}})
 
     def _srr(self, path: str, query: dict[str, str]) -> None:
         from app.clock import now
