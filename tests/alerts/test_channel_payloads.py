@@ -1,5 +1,5 @@
-"""What channels are sent, as pure functions: a mailbox alert, an alert of a kind this module
-does not know (another part of slawatch may add one), and the signature."""
+"""What channels are sent, as pure functions: a mailbox alert, an alert of a kind nobody named a
+title for (another part of slawatch may add one), and the signature."""
 
 from __future__ import annotations
 
@@ -43,7 +43,7 @@ def test_a_mailbox_alert_says_which_mailbox_and_why_with_no_thread() -> None:
 
 def test_an_alert_of_a_new_kind_about_a_thread_without_a_clock_is_shown_as_it_is() -> None:
     cancel = alert(
-        "cancel_request",
+        "refund_request",
         subject="Please cancel",
         thread_id=7,
         detail={"counterpart": "buyer@relay.walmart.com", "order_number": "200011419023224"},
@@ -52,7 +52,7 @@ def test_an_alert_of_a_new_kind_about_a_thread_without_a_clock_is_shown_as_it_is
         cancel, mailbox="store-1", client="acme", base_url="https://s/", now=NOW
     )
 
-    assert notice.title == "cancel request" and notice.url == "https://s/threads/7"
+    assert notice.title == "refund request" and notice.url == "https://s/threads/7"
     card = payloads.teams([notice])["attachments"][0]["content"]
     facts = {f["title"]: f["value"] for f in card["body"][1]["facts"]}
     assert facts == {

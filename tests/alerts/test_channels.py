@@ -16,12 +16,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from app import metrics
+from app.alerts import service as alert_service
 from app.alerts.jobs import sweep
 from app.clock import now
 from app.config import QuietHours
 from app.enums import AlertState, Role
 from app.main import create_app
-from app.models import AlertDelivery
+from app.models import AlertDelivery, Thread
 from tests.alerts.channel_factories import (
     BASE_URL,
     WEBHOOK_KEY,
@@ -293,3 +294,41 @@ def test_quiet_hours_hold_a_channels_non_urgent_alerts_until_the_team_is_back(
     assert sweep(session_factory, settings, now=at + timedelta(minutes=59)).channels.sent == 0
     back = sweep(session_factory, settings, now=at + timedelta(hours=1, minutes=1))
     assert back.channels.sent == 6
+
+
+def test_a_cancellation_request_reaches_the_channels_like_any_alert(
+    chat: ChatReceiver,
+    database_url: str,
+    session_factory: sessionmaker[Session],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    at = now()
+    settings = channel_settings(
+        database_url, chat, tmp_path, monkeypatch, webhook_events=["cancel_request"]
+    )
+    with session_factory.begin() as db:
+        (thread_id,) = threads(db, mailbox(db), waited_hours=1, at=at)
+        thread = db.get(Thread, thread_id)
+        assert thread is not None
+        thread.cancel_requested_at, thread.cancel_due_at = at, at + timedelta(hours=4)
+        alert_service.cancel_request_alert(
+            db,
+            thread=thread,
+            mailbox_name="store-1",
+            purchase_order_id="108829272810783",
+            products=["Desk lamp"],
+            settings=settings,
+            now=at,
+        )
+
+    assert sweep(session_factory, settings, now=at).channels.sent == 3
+
+    (posted,) = chat.to(chat.webhook_path)
+    body = posted.json()
+    assert body["event"] == "cancel_request" and body["urgent"] is True
+    assert body["thread"]["time_left_seconds"] == 4 * 3600
+    assert body["reason"].startswith("the customer asked to cancel")
+    (message,) = [m.json() for m in chat.to(chat.slack_path)]
+    assert message["text"].startswith("slawatch: CANCELLATION REQUEST: ")
+    assert facts_of_slack(message)["Why"].startswith("the customer asked to cancel")

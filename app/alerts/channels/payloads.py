@@ -86,7 +86,8 @@ def _facts(n: Notice) -> list[tuple[str, str]]:
     if n.time_left:  # an alert about a thread without a running clock has none
         facts.append(("Time left", n.time_left))
     facts.append(("Mailbox", n.mailbox or "?"))
-    return facts + ([("Client", n.client)] if n.client else [])
+    facts += [("Client", n.client)] if n.client else []
+    return facts + ([("Why", n.reason)] if n.reason else [])  # e.g. a cancellation request
 
 
 def _slack_escape(text: str) -> str:
