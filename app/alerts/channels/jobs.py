@@ -121,7 +121,15 @@ def _deliver(
                 delivery.deliver_after = now + rules.retry_delay(delivery.attempts)
                 report.retrying += 1
                 metrics.CHANNEL_DELIVERIES.labels(channel.kind, "retrying").inc()
-        log.warning("%s; alerts %s will be retried", e.message, [a.id for _, a in group])
+        gave_up = any(delivery.state == AlertState.FAILED for delivery in deliveries)
+        log.warning(
+            "%s; alerts %s %s",
+            e.message,
+            [alert.id for _, alert in group],
+            f"not delivered after {settings.alerts.max_attempts} attempts"
+            if gave_up
+            else "will be retried",
+        )
         return False
     for delivery in deliveries:
         delivery.attempts += 1
