@@ -186,7 +186,9 @@ def list_threads(
     kind: Annotated[list[ThreadKind] | None, Query()] = None,
     mailbox: Annotated[str | None, Query(max_length=100)] = None,
     client: Annotated[str | None, Query(max_length=100)] = None,
-    q: Annotated[str | None, Query(max_length=200, description="subject, address or order")] = None,
+    q: Annotated[
+        str | None, Query(max_length=200, description="subject, customer name or address, order")
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=queries.MAX_PAGE)] = 50,
     cursor: Annotated[str | None, Query(max_length=500)] = None,
 ) -> ThreadPageOut:
