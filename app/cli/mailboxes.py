@@ -135,7 +135,8 @@ def _cmd_check_config(settings: Settings, _: argparse.Namespace) -> int:
     ]
     if any(m.auth == "oauth2" for m in settings.mailboxes):
         secrets.append(settings.token_key)
-    secrets.append(settings.smtp.password)
+    if settings.smtp:
+        secrets.append(settings.smtp.password)
     for read_secret in secrets:
         try:
             read_secret()
@@ -154,7 +155,13 @@ def _cmd_check_config(settings: Settings, _: argparse.Namespace) -> int:
         )
     if not settings.mailboxes:
         print("no mailboxes configured")
-    print(f"smtp: {settings.smtp.host}:{settings.smtp.smtp_port} ({settings.smtp.security})")
+    smtp = settings.smtp
+    print(
+        f"smtp: {smtp.host}:{smtp.smtp_port} ({smtp.security})"
+        if smtp
+        else "smtp: not configured (no [smtp] section): no alert emails, no replies from mailboxes "
+        "without an smtp_host of their own"
+    )
     print(f"alert recipients: {', '.join(settings.alerts.recipients) or '(none)'}")
     if problems:
         print("\n".join(problems), file=sys.stderr)

@@ -15,7 +15,7 @@ from app.enums import AnswerChannel, Role
 from app.errors import HttpError
 from app.mail.quoting import trim_quoted_history
 from app.models import Draft, WebSession
-from app.replies import drafts
+from app.replies import drafts, sending
 from app.replies import repository as reply_repository
 from app.templating import html_templates
 from app.threads import outside_repository
@@ -88,6 +88,7 @@ def render_thread(
         templates=reply_repository.list_templates(db) if see_drafts else [],
         error=error,
         can_act=see_drafts and session.user.role.allows(Role.AGENT),
+        sending_off=sending.sending_off(db, settings, thread) if see_drafts else None,
         order=order_context(db, settings, thread, reads=reads),
         now=at,
     )
