@@ -162,6 +162,8 @@ def walk_reads(w: Walk) -> None:
         ("/api/v1/threads", VIEWERS),
         ("/api/v1/threads/{thread_id}", VIEWERS),
         ("/api/v1/summary", VIEWERS),
+        ("/api/v1/reports/threads.csv", VIEWERS),
+        ("/api/v1/reports/response-rate.csv", VIEWERS),
         ("/api/v1/alerts", VIEWERS),
         ("/api/v1/audit", ADMINS),
         ("/api/v1/templates", AGENTS),
@@ -340,7 +342,13 @@ def _seed_draft(w: Walk) -> int:
 def walk_pages(w: Walk) -> None:
     main = w.threads["main"]
     for role in ROLES:
-        for route in ("/", "/threads/{thread_id}", "/status"):
+        for route in (
+            "/",
+            "/threads/{thread_id}",
+            "/status",
+            "/reports/threads.csv",
+            "/reports/response-rate.csv",
+        ):
             w.routes.add(("GET", route))
             browser = w.pages.get(role) or TestClient(w.api.app)
             page = browser.get(route.format(thread_id=main), follow_redirects=False)
