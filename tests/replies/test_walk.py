@@ -174,6 +174,8 @@ def walk_reads(w: Walk) -> None:
             w.call(role, "GET", route, expected[role], ids=ids)
     for role in ROLES:  # no report read yet: the mailbox, and that no report was read
         w.call(role, "GET", "/api/v1/reconciliation", VIEWERS[role], params={"mailbox": w.mailbox})
+    for role in ROLES:  # a role never stands in for a webhook's secret: this mailbox takes none
+        w.call(role, "POST", "/webhooks/walmart/{name}", 404, ids=ids, json={"source": {}})
 
 
 def walk_mailboxes(w: Walk, monkeypatch: pytest.MonkeyPatch) -> None:
