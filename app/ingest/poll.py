@@ -126,9 +126,17 @@ def sync_folder(
     path: str,
     settings: MailboxSettings,
     policy_for: PolicyFor,
+    known: FolderCursor | None,
+    synced: dict[int, int],
 ) -> FolderReport:
+    """Read what is new in one folder. ``known``: its cursor as the poll began; a folder with
+    nothing new above it is only noted in ``synced`` (cursor id: message count), recorded for all
+    such folders at once after the poll."""
     report = FolderReport(role=role, path=path)
     state = imap.examine(path)
+    if known is not None and _nothing_new(known, state):
+        synced[known.id] = state.exists
+        return report
     cursor, accounted = _open_cursor(session_factory, mailbox_id=mailbox_id, role=role, state=state)
     if accounted is None:
         return report  # nothing new: the cost does not depend on the folder's size
@@ -177,6 +185,16 @@ def sync_folder(
                 imap.copy_to([f.uid for f in read.fetched], "INBOX")
     _reconcile(session_factory, cursor_id=cursor.id, mailbox=settings.name)
     return report
+
+
+def _nothing_new(cursor: FolderCursor, state: FolderState) -> bool:
+    """The folder is the one the cursor follows and has no UID above it."""
+    return (
+        cursor.path == state.path
+        and cursor.uidvalidity == state.uidvalidity
+        and state.uidnext is not None
+        and state.uidnext - 1 <= cursor.last_uid
+    )
 
 
 def _report_unanswered(
@@ -252,6 +270,8 @@ def poll_mailbox(
             mailbox = mailbox_repository.get_or_create_mailbox(db, settings.name)
             mailbox.last_poll_at = now()
             mailbox_id = mailbox.id
+            cursors = mailbox_repository.cursors_of(db, mailbox_id)
+        synced: dict[int, int] = {}
         imap = ImapMailbox.for_settings(
             settings, logins.for_mailbox(settings), deadline=settings.poll_deadline_seconds
         )
@@ -271,8 +291,12 @@ def poll_mailbox(
                         path=path,
                         settings=settings,
                         policy_for=policy_for,
+                        known=cursors.get(role),
+                        synced=synced,
                     )
                 )
+        with session_scope(session_factory) as db:
+            mailbox_repository.note_synced(db, synced, at=now())
     except ImapError as e:
         report.error, report.error_kind = e.reason, e.kind
     except ConfigError as e:

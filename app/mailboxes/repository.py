@@ -1,8 +1,9 @@
 """All queries of mailboxes and their folder cursors (where each folder's poll has got to)."""
 
 from collections.abc import Sequence
+from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from app.clock import now
@@ -77,6 +78,22 @@ def get_or_create_cursor(
         )
         cursor = db.scalars(query).one()
     return cursor
+
+
+def cursors_of(db: Session, mailbox_id: int) -> dict[FolderRole, FolderCursor]:
+    return {
+        c.role: c
+        for c in db.scalars(select(FolderCursor).where(FolderCursor.mailbox_id == mailbox_id))
+    }
+
+
+def note_synced(db: Session, counts: dict[int, int], *, at: datetime) -> None:
+    """Record each cursor's folder (by cursor id) as read at ``at``, holding that many messages."""
+    if counts:
+        db.execute(
+            update(FolderCursor).execution_options(synchronize_session=False),
+            [{"id": i, "server_count": n, "last_synced_at": at} for i, n in counts.items()],
+        )
 
 
 def lock_cursor(db: Session, cursor_id: int) -> FolderCursor:
