@@ -54,6 +54,16 @@ ReadSessionDep = Annotated[Session, Depends(get_read_db, scope="function")]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 
 
+def get_read_session_factory(request: Request) -> sessionmaker[Session]:
+    """For a response streamed after the endpoint returned (and its session closed): the stream
+    reads through a session of its own."""
+    factory: sessionmaker[Session] = request.app.state.read_session_factory
+    return factory
+
+
+ReadSessionFactoryDep = Annotated[sessionmaker[Session], Depends(get_read_session_factory)]
+
+
 def get_logins(request: Request) -> Logins:
     logins: Logins = request.app.state.logins
     return logins

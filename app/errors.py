@@ -38,6 +38,11 @@ class WalmartApiError(SlawatchError):
         self.reason = reason
 
 
+class ChannelError(SlawatchError):
+    """An alert channel (Slack, Teams, a webhook) did not take an alert: ``reason`` names the
+    channel and what went wrong, never its URL (the URL is the channel's secret)."""
+
+
 # The ``code`` of an error body by status, unless the error names its own.
 CODES = {
     400: "bad_request",

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from app.db import dialect_insert
@@ -49,7 +49,13 @@ def acquire(db: Session, name: str, *, holder: str, now: datetime, ttl: timedelt
 
 def ensure(db: Session, names: Iterable[str], *, now: datetime) -> None:
     """Create the lease rows that do not exist yet (free), so they can be locked and taken."""
-    rows = [{"name": name, "holder": None, "expires_at": now} for name in names]
+    # Read first: every round asks for rows that nearly always exist, and an INSERT of them, even
+    # one doing nothing on conflict, waits for any worker's open transaction that wrote them.
+    # (Without the heartbeats: a row for every worker process that ever ran.)
+    existing = set(db.scalars(select(Lease.name).where(~Lease.name.startswith(WORKER_PREFIX))))
+    rows = [
+        {"name": name, "holder": None, "expires_at": now} for name in names if name not in existing
+    ]
     if rows:
         db.execute(
             dialect_insert(db)(Lease).values(rows).on_conflict_do_nothing(index_elements=["name"])
@@ -112,9 +118,12 @@ def take(
 
 def release(db: Session, names: Iterable[str], *, holder: str) -> None:
     """Give leases up at once (a worker stopping, or handing work to a newcomer)."""
+    given = list(names)
+    if not given:
+        return
     db.execute(
         update(Lease)
-        .where(Lease.name.in_(list(names)), Lease.holder == holder)
+        .where(Lease.name.in_(given), Lease.holder == holder)
         .values(holder=None)
         .execution_options(synchronize_session=False)
     )
@@ -143,6 +152,16 @@ def live_workers(db: Session, *, now: datetime) -> list[str]:
     )
 
 
+def counts_by_holder(db: Session, *, prefix: str, now: datetime) -> dict[str, int]:
+    """How many unexpired leases named ``prefix``... each holder holds."""
+    rows = db.execute(
+        select(Lease.holder, func.count())
+        .where(Lease.name.startswith(prefix), Lease.holder.is_not(None), Lease.expires_at > now)
+        .group_by(Lease.holder)
+    )
+    return {holder: count for holder, count in rows if holder is not None}
+
+
 def held(db: Session, *, holder: str, now: datetime) -> dict[str, datetime]:
     """The leases ``holder`` holds, with their expiry."""
     rows = db.execute(
@@ -159,8 +178,3 @@ def holders(db: Session, names: Iterable[str], *, now: datetime) -> dict[str, st
         )
     )
     return {name: holder for name, holder in rows if holder is not None}
-
-
-def forget(db: Session, names: Iterable[str]) -> None:
-    """Delete the leases of things that are gone (a mailbox removed from the configuration)."""
-    db.execute(delete(Lease).where(Lease.name.in_(list(names))))

@@ -18,5 +18,8 @@ def configure_logging(level: str) -> None:
     logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
     # APScheduler logs two INFO lines for every job run (several a minute in a worker); its
     # missed runs (WARNING) and failures (ERROR) still show. DEBUG shows everything.
+    # httpx logs every request's URL at INFO, and an alert channel's URL is its secret (a Slack
+    # or Teams webhook URL is all it takes to post to the team): never, at any level.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     if root.level > logging.DEBUG:
         logging.getLogger("apscheduler.executors").setLevel(logging.WARNING)

@@ -18,6 +18,8 @@ from app.mailboxes.router import router as mailboxes_router
 from app.oauth.grants import Logins
 from app.paths import PROJECT_ROOT
 from app.replies.router import router as replies_router
+from app.reports.router import pages_router as reports_pages_router
+from app.reports.router import router as reports_router
 from app.security_headers import SecurityHeaders
 from app.status.health_router import router as health_router
 from app.status.metrics_router import router as metrics_router
@@ -76,6 +78,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(mailboxes_router)
     app.include_router(threads_router)
     app.include_router(summary_router)
+    app.include_router(reports_router)
     app.include_router(walmart_rate_router)
     app.include_router(walmart_webhook_router)
     app.include_router(replies_router)
@@ -85,6 +88,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(status_router)
     app.include_router(web_pages_router)
     app.include_router(web_actions_router)
+    app.include_router(reports_pages_router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     document_errors(app)
     return app

@@ -1,8 +1,9 @@
 """Prometheus metrics: event counters kept by this process, state read from the database at scrape.
 
-Counters (messages ingested, polls, alerts, SMTP sends) count what this process did, as Prometheus
-expects of each scraped instance; the state of the threads and the response rates come from the
-database on each scrape, through the same cheap queries as the summary.
+Counters (messages ingested, polls, alerts, channel deliveries, SMTP sends) count what this
+process did, as Prometheus expects of each scraped instance; the state of the threads and the
+response rates come from the database on each scrape, through the same cheap queries as the
+summary.
 """
 
 from __future__ import annotations
@@ -46,6 +47,13 @@ ALERTS = Counter(
     "slawatch_alerts",
     "Alert emails by outcome (sent, retrying, failed).",
     ["outcome"],
+    registry=registry,
+)
+CHANNEL_DELIVERIES = Counter(
+    "slawatch_channel_deliveries",
+    "Alerts delivered to chat and webhook channels, by kind (slack, teams, webhook) and outcome "
+    "(sent, retrying, failed).",
+    ["kind", "outcome"],
     registry=registry,
 )
 SMTP_SENDS = Counter(

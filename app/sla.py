@@ -125,15 +125,19 @@ class Clock:
     due_at: datetime
     at_risk_at: datetime
     warn_at: tuple[tuple[float, datetime], ...]  # (hours after start, when)
+    remind_at: tuple[tuple[float, datetime], ...] = ()  # (hours before the deadline, when)
 
     def events(self) -> list[tuple[datetime, str]]:
-        """The level changes in time order: warnings, at risk, overdue."""
-        marks = [(at, warn_level(hours)) for hours, at in self.warn_at]
+        """The level changes in time order: warnings, reminders, at risk, overdue."""
+        marks = [(at, 0, warn_level(hours)) for hours, at in self.warn_at]
+        marks += [(at, 0, remind_level(hours)) for hours, at in self.remind_at]
+        # At the same moment at risk or overdue is the level reached: the sweep records only the
+        # last level a clock has reached, and theirs is the alert that says more.
         marks += [
-            (self.at_risk_at, ThreadState.AT_RISK.value),
-            (self.due_at, ThreadState.OVERDUE.value),
+            (self.at_risk_at, 1, ThreadState.AT_RISK.value),
+            (self.due_at, 2, ThreadState.OVERDUE.value),
         ]
-        return sorted(marks)
+        return [(at, level) for at, _, level in sorted(marks)]
 
     def level_at(self, now: datetime) -> str:
         """``waiting``, ``warn_24h`` …, ``at_risk`` or ``overdue``: the last level reached."""
@@ -146,6 +150,18 @@ class Clock:
 
 def warn_level(hours: float) -> str:
     return f"warn_{hours:g}h"
+
+
+REMINDER = "remind_"
+
+
+def remind_level(hours: float) -> str:
+    """The level ``hours`` before the deadline, e.g. ``remind_6h``."""
+    return f"{REMINDER}{hours:g}h"
+
+
+def is_reminder(level: str) -> bool:
+    return level.startswith(REMINDER)
 
 
 def running_clock(all_episodes: Sequence[Episode], policy: KindPolicy) -> Clock | None:
@@ -164,6 +180,9 @@ def clock_from(started_at: datetime, policy: KindPolicy) -> Clock:
         warn_at=tuple(
             (hours, started_at + timedelta(hours=hours))
             for hours in sorted(policy.warn_after_hours)
+        ),
+        remind_at=tuple(
+            (hours, due - timedelta(hours=hours)) for hours in sorted(policy.remind_before_hours)
         ),
     )
 

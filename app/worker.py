@@ -49,6 +49,7 @@ RATE_LEASE = "walmart_rate"  # Walmart's own response rate, read daily (app.walm
 EVENTS_LEASE = "walmart_events"  # the poll of recent orders for cancellations (events_jobs)
 SINGLETONS = (STATS_LEASE, SWEEP_LEASE, ORDERS_LEASE, RATE_LEASE, EVENTS_LEASE)
 COORDINATION = "coordination"  # the executor of coordinate() alone
+QUICK_ROUND = timedelta(seconds=1)  # the next round, while the mailboxes are not shared out
 
 
 def backoff_delay(*, poll_seconds: int, failures: int) -> timedelta:
@@ -86,6 +87,7 @@ class Worker:
         self._polling: set[str] = set()
         self._stopping = False
         self._failures: dict[str, int] = {}
+        self._first_round = True
         self.scheduler.add_job(
             self.coordinate,
             "interval",
@@ -164,7 +166,9 @@ class Worker:
             leases.acquire(
                 db, leases.WORKER_PREFIX + self.id, holder=self.id, now=at, ttl=self._ttl
             )
-            share = fair_share(len(wanted), len(leases.live_workers(db, now=at)))
+            live = leases.live_workers(db, now=at)
+            share = fair_share(len(wanted), len(live))
+            counts = leases.counts_by_holder(db, prefix=leases.MAILBOX_PREFIX, now=at)
             mine = sorted(
                 name.removeprefix(leases.MAILBOX_PREFIX)
                 for name in leases.held(db, holder=self.id, now=at)
@@ -216,6 +220,13 @@ class Worker:
                 self.scheduler.modify_job(name, next_run_time=now())  # newly ours: run it now
             self._singletons = singletons
             self._poll_exactly({n: wanted[n] for n in polled})
+            counts[self.id] = len(polled)
+            # The next round comes soon while the work is not shared out yet: workers started
+            # together each see the others only once they have registered, and a newcomer gets
+            # its share as soon as the others give theirs up, not a whole period later.
+            if self._first_round or any(counts.get(w, 0) < len(wanted) // len(live) for w in live):
+                self.scheduler.modify_job("coordinate", next_run_time=now() + QUICK_ROUND)
+            self._first_round = False
 
     def _poll_exactly(self, wanted: dict[str, MailboxSettings]) -> None:
         for name in set(self._polled) - set(wanted):

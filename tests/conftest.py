@@ -14,4 +14,5 @@ pytest_plugins = [
     "tests.support.fixtures.mail_servers",
     "tests.support.fixtures.oauth",
     "tests.support.fixtures.walmart",
+    "tests.support.fixtures.receivers",
 ]

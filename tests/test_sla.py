@@ -177,6 +177,34 @@ def test_warning_levels_are_crossed_in_time_order() -> None:
     assert clock.next_change_after(T0 + timedelta(hours=48)) is None
 
 
+def test_reminders_come_before_the_deadline_and_at_risk_wins_a_tie() -> None:
+    policy = KindPolicy(
+        response_hours=48, at_risk_hours=12, warn_after_hours=[36], remind_before_hours=[1, 6, 12]
+    )
+    clock = clock_from(T0, policy)
+    # warn_36h and remind_12h fall on the at-risk moment: at risk is the level reached then.
+    assert [level for _, level in clock.events()] == [
+        "remind_12h",
+        "warn_36h",
+        "at_risk",
+        "remind_6h",
+        "remind_1h",
+        "overdue",
+    ]
+    assert clock.level_at(T0 + timedelta(hours=36)) == "at_risk"
+    assert clock.level_at(T0 + timedelta(hours=42)) == "remind_6h"
+    assert clock.level_at(T0 + timedelta(hours=47, minutes=30)) == "remind_1h"
+    assert clock.next_change_after(T0 + timedelta(hours=42)) == T0 + timedelta(hours=47)
+
+
+def test_a_reminder_outside_the_window_is_refused() -> None:
+    with pytest.raises(ValueError, match=r"remind_before_hours \[48.0\] must lie between"):
+        KindPolicy(response_hours=48, at_risk_hours=12, remind_before_hours=[6, 48])
+    sla = SlaSettings.model_validate({"remind_before_hours": [6, 2, 1]})
+    assert sla.policy("walmart", "customer").remind_before_hours == [6, 2, 1]
+    assert sla.policy("amazon", "customer").remind_before_hours == []
+
+
 def test_policy_table_presets_and_overrides() -> None:
     sla = SlaSettings.model_validate(
         {"marketplaces": {"walmart": {"escalation": {"response_hours": 24, "at_risk_hours": 6}}}}

@@ -23,7 +23,7 @@ from app.db import session_scope
 from app.enums import Role
 from app.mailboxes import service as mailbox_service
 from app.users.service import create_user
-from app.worker import STATS_LEASE, SWEEP_LEASE, Worker, fair_share
+from app.worker import QUICK_ROUND, STATS_LEASE, SWEEP_LEASE, Worker, fair_share
 
 START = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 LEASE = timedelta(seconds=20)
@@ -92,6 +92,35 @@ def test_two_workers_split_the_mailboxes_and_one_takes_over_when_the_other_dies(
     clock[0] += LEASE / 2 + timedelta(seconds=1)
     second.coordinate()
     assert len(second.polled) == 6
+
+
+def test_rounds_come_quickly_until_the_mailboxes_are_shared_out(
+    database_url: str, engine: Engine, clock: list[datetime]
+) -> None:
+    """Workers started together, or a newcomer, get their share within seconds, not periods."""
+    settings = _settings(database_url, 6)
+    first, second = (
+        Worker(settings, engine, worker_id="w1"),
+        Worker(settings, engine, worker_id="w2"),
+    )
+    regular = timedelta(seconds=settings.worker.lease_seconds / 4)
+
+    def next_round_after_one(worker: Worker) -> timedelta:
+        """One round, its next run first set where the interval puts it (as the running
+        scheduler does after each run); when the next comes after it."""
+        worker.scheduler.modify_job("coordinate", next_run_time=clock[0] + regular)
+        worker.coordinate()
+        job = worker.scheduler.get_job("coordinate")
+        assert job is not None
+        return job.next_run_time - clock[0]
+
+    assert next_round_after_one(first) == QUICK_ROUND  # its first: others may be starting too
+    assert next_round_after_one(first) == regular  # alone, with every mailbox: shared out
+    assert next_round_after_one(second) == QUICK_ROUND  # a newcomer, holding none
+    assert next_round_after_one(first) == QUICK_ROUND  # gives up half, w2 has none yet
+    assert next_round_after_one(second) == regular  # takes its share
+    assert len(first.polled) == len(second.polled) == 3
+    assert next_round_after_one(first) == regular
 
 
 def test_a_stopping_worker_hands_its_mailboxes_over_at_once(

@@ -11,6 +11,7 @@ from typing import Any
 from app.config import Settings
 from app.mail.header_values import one_line
 from app.models import Alert
+from app.sla import REMINDER, is_reminder
 from app.templating import html_templates
 
 templates = html_templates("alerts")
@@ -27,7 +28,19 @@ TITLES = {
 }
 
 
-def _hours(seconds: float) -> str:
+def title(kind: str) -> str:
+    """What an alert of ``kind`` is called in its subject and heading."""
+    if is_reminder(kind):  # remind_6h
+        return f"{kind.removeprefix(REMINDER).removesuffix('h')} h left"
+    return TITLES.get(kind, kind.replace("_", " "))
+
+
+def thread_link(base_url: str, thread_id: int) -> str:
+    """The thread on the agent page."""
+    return f"{base_url.rstrip('/')}/threads/{thread_id}"
+
+
+def hours_text(seconds: float) -> str:
     minutes = int(abs(seconds)) // 60
     return f"{minutes // 60} h {minutes % 60:02d} min"
 
@@ -35,30 +48,29 @@ def _hours(seconds: float) -> str:
 def _item(alert: Alert, settings: Settings, now: datetime) -> dict[str, Any]:
     detail = dict(alert.detail)
     item: dict[str, Any] = {
-        "title": TITLES.get(alert.kind, alert.kind.replace("_", " ")),
+        "title": title(alert.kind),
         "kind": alert.kind,
         **detail,
     }
     if alert.thread_id is not None:
-        item["link"] = f"{settings.base_url.rstrip('/')}/threads/{alert.thread_id}"
+        item["link"] = thread_link(settings.base_url, alert.thread_id)
         started = detail.get("clock_started_at")
         due = detail.get("due_at")
         if started:
-            item["waited"] = _hours((now - datetime.fromisoformat(started)).total_seconds())
+            item["waited"] = hours_text((now - datetime.fromisoformat(started)).total_seconds())
         if due:
             left = (datetime.fromisoformat(due) - now).total_seconds()
-            item["overdue_by" if left < 0 else "time_left"] = _hours(left)
+            item["overdue_by" if left < 0 else "time_left"] = hours_text(left)
     return item
 
 
 def subject_line(alerts: list[Alert]) -> str:
     if len(alerts) == 1:
         alert = alerts[0]
-        title = TITLES.get(alert.kind, alert.kind.replace("_", " "))
         order = alert.detail.get("order_number")
         about = alert.subject[:120] + (f" (order {order})" if order else "")
-        return f"[slawatch] {title}: {about}"
-    counts = Counter(TITLES.get(a.kind, a.kind) for a in alerts)
+        return f"[slawatch] {title(alert.kind)}: {about}"
+    counts = Counter(title(a.kind) for a in alerts)
     return f"[slawatch] {len(alerts)} alerts: " + ", ".join(f"{n} {t}" for t, n in counts.items())
 
 

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from app import metrics
 from app.alerts import emails, repository, rules
 from app.alerts import service as alert_service
+from app.alerts.channels import jobs as channel_jobs
 from app.config import Settings
 from app.db import session_scope
 from app.enums import AlertState
@@ -123,13 +124,16 @@ class SweepReport:
     transitions: list[Reached]
     alerts: list[str]  # the keys of the alerts raised
     delivery: DeliveryReport
+    channels: channel_jobs.ChannelReport
 
 
 def sweep(
     session_factory: sessionmaker[Session], settings: Settings, *, now: datetime
 ) -> SweepReport:
     """One sweep: record SLA transitions and the alerts they cause (one transaction, so neither
-    exists without the other), check the mailboxes' health, then deliver what is due."""
+    exists without the other), check the mailboxes' health, then deliver what is due by email
+    and to the channels. Channels are routed before the email is sent (a refused email's
+    back-off is no channel's) and delivered whatever happened to the email."""
     with session_scope(session_factory) as db:
         transitions = transitions_due(
             db,
@@ -143,7 +147,11 @@ def sweep(
             for alert in alert_service.mailbox_alerts(db, settings=settings, now=now)
             + alert_service.rate_alerts(db, settings=settings, now=now)
         ]
-    delivery = deliver_due(session_factory, settings, now=now)
+    channel_jobs.route(session_factory, settings, now=now)
+    try:
+        delivery = deliver_due(session_factory, settings, now=now)
+    finally:
+        channels = channel_jobs.deliver_due(session_factory, settings, now=now)
     for outcome in ("sent", "retrying", "failed"):
         metrics.ALERTS.labels(outcome).inc(getattr(delivery, outcome))
-    return SweepReport(transitions, alerts, delivery)
+    return SweepReport(transitions, alerts, delivery, channels)

@@ -1,7 +1,7 @@
 """Which SLA levels raise an alert, who receives it and when it may go out. Pure: no I/O.
 
-- at risk and the optional warnings go to the team; overdue threads and escalations or complaints
-  also to the managers;
+- at risk, the reminders before the deadline and the optional warnings go to the team; overdue
+  threads and escalations or complaints also to the managers, and their at risk and reminders;
 - urgent alerts (an overdue escalation or complaint, a complaint arriving, a mailbox down) go out
   at once; the others may wait for the digest or the end of quiet hours, but never past the
   thread's deadline: the customer's clock runs 24/7 whatever the team's hours.
@@ -15,14 +15,14 @@ from zoneinfo import ZoneInfo
 
 from app.config import QuietHours
 from app.enums import ThreadKind
-from app.sla import ThreadState
+from app.sla import ThreadState, is_reminder
 
 SEVERE_KINDS = (ThreadKind.ESCALATION, ThreadKind.COMPLAINT)
 
 
 @dataclass(frozen=True)
 class ThreadAlert:
-    kind: str  # at_risk, overdue, warn_24h, escalation, complaint
+    kind: str  # at_risk, overdue, warn_24h, remind_6h, escalation, complaint
     urgent: bool
     to_managers: bool
 
@@ -36,8 +36,8 @@ def thread_alert(*, from_level: str | None, to_level: str, kind: ThreadKind) -> 
         return None
     if to_level == ThreadState.OVERDUE:
         return ThreadAlert("overdue", urgent=severe, to_managers=True)
-    if to_level == ThreadState.AT_RISK:
-        return ThreadAlert("at_risk", urgent=kind == ThreadKind.COMPLAINT, to_managers=severe)
+    if to_level == ThreadState.AT_RISK or is_reminder(to_level):
+        return ThreadAlert(to_level, urgent=kind == ThreadKind.COMPLAINT, to_managers=severe)
     return ThreadAlert(to_level, urgent=False, to_managers=False)  # warn_24h and the like
 
 

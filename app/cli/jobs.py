@@ -97,4 +97,7 @@ def _cmd_sweep(settings: Settings, _: argparse.Namespace) -> int:
         print(f"thread {t.thread_id}: {t.from_level or 'new'} -> {t.to_level}")
     d = report.delivery
     print(f"alerts sent: {d.sent}, to retry: {d.retrying}, failed: {d.failed}")
-    return EXIT_FAILURE if d.failed else EXIT_OK
+    c = report.channels
+    if settings.alerts.channels:
+        print(f"channel deliveries sent: {c.sent}, to retry: {c.retrying}, failed: {c.failed}")
+    return EXIT_FAILURE if d.failed or c.failed else EXIT_OK

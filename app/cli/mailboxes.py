@@ -136,6 +136,9 @@ def _cmd_check_config(settings: Settings, _: argparse.Namespace) -> int:
     if any(m.auth == "oauth2" for m in settings.mailboxes):
         secrets.append(settings.token_key)
     secrets.append(settings.smtp.password)
+    # A channel's URL is read (and must be https) here, not first at the sweep that needs it.
+    for channel in settings.alerts.channels:
+        secrets += [channel.url, channel.secret]
     for read_secret in secrets:
         try:
             read_secret()
@@ -156,6 +159,8 @@ def _cmd_check_config(settings: Settings, _: argparse.Namespace) -> int:
         print("no mailboxes configured")
     print(f"smtp: {settings.smtp.host}:{settings.smtp.smtp_port} ({settings.smtp.security})")
     print(f"alert recipients: {', '.join(settings.alerts.recipients) or '(none)'}")
+    for channel in settings.alerts.channels:
+        print(f"alert channel {channel.key} ({channel.kind})")  # never its URL
     if problems:
         print("\n".join(problems), file=sys.stderr)
         return EXIT_CONFIG

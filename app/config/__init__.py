@@ -11,6 +11,7 @@ environment in loading; the rest of slawatch imports them from here.
 """
 
 from app.config.alerts import AlertSettings, QuietHours
+from app.config.channels import AlertChannel
 from app.config.loading import CONFIG_ENV_VAR, config_file_path, describe_problem, load_settings
 from app.config.mailbox import DEFAULT_SPAM_WHITELIST, MailboxSettings
 from app.config.sections import (
@@ -30,6 +31,7 @@ __all__ = [
     "CONFIG_ENV_VAR",
     "DEFAULT_SPAM_WHITELIST",
     "ENV_PREFIX",
+    "AlertChannel",
     "AlertSettings",
     "ApiMailboxSettings",
     "AuthSettings",

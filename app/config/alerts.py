@@ -1,4 +1,5 @@
-"""Internal alert emails (``[alerts]``): who gets them and when non-urgent ones wait."""
+"""Internal alerts (``[alerts]``): who gets the emails, the chat and webhook channels beside them,
+and when non-urgent ones wait."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from datetime import time
 
 from pydantic import Field, model_validator
 
+from app.config.channels import AlertChannel
 from app.config.fields import EmailAddress, Section, TimeZoneName
 from app.marketplaces import is_marketplace_relay
 
@@ -34,6 +36,7 @@ class AlertSettings(Section):
     quiet_hours: QuietHours | None = None
     poll_failure_minutes: int = Field(default=15, ge=1)
     max_attempts: int = Field(default=8, ge=1)
+    channels: list[AlertChannel] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _no_customer_addresses(self) -> AlertSettings:
@@ -43,4 +46,15 @@ class AlertSettings(Section):
                     f"{address} is a marketplace relay (customer) address; alerts "
                     "go only to the seller's team"
                 )
+        return self
+
+    @model_validator(mode="after")
+    def _unique_channels(self) -> AlertSettings:
+        keys = [channel.key for channel in self.channels]
+        repeated = sorted({key for key in keys if keys.count(key) > 1})
+        if repeated:
+            raise ValueError(
+                f"alert channels must have distinct names; repeated: {', '.join(repeated)} "
+                "(set name = ... on each)"
+            )
         return self

@@ -53,17 +53,26 @@ def _check_host(host: str) -> str:
 HostName = Annotated[str, AfterValidator(_check_host)]
 
 
-def _check_oauth_url(url: str) -> str:
-    """An endpoint that tokens may be sent to: https, or http only on this machine (tests)."""
+def insecure_url_problem(url: str) -> str | None:
+    """Why a secret may not be sent to ``url`` (https only, http only to a loopback address), or
+    None. The URL itself is never in the answer: it may be the secret."""
     try:
         parts = urlsplit(url)
         host = parts.hostname
     except ValueError:
-        raise ValueError(f"{url!r} is not a valid URL") from None
+        return "is not a valid URL"
     if parts.scheme not in ("https", "http") or not host:
-        raise ValueError(f"{url!r} is not an http(s) URL")
+        return "is not an http(s) URL"
     if parts.scheme == "http" and not is_loopback(host):
-        raise ValueError(f"{url!r}: tokens go only over https (http only to a loopback address)")
+        return "is not https (http only to a loopback address)"
+    return None
+
+
+def _check_oauth_url(url: str) -> str:
+    """An endpoint that tokens may be sent to: https, or http only on this machine (tests)."""
+    problem = insecure_url_problem(url)
+    if problem:
+        raise ValueError(f"{url!r} {problem}: tokens go only over https")
     return url
 
 

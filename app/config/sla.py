@@ -14,6 +14,8 @@ class KindPolicy(Section):
     response_hours: float = Field(gt=0)
     at_risk_hours: float = Field(ge=0)
     warn_after_hours: list[float] = Field(default_factory=list)
+    # Reminders: levels this many hours before the deadline (e.g. [6, 2, 1]).
+    remind_before_hours: list[float] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _levels_inside_window(self) -> KindPolicy:
@@ -26,6 +28,12 @@ class KindPolicy(Section):
         if late:
             raise ValueError(
                 f"warn_after_hours {late} must lie between 0 and response_hours "
+                f"({self.response_hours:g})"
+            )
+        early = [h for h in self.remind_before_hours if not 0 < h < self.response_hours]
+        if early:
+            raise ValueError(
+                f"remind_before_hours {early} must lie between 0 and response_hours "
                 f"({self.response_hours:g})"
             )
         return self
@@ -64,12 +72,14 @@ class CancellationPolicy(Section):
 
 
 class SlaSettings(Section):
-    """``response_hours``, ``at_risk_hours`` and ``warn_after_hours`` are the Walmart customer
-    policy; ``[sla.marketplaces.NAME.KIND]`` overrides any entry or adds a marketplace."""
+    """``response_hours``, ``at_risk_hours``, ``warn_after_hours`` and ``remind_before_hours`` are
+    the Walmart customer policy; ``[sla.marketplaces.NAME.KIND]`` overrides any entry or adds a
+    marketplace."""
 
     response_hours: float = Field(default=48, gt=0)
     at_risk_hours: float = Field(default=12, ge=0)
     warn_after_hours: list[float] = Field(default_factory=list)
+    remind_before_hours: list[float] = Field(default_factory=list)
     marketplaces: dict[str, MarketplacePolicy] = Field(default_factory=dict)
     # ``[sla.cancellation]``: how long a cancellation request may wait for the seller.
     cancellation: CancellationPolicy = CancellationPolicy()
@@ -91,6 +101,7 @@ class SlaSettings(Section):
             response_hours=self.response_hours,
             at_risk_hours=self.at_risk_hours,
             warn_after_hours=self.warn_after_hours,
+            remind_before_hours=self.remind_before_hours,
         )
 
     def marketplace_names(self) -> set[str]:

@@ -85,8 +85,9 @@ def _open_cursor(
     mailbox_id: int,
     role: FolderRole,
     state: FolderState,
-) -> tuple[FolderCursor, set[int]]:
-    """The folder's cursor, and the UIDs above it that are accounted for already."""
+) -> tuple[FolderCursor, set[int] | None]:
+    """The folder's cursor, and the UIDs above it that are accounted for already; None when the
+    server has no UID above the cursor (a poll finding nothing new asks no more)."""
     with session_scope(session_factory) as db:
         cursor = mailbox_repository.get_or_create_cursor(
             db, mailbox_id=mailbox_id, role=role, path=state.path
@@ -108,6 +109,8 @@ def _open_cursor(
         cursor.path = state.path
         cursor.server_count = state.exists
         cursor.last_synced_at = now()
+        if state.uidnext is not None and state.uidnext - 1 <= cursor.last_uid:
+            return cursor, None
         accounted = ingest_repository.accounted_uids_above(
             db, cursor_id=cursor.id, uidvalidity=state.uidvalidity, last_uid=cursor.last_uid
         )
@@ -127,7 +130,7 @@ def sync_folder(
     report = FolderReport(role=role, path=path)
     state = imap.examine(path)
     cursor, accounted = _open_cursor(session_factory, mailbox_id=mailbox_id, role=role, state=state)
-    if state.uidnext is not None and state.uidnext - 1 <= cursor.last_uid:
+    if accounted is None:
         return report  # nothing new: the cost does not depend on the folder's size
     seller_addresses = frozenset(settings.seller_addresses)
     waiting_at: int | None = None  # the first UID of this poll the cursor must not pass

@@ -20,6 +20,13 @@ from app.mail.storable import storable_text
 
 MAX_MIME_DEPTH = 30
 MAX_ATTACHMENT_NAMES = 100
+# The body text kept for display, search and classification; the rest of a longer text stays in
+# the raw message. A million characters is hundreds of pages: no one answers a customer from more.
+MAX_BODY_CHARS = 1_000_000
+# How much of a text part's encoded payload is decoded: enough for MAX_BODY_CHARS in any
+# encoding a mailer uses for text (UTF-8 of three bytes a character in base64 is four), so a
+# big text part costs a bounded amount of memory, not a few copies of its whole size.
+MAX_PART_CHARS = 4 * MAX_BODY_CHARS
 
 _KNOWN_TRANSFER_ENCODINGS = frozenset(
     {"", "7bit", "8bit", "binary", "quoted-printable", "base64"}
@@ -129,6 +136,7 @@ class BodyWalker:
         return []
 
     def _text(self, part: Message, where: str) -> str:
+        self._keep_head_of_payload(part, where)
         cte = _header_str(part, "content-transfer-encoding").strip().lower()
         if cte not in _KNOWN_TRANSFER_ENCODINGS:
             self.problems.add(f"unknown Content-Transfer-Encoding {cte!r} in {where}; used as is")
@@ -149,6 +157,20 @@ class BodyWalker:
         text = decode_bytes(bytes(data), charset, where=where, problems=self.problems)
         return normalise_newlines(text)
 
+    def _keep_head_of_payload(self, part: Message, where: str) -> None:
+        """Cut the payload of a part read as text to MAX_PART_CHARS, at a line end (so base64 stays
+        whole lines): the rest could never reach the body text, and dropping it from the parsed
+        message frees it before it is decoded."""
+        payload = part.get_payload()
+        if not isinstance(payload, str) or len(payload) <= MAX_PART_CHARS:
+            return
+        cut = payload.rfind("\n", 0, MAX_PART_CHARS) + 1 or MAX_PART_CHARS
+        part.set_payload(payload[:cut])
+        self.problems.add(
+            f"{where} of {len(payload):,} characters: only its first {cut:,} read for the body "
+            "text; the whole is in the raw message"
+        )
+
     def _filename(self, part: Message, where: str) -> str | None:
         """The part's file name: Content-Disposition filename, else Content-Type name.
 
@@ -161,6 +183,8 @@ class BodyWalker:
                 key = str(header).strip().lower()
                 if key in ("content-disposition", "content-type") and key not in params:
                     params[key] = raw_header_text(key, raw, self.problems)
+            if not any("name" in value.lower() for value in params.values()):
+                return None  # no (file)name parameter to read, in any spelling: most parts
             for header, param in (("content-disposition", "filename"), ("content-type", "name")):
                 value = params.get_param(param, header=header)
                 if value is None:
@@ -196,6 +220,14 @@ class BodyWalker:
         for defect in getattr(part, "defects", []):
             name = type(defect).__name__
             self.problems.add(f"{_DEFECT_TEXT.get(name, name)} in {where}")
+
+
+def capped_body(text: str, problems: Problems) -> str:
+    """``text`` cut to MAX_BODY_CHARS, saying so."""
+    if len(text) <= MAX_BODY_CHARS:
+        return text
+    problems.add(f"body text cut at {MAX_BODY_CHARS:,} characters; the whole is in the raw message")
+    return text[:MAX_BODY_CHARS]
 
 
 def _has_text(segments: list[_Segment]) -> bool:

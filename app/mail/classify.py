@@ -62,6 +62,9 @@ _CUSTOMER_CARE_TAG = re.compile(
 _COMPLAINT = re.compile(
     r"\bbetter\s+business\s+bureau\b|\bBBB\b|\battorneys?[\s-]+general\b", re.IGNORECASE
 )
+# One of these is in every text _COMPLAINT matches (their letters have no case-insensitive match
+# beyond ASCII's two cases), so a text without any is not searched: most messages.
+_COMPLAINT_WORDS = ("bureau", "bbb", "general")
 
 
 @dataclass(frozen=True)
@@ -209,7 +212,11 @@ def is_walmart_address(address: str) -> bool:
 
 
 def _mentions_complaint(message: ParsedMessage) -> bool:
-    return bool(_COMPLAINT.search(message.subject) or _COMPLAINT.search(message.body_text))
+    for text in (message.subject, message.body_text):
+        lowered = text.lower()
+        if any(word in lowered for word in _COMPLAINT_WORDS) and _COMPLAINT.search(text):
+            return True
+    return False
 
 
 # --- order numbers ---------------------------------------------------------------------------

@@ -13,6 +13,14 @@ from app.mail.problems import Problems, shown_value
 from app.mail.storable import storable_text
 
 _MSG_ID = re.compile(r"<([^<>]*)>")
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
+# One mailbox written plainly: "Name <local@domain>" or "local@domain", the name of words made of
+# letters, digits and . _ ' - only; anything else (quotes, comments, groups, several addresses)
+# goes through getaddresses. The name keeps its spaces; addresses() collapses them.
+_ADDR_SPEC = r"([A-Za-z0-9_%+-][A-Za-z0-9._%+-]*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*)"
+_SIMPLE_MAILBOX = re.compile(
+    rf"[ \t]*(?:([A-Za-z0-9_'-][A-Za-z0-9._' \t-]*)?<{_ADDR_SPEC}>|{_ADDR_SPEC})[ \t]*"
+)
 
 
 class HeaderReader:
@@ -70,6 +78,11 @@ class HeaderReader:
         return result
 
     def _getaddresses(self, values: list[str]) -> list[tuple[str, str]]:
+        simple = [m for value in values if (m := _SIMPLE_MAILBOX.fullmatch(value))]
+        if len(simple) == len(values):
+            # What getaddresses gives for these, without its character-by-character walk (the
+            # most expensive step of parsing a typical message).
+            return [(m.group(1) or "", m.group(2) or m.group(3)) for m in simple]
         try:
             pairs = getaddresses(values)
         except Exception:
@@ -137,13 +150,16 @@ class HeaderReader:
 def raw_header_text(name: str, value: object, problems: Problems) -> str:
     """A raw header value as Unicode: 8-bit bytes read as UTF-8, folding line breaks removed."""
     text = value if isinstance(value, str) else str(value)
-    data = text.encode("utf-8", "surrogateescape")
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError:
-        text = data.decode("utf-8", "replace")
-        problems.add(f"8-bit bytes in the {name} header are not UTF-8; replaced")
-    return storable_text(re.sub(r"\r\n|\r|\n", "", text))
+    if not text.isascii():  # 8-bit bytes arrive as surrogate escapes
+        data = text.encode("utf-8", "surrogateescape")
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError:
+            text = data.decode("utf-8", "replace")
+            problems.add(f"8-bit bytes in the {name} header are not UTF-8; replaced")
+    if "\r" in text or "\n" in text:
+        text = _LINE_BREAK.sub("", text)
+    return storable_text(text)
 
 
 def _msg_ids(value: str) -> list[str]:

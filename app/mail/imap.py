@@ -137,6 +137,10 @@ class ImapMailbox:
         except OSError as e:
             raise self._describe(e) from e
         client.normalise_times = False  # keep INTERNALDATE's zone; we convert to UTC ourselves
+        # imapclient sets imaplib's debug level to 5, at which imaplib formats the repr of every
+        # response it reads, a fetched message's literal included, twice and whether or not the
+        # log is enabled: two or three strings the size of the message, for nothing.
+        client._imap.debug = 0
         self._client = client
         if self._deadline is not None:
             self._watchdog = threading.Timer(self._deadline, self._stop_at_deadline, [client])

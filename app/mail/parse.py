@@ -28,11 +28,12 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from email.feedparser import BytesFeedParser
 from email.message import Message
 from email.policy import compat32
 from types import MappingProxyType
 
-from app.mail.body import BodyWalker
+from app.mail.body import BodyWalker, capped_body
 from app.mail.charsets import guess_decode, normalise_newlines
 from app.mail.headers import HeaderReader, content_type_of, split_head, unique_in_order
 from app.mail.problems import Problems, shown_value
@@ -152,7 +153,7 @@ def _parse(raw: bytes, problems: Problems, *, headers_only: bool) -> ParsedMessa
     attachment_names: tuple[str, ...] = ()
     if not headers_only:
         walker = BodyWalker(problems)
-        body_text = storable_text(walker.body(msg, raw=data))
+        body_text = storable_text(capped_body(walker.body(msg, raw=data), problems))
         attachment_names = walker.attachment_names()
     # Everything that may add a problem runs before ParsedMessage takes the list.
     message_id = headers.message_id()
@@ -203,7 +204,7 @@ def _unparsed(raw: bytes, problems: Problems) -> ParsedMessage:
         cc=(),
         subject="",
         date=None,
-        body_text=storable_text(normalise_newlines(text)),
+        body_text=storable_text(capped_body(normalise_newlines(text), problems)),
         attachment_names=(),
         content_type="text/plain",
         headers=MappingProxyType({}),
@@ -213,16 +214,25 @@ def _unparsed(raw: bytes, problems: Problems) -> ParsedMessage:
 
 
 def _note_line_endings(raw: bytes, problems: Problems) -> None:
-    without_crlf = raw.replace(b"\r\n", b"")
-    if b"\n" in without_crlf:
+    # Counted, not found in a copy without the CRLFs: a copy is as big as the message.
+    crlf = raw.count(b"\r\n")
+    if raw.count(b"\n") > crlf:
         problems.add("bare LF line endings")
-    if b"\r" in without_crlf:
+    if raw.count(b"\r") > crlf:
         problems.add("CR-only line endings")
+
+
+# What the parser is given at a time: email.message_from_bytes would first make a string of the
+# whole message and then a StringIO of it (four bytes a character), some five times its size.
+_FEED_BYTES = 64 * 1024
 
 
 def _message_from_bytes(data: bytes, problems: Problems) -> Message:
     try:
-        return email.message_from_bytes(data, policy=compat32)
+        parser = BytesFeedParser(policy=compat32)
+        for start in range(0, len(data), _FEED_BYTES):
+            parser.feed(data[start : start + _FEED_BYTES])
+        return parser.close()
     except Exception as exc:  # e.g. RecursionError on absurdly nested MIME
         problems.add(
             f"MIME structure unreadable ({type(exc).__name__}); headers kept, body kept as text"

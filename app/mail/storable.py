@@ -7,6 +7,8 @@ def storable_text(text: str) -> str:
     """Text that any database accepts: no NUL, no lone surrogates."""
     if "\x00" in text:
         text = text.replace("\x00", "\ufffd")
+    if text.isascii():  # the common case, and ASCII has no surrogates
+        return text
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:

@@ -1,7 +1,7 @@
 """The database tables, one module per domain. Every change needs an Alembic migration
 (`alembic check` guards it); importing this package registers every table on ``Base.metadata``."""
 
-from app.models.alerts import Alert
+from app.models.alerts import Alert, AlertDelivery
 from app.models.audit import AuditEntry
 from app.models.mailboxes import FolderCursor, Lease, Mailbox, OAuthGrant
 from app.models.messages import (
@@ -27,6 +27,7 @@ from app.models.users import ApiToken, SignInThrottle, User, WebSession
 
 __all__ = [
     "Alert",
+    "AlertDelivery",
     "AuditEntry",
     "FolderCursor",
     "Lease",

@@ -6,20 +6,19 @@ Tokens travel only in request bodies and JSON answers, never in a URL or a log l
 from __future__ import annotations
 
 import base64
-import functools
 import hashlib
 import math
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 from pydantic import SecretStr
 
 from app.config import MailboxSettings
+from app.http_client import http_client
 from app.mail.credentials import CredentialsError
-from app.mail.tls import default_tls_context
 from app.providers import PRESETS, AuthorizeFlow
 
 DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
@@ -91,20 +90,6 @@ class Pkce:
         return cls(verifier, base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii"))
 
 
-if TYPE_CHECKING:
-    import httpx
-
-
-@functools.cache
-def _http_client() -> httpx.Client:
-    """One client for every call (thread-safe): building one loads the CA certificates, some
-    30 ms of CPU each time. httpx is imported here: a poll of password mailboxes never needs it
-    (a third of the time a `slawatch poll` process takes to start)."""
-    import httpx
-
-    return httpx.Client(verify=default_tls_context(), follow_redirects=False)
-
-
 def _host(url: str) -> str:
     return urlsplit(url).hostname or url
 
@@ -149,7 +134,7 @@ class OAuthClient:
 
         host = _host(url)
         try:
-            response = _http_client().post(
+            response = http_client().post(
                 url, data=form, headers={"Accept": "application/json"}, timeout=self._timeout
             )
         except httpx.InvalidURL:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Annotated
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
@@ -14,6 +15,7 @@ from app.deps import ReadSessionDep, SettingsDep
 from app.errors import LoginRequired
 from app.mailboxes import registry
 from app.security_headers import NO_SCRIPT_POLICY
+from app.sla import ThreadState
 from app.status import charts, dashboard
 from app.status.dashboard import Range
 from app.templating import html_templates
@@ -26,6 +28,17 @@ pages.globals["anchor"] = charts.anchor
 # The page runs no script and loads only its stylesheet: charts are inline SVG, the icon a data
 # URL. Stricter than the other pages' policy, which the middleware would set otherwise.
 CONTENT_SECURITY_POLICY = NO_SCRIPT_POLICY
+
+
+def _downloads(board: dashboard.Dashboard) -> dict[str, str]:
+    """The CSV reports of the mailboxes shown (for a signed-in user): every thread, whatever its
+    state, and the response rate by day over 90 days."""
+    chosen = [(k, v) for k, v in (("client", board.client), ("mailbox", board.mailbox)) if v]
+    return {
+        "threads": "/reports/threads.csv?"
+        + urlencode([("state", s.value) for s in ThreadState] + chosen),
+        "response_rate": "/reports/response-rate.csv?" + urlencode([("days", 90), *chosen]),
+    }
 
 
 @router.get("/status")
@@ -63,6 +76,7 @@ def status_page(
         user=session.user if session else None,
         refresh_seconds=settings.status.refresh_seconds,
         ranges=list(Range),
+        downloads=_downloads(board),
         demo=DEMO_MAILBOX in board.mailbox_names,
         local=local,
         ago=ago,

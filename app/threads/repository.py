@@ -18,6 +18,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import SQLCoreOperations
 
 from app.db import dialect_insert, insert_returning_ids, insert_rows
 from app.enums import Classification, FolderRole, ThreadKind
@@ -220,26 +221,44 @@ def _filtered(query: SelectT, f: ThreadFilter) -> SelectT:
     if f.mailbox_ids is not None:
         query = query.where(Thread.mailbox_id.in_(f.mailbox_ids))
     if f.text:
-        pattern = f"%{f.text.lower()}%"
+        # autoescape: a % or _ typed in the search box is looked for, not a wildcard.
+        text = f.text.lower()
+        buyer_named = (
+            select(Message.id)
+            .where(
+                Message.thread_id == Thread.id,
+                Message.classification == Classification.CUSTOMER,
+                func.lower(Message.from_name).contains(text, autoescape=True),
+            )
+            .exists()
+        )
         query = query.where(
             or_(
-                func.lower(Thread.subject).like(pattern),
-                func.lower(Thread.counterpart).like(pattern),
-                Thread.order_number.like(pattern),
+                func.lower(Thread.subject).contains(text, autoescape=True),
+                func.lower(Thread.counterpart).contains(text, autoescape=True),
+                Thread.order_number.contains(text, autoescape=True),
+                buyer_named,
             )
         )
     return query
+
+
+def _with_running_clock(f: ThreadFilter, now: datetime) -> Select[Thread] | None:
+    """Threads in the filter's waiting states (None when it asks for none of them)."""
+    states = [s for s in f.states if s in WAITING_STATES]
+    if not states:
+        return None
+    query = select(Thread).where(Thread.due_at.is_not(None))
+    return _filtered(query.where(or_(*(_state_condition(s, now) for s in states))), f)
 
 
 def threads_with_deadline(
     db: Session, f: ThreadFilter, *, now: datetime, after: tuple[datetime, int] | None, limit: int
 ) -> list[Thread]:
     """Waiting threads in the requested states, soonest deadline first (walks the due_at index)."""
-    states = [s for s in f.states if s in WAITING_STATES]
-    if not states:
+    query = _with_running_clock(f, now)
+    if query is None:
         return []
-    query = select(Thread).where(Thread.due_at.is_not(None))
-    query = query.where(or_(*(_state_condition(s, now) for s in states)))
     if after is not None:
         due, thread_id = after
         query = query.where(
@@ -247,8 +266,7 @@ def threads_with_deadline(
         )
     if f.cancellations_first:
         query = query.where(~_CANCEL_PENDING)
-    query = _filtered(query, f).order_by(Thread.due_at, Thread.id).limit(limit)
-    return list(db.scalars(query))
+    return list(db.scalars(query.order_by(Thread.due_at, Thread.id).limit(limit)))
 
 
 def threads_with_cancel_request(
@@ -256,6 +274,8 @@ def threads_with_cancel_request(
 ) -> list[Thread]:
     """Threads whose order the customer asked to cancel, the request's deadline soonest first:
     a queue lists them before any other (the lists above leave them out)."""
+    if not f.cancellations_first:
+        return []
     query = select(Thread).where(_CANCEL_PENDING)
     if after is not None:
         due, thread_id = after
@@ -284,16 +304,85 @@ def threads_without_deadline(
     return list(db.scalars(query))
 
 
+def queue(db: Session, f: ThreadFilter, *, now: datetime, limit: int) -> list[Thread]:
+    """The agent's queue: threads whose order the customer asked to cancel, the request's deadline
+    soonest first; threads with a running clock, most urgent first; then, when the filter asks
+    for other states too, those newest first. The queue's order is decided here alone."""
+    threads = threads_with_cancel_request(db, f, after=None, limit=limit)
+    if len(threads) < limit:
+        threads += threads_with_deadline(db, f, now=now, after=None, limit=limit - len(threads))
+    if len(threads) < limit:
+        threads += threads_without_deadline(
+            db, f, now=now, before_id=None, limit=limit - len(threads)
+        )
+    return threads
+
+
+def waiting_counts(db: Session, f: ThreadFilter, *, now: datetime) -> dict[ThreadState, int]:
+    """How many threads wait, by waiting state, among those the filter's mailboxes, kinds and
+    text select (whatever states it asks for: the count says what waits)."""
+    running = select(Thread).where(Thread.due_at.is_not(None), Thread.closed_at.is_(None))
+    clocks = _filtered(running, f).subquery()
+    state = _clock_state(clocks.c.due_at, clocks.c.at_risk_at, now)
+    counts = dict.fromkeys(WAITING_STATES, 0)
+    counts.update(
+        {ThreadState(s): n for s, n in db.execute(select(state, func.count()).group_by(state))}
+    )
+    return counts
+
+
+def _clock_state(
+    due_at: SQLCoreOperations[datetime | None],
+    at_risk_at: SQLCoreOperations[datetime | None],
+    now: datetime,
+) -> ColumnElement[Any]:
+    """The waiting state of a running clock, in SQL."""
+    return case(
+        (due_at <= now, ThreadState.OVERDUE.value),
+        (at_risk_at <= now, ThreadState.AT_RISK.value),
+        else_=ThreadState.WAITING.value,
+    )
+
+
+# Enough of a message's text to find its topic in; the rest is history the customer quoted.
+TEXT_HEAD = 4000
+
+
+def latest_customer_messages(
+    db: Session, thread_ids: Collection[int]
+) -> dict[int, tuple[str | None, str, str]]:
+    """(sender's display name, subject, first TEXT_HEAD characters of the text) of each thread's
+    latest message from its customer, by thread id; threads without one are left out."""
+    if not thread_ids:
+        return {}
+    newest_first = func.row_number().over(
+        partition_by=Message.thread_id, order_by=(Message.received_at.desc(), Message.id.desc())
+    )
+    ranked = (
+        select(
+            Message.thread_id,
+            Message.from_name,
+            Message.subject,
+            func.substr(Message.body_text, 1, TEXT_HEAD).label("text"),
+            newest_first.label("rank"),
+        )
+        .where(Message.thread_id.in_(thread_ids), Message.classification == Classification.CUSTOMER)
+        .subquery()
+    )
+    rows = db.execute(
+        select(ranked.c.thread_id, ranked.c.from_name, ranked.c.subject, ranked.c.text).where(
+            ranked.c.rank == 1
+        )
+    )
+    return {thread_id: (name, subject, text or "") for thread_id, name, subject, text in rows}
+
+
 def open_clock_counts(
     db: Session, *, now: datetime
 ) -> list[tuple[int, ThreadKind, ThreadState, int, datetime, datetime]]:
     """(mailbox_id, kind, state, count, oldest clock start, soonest deadline) over threads with
     a running clock: a range of the due_at index, small however many threads are answered."""
-    state = case(
-        (Thread.due_at <= now, ThreadState.OVERDUE.value),
-        (Thread.at_risk_at <= now, ThreadState.AT_RISK.value),
-        else_=ThreadState.WAITING.value,
-    )
+    state = _clock_state(Thread.due_at, Thread.at_risk_at, now)
     rows = db.execute(
         select(
             Thread.mailbox_id,

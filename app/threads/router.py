@@ -12,11 +12,10 @@ from app.http_errors import errors
 from app.ids import RowId
 from app.mail.quoting import trim_quoted_history
 from app.mailboxes import repository as mailbox_repository
-from app.mailboxes import service as mailbox_service
 from app.models import Message, OutsideAnswer, ResponseEpisode, Thread
-from app.sla import WAITING_STATES, ThreadState, WaitOutcome, wait_outcome
+from app.sla import ThreadState, WaitOutcome, wait_outcome
 from app.threads import outside_repository, queries, repository, service
-from app.threads.repository import ThreadFilter
+from app.threads.filter_params import ThreadFilterDep
 from app.walmart.opening import order_context
 from app.walmart.views import OrderEventOut, OrderOut, order_events_out, order_out
 
@@ -193,11 +192,7 @@ def _names(db: SessionDep) -> dict[int, str]:
 def list_threads(
     db: SessionDep,
     _: ViewerUser,
-    state: Annotated[list[ThreadState] | None, Query()] = None,
-    kind: Annotated[list[ThreadKind] | None, Query()] = None,
-    mailbox: Annotated[str | None, Query(max_length=100)] = None,
-    client: Annotated[str | None, Query(max_length=100)] = None,
-    q: Annotated[str | None, Query(max_length=200, description="subject, address or order")] = None,
+    f: ThreadFilterDep,
     limit: Annotated[int, Query(ge=1, le=queries.MAX_PAGE)] = 50,
     cursor: Annotated[str | None, Query(max_length=500)] = None,
 ) -> ThreadPageOut:
@@ -206,20 +201,8 @@ def list_threads(
     threads whose order the customer asked to cancel (`cancel_due_at` soonest first).
     `mailbox` and `client` narrow them to one mailbox or to a client's mailboxes."""
     names = _names(db)
-    selection = mailbox_service.selection_for(db, mailbox=mailbox, client=client)
     at = now()
-    page = queries.page_of_threads(
-        db,
-        ThreadFilter(
-            states=frozenset(state or WAITING_STATES),
-            kinds=frozenset(kind or ()),
-            mailbox_ids=selection.ids,
-            text=q.strip() or None if q else None,
-        ),
-        limit=limit,
-        cursor=cursor,
-        now=at,
-    )
+    page = queries.page_of_threads(db, f, limit=limit, cursor=cursor, now=at)
     return ThreadPageOut(
         items=[_thread_out(t, names[t.mailbox_id], at) for t in page.threads],
         next_cursor=page.next_cursor,

@@ -13,7 +13,6 @@ httpx is imported by the calls: a poll process never loads it.
 
 from __future__ import annotations
 
-import functools
 import logging
 import threading
 import time
@@ -30,7 +29,7 @@ from pydantic import SecretStr
 from app.clock import now
 from app.config import MailboxSettings
 from app.errors import ConfigError, WalmartApiError
-from app.mail.tls import default_tls_context
+from app.http_client import http_client
 from app.walmart.token import UnreadableToken, parse_token
 
 if TYPE_CHECKING:
@@ -46,15 +45,6 @@ TOKEN_MARGIN = timedelta(seconds=60)
 RATE_LIMIT_RETRIES = 3
 MAX_RETRY_AFTER = 30.0
 MAX_ANSWER_BYTES = 10 * 1024 * 1024
-
-
-@functools.cache
-def _http_client() -> httpx.Client:
-    """One client (thread-safe, one CA load) for every call; no redirects are followed, so a
-    token is only ever sent to the configured API."""
-    import httpx
-
-    return httpx.Client(verify=default_tls_context(), follow_redirects=False)
 
 
 @dataclass(frozen=True)
@@ -231,7 +221,7 @@ class WalmartClient:
             headers["WM_SEC.ACCESS_TOKEN"] = token.get_secret_value()
         auth = httpx.BasicAuth(basic[0], basic[1].get_secret_value()) if basic else None
         try:
-            response = _http_client().request(
+            response = http_client().request(
                 method,
                 self._base + path,
                 params=params,

@@ -1,4 +1,5 @@
-"""The agent's pages: sign in, the queue of waiting customers, and a thread.
+"""The agent's pages: sign in, the queue of waiting customers (filtered by the link's query:
+app.web.queue_filter), and a thread.
 
 Server-rendered with autoescaping on: message text is shown as text, never as HTML. Every form
 carries the session's CSRF token; every action goes through the same services as the API (the
@@ -9,7 +10,7 @@ from __future__ import annotations
 
 import math
 import secrets
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
@@ -18,16 +19,14 @@ from app.clock import now
 from app.deps import OrderReadsDep, SessionDep, SettingsDep
 from app.ids import RowId
 from app.mailboxes import repository as mailbox_repository
-from app.sla import WAITING_STATES
-from app.threads import queries
-from app.threads.repository import ThreadFilter
+from app.mailboxes import service as mailbox_service
+from app.threads import queue as thread_queue
 from app.web import sessions
 from app.web.auth import WebSessionDep
+from app.web.queue_filter import InvalidFilter, QueueQueryDep, thread_filter
 from app.web.rendering import render, render_thread
 
 router = APIRouter(include_in_schema=False)
-
-QUEUE_SIZE = 100
 
 
 @router.get("/login")
@@ -117,34 +116,20 @@ def _set_cookie(response: Response, request: Request, name: str, value: str, max
 
 
 @router.get("/")
-def queue(db: SessionDep, session: WebSessionDep) -> Response:
-    """The waiting customers, cancellation requests first, then overdue, with the time left."""
-    at = now()
-    page = queries.page_of_threads(
-        db, ThreadFilter(states=frozenset(WAITING_STATES)), limit=QUEUE_SIZE, cursor=None, now=at
-    )
-    names = {m.id: m.name for m in mailbox_repository.list_mailboxes(db)}
-    rows = [
-        {
-            "thread": t,
-            "state": queries.state_of(t, at),
-            "mailbox": names[t.mailbox_id],
-            "left": (t.due_at - at).total_seconds() if t.due_at else None,
-            "cancel_left": (
-                (t.cancel_due_at - at).total_seconds()
-                if t.cancel_due_at and t.closed_at is None
-                else None
-            ),
-        }
-        for t in page.threads
-    ]
-    return render(
-        "queue.html",
-        user=session.user,
-        csrf_token=session.csrf_token,
-        rows=rows,
-        more=page.next_cursor is not None,
-    )
+def queue_page(db: SessionDep, session: WebSessionDep, query: QueueQueryDep) -> Response:
+    """The waiting customers, most urgent first, as the filters in the link select them."""
+    shown: dict[str, Any] = {
+        "user": session.user,
+        "csrf_token": session.csrf_token,
+        "query": query,
+        "mailboxes": [m.name for m in mailbox_repository.list_mailboxes(db)],
+        "clients": mailbox_service.clients(db),
+    }
+    try:
+        selected = thread_filter(db, query)
+    except InvalidFilter as e:
+        return render("queue.html", status_code=e.status_code, queue=None, error=e.message, **shown)
+    return render("queue.html", queue=thread_queue.queue(db, selected, now=now()), **shown)
 
 
 @router.get("/threads/{thread_id}")
@@ -154,5 +139,6 @@ def thread_page(
     settings: SettingsDep,
     session: WebSessionDep,
     reads: OrderReadsDep,
+    query: QueueQueryDep,
 ) -> Response:
-    return render_thread(db, settings, session, thread_id, reads=reads)
+    return render_thread(db, settings, session, thread_id, reads=reads, query=query)

@@ -4,6 +4,7 @@ reason when a form on it is refused."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -11,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from app.clock import now
 from app.config import Settings
-from app.enums import AnswerChannel, Role
+from app.enums import AnswerChannel, Classification, Role
 from app.errors import HttpError
 from app.mail.quoting import trim_quoted_history
 from app.models import Draft, WebSession
@@ -20,13 +21,17 @@ from app.replies import repository as reply_repository
 from app.templating import html_templates
 from app.threads import outside_repository
 from app.threads import queries as thread_queries
+from app.threads import queue as thread_queue
 from app.threads import repository as thread_repository
 from app.threads import service as thread_service
 from app.walmart.events import FRAUD_CANCEL, INTENT_TO_CANCEL, PO_LINE_AUTOCANCELLED
 from app.walmart.opening import OrderReads, order_context
 from app.walmart.views import order_events_out
+from app.web.queue_filter import InvalidFilter, QueueQuery, thread_filter
 
 pages = html_templates("web")
+# The queue without filters: where "next thread" leads from a thread opened by its own link.
+EVERY_THREAD = QueueQuery()
 # How the thread page names the places a customer is answered outside the mailbox.
 CHANNEL_NAMES = {
     AnswerChannel.SELLER_CENTER: "Seller Center inbox",
@@ -54,15 +59,18 @@ def render_thread(
     error: str | None = None,
     status_code: int = 200,
     reads: OrderReads | None = None,
+    query: QueueQuery = EVERY_THREAD,
 ) -> HTMLResponse:
     """The thread page; with ``reads``, an order copy older than a few minutes is read again
-    (a bounded wait), without (a form refused) the copy as it is."""
+    (a bounded wait), without (a form refused) the copy as it is. ``query``: the filtered queue
+    the agent came from, which "next thread" and "back to the queue" stay in."""
     thread = thread_service.get_thread(db, thread_id)
     at = now()
-    messages = [
-        {"message": m, "text": trim_quoted_history(m.body_text)}
-        for m in thread_repository.messages_of(db, thread.id)
-    ]
+    stored = thread_repository.messages_of(db, thread.id)
+    messages = [{"message": m, "text": trim_quoted_history(m.body_text)} for m in stored]
+    latest = next(
+        (m for m in reversed(stored) if m.classification == Classification.CUSTOMER), None
+    )
     # Viewers see no drafts, as on the API (one rule: app.replies.drafts.DRAFT_ROLE).
     see_drafts = drafts.can_see_drafts(session.user)
     draft_rows = (
@@ -84,6 +92,12 @@ def render_thread(
         csrf_token=session.csrf_token,
         thread=thread,
         state=thread_queries.state_of(thread, at),
+        customer=thread_queue.customer_of(thread, latest.from_name if latest else None),
+        suggestion=(
+            thread_queue.topic_of(subject=latest.subject, text=latest.body_text) if latest else None
+        ),
+        query=query,
+        next_thread=_next_thread(db, query, thread.id, at),
         left=(thread.due_at - at).total_seconds() if thread.due_at else None,
         messages=messages,
         outside_answers=outside_repository.of_thread(db, thread.id),
@@ -102,6 +116,15 @@ def render_thread(
         event_names=EVENT_NAMES,
         now=at,
     )
+
+
+def _next_thread(db: Session, query: QueueQuery, thread_id: int, at: datetime) -> int | None:
+    try:
+        selected = thread_filter(db, query)
+    except InvalidFilter:
+        # A hand-edited link still shows the thread; "next" then walks the whole queue.
+        selected = thread_filter(db, EVERY_THREAD)
+    return thread_queue.next_in_queue(db, selected, now=at, after=thread_id)
 
 
 def _draft_row(db: Session, draft: Draft, settings: Settings) -> dict[str, Any]:

@@ -25,6 +25,9 @@ C, E, P = ThreadKind.CUSTOMER, ThreadKind.ESCALATION, ThreadKind.COMPLAINT
         ("at_risk", "overdue", E, ("overdue", True, True)),
         (None, "overdue", P, ("overdue", True, True)),
         ("waiting", "warn_24h", C, ("warn_24h", False, False)),
+        ("at_risk", "remind_6h", C, ("remind_6h", False, False)),
+        ("remind_6h", "remind_1h", E, ("remind_1h", False, True)),
+        ("waiting", "remind_0.25h", P, ("remind_0.25h", True, True)),
     ],
 )
 def test_thread_alert_table(from_level, to_level, kind, expected) -> None:  # type: ignore[no-untyped-def]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import random
 import time
 from datetime import UTC, datetime
@@ -502,6 +503,30 @@ def test_attachment_names_are_capped() -> None:
     assert parsed.attachment_names[:2] == ("f0.pdf", "f1.pdf")
     assert len(parsed.attachment_names) == 100
     assert has_problem(parsed, "150 attachments; only the first 100 are named")
+
+
+def test_a_long_body_is_cut_and_says_so() -> None:
+    line = "The quick brown fox jumps over the lazy dog.\n"
+    text = line * (2 * body_module.MAX_BODY_CHARS // len(line))
+    parsed = parse_message(eml(*BASIC, body=text))
+    assert parsed.body_text == text[: body_module.MAX_BODY_CHARS]
+    assert has_problem(parsed, "body text cut at 1,000,000 characters")
+
+
+def test_only_the_head_of_a_huge_text_part_is_decoded() -> None:
+    """A base64 text part far over the limit: its head (whole lines) is read, the rest left in
+    the raw message."""
+    encoded = base64.encodebytes(("ünïcode words " * 600_000).encode("utf-8")).decode()
+    body = (
+        "--b\nContent-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: base64\n\n"
+        f"{encoded}--b\nContent-Type: text/plain\n\nAfter it.\n--b--\n"
+    )
+    raw = eml(*BASIC, 'Content-Type: multipart/mixed; boundary="b"', body=body)
+    parsed = parse_message(raw)
+    assert parsed.body_text.startswith("ünïcode words ünïcode")
+    assert len(parsed.body_text) == body_module.MAX_BODY_CHARS
+    assert has_problem(parsed, "only its first")
+    assert not has_problem(parsed, "base64")  # cut at a line end: what is read decodes cleanly
 
 
 def test_only_an_attached_message_shows_its_text() -> None:

@@ -9,7 +9,9 @@ classification and order-number extraction work on the result. Deterministic and
 
 from __future__ import annotations
 
+import base64
 import re
+from email.utils import getaddresses
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -278,3 +280,64 @@ order_text = st.lists(
 @given(subject=order_text, body=order_text)
 def test_order_number_extraction(subject: str, body: str) -> None:
     assert_order_number_found_in(subject, body)
+
+
+# Mailboxes written plainly ("Name <local@domain>", "local@domain"), which parse_message reads
+# without getaddresses, each with one character put anywhere that may take it off that path.
+plain_name = st.lists(
+    st.sampled_from(["Buyer", "J.", "O'Brien", "a_b-c", "Shopper", "7", " ", "\t"]), max_size=4
+).map("".join)
+plain_address = st.sampled_from(
+    ["ab@relay.walmart.com", "first.last@mail.example.co.uk", "a..b@x", "x%y+z@h-1.example"]
+)
+odd_character = st.sampled_from([*".,;:\"()[]\\<>@é' \t-_%+", ""])
+
+
+@st.composite
+def address_value(draw: st.DrawFn) -> str:
+    name, address = draw(plain_name), draw(plain_address)
+    value = draw(st.sampled_from([f"{name} <{address}>", f"{name}<{address}>", address]))
+    at = draw(st.integers(0, len(value)))
+    return value[:at] + draw(odd_character) + value[at:]
+
+
+@FUZZ
+@given(value=address_value())
+def test_addresses_read_as_getaddresses_reads_them(value: str) -> None:
+    raw = f"From: {value}\r\nTo: {value}\r\nSubject: hi\r\n\r\nbody\r\n".encode()
+    parsed = parse_message(raw)
+    expected = [
+        (" ".join(name.split()), address.strip().lower())
+        for name, address in getaddresses([value])
+        if address.strip()
+    ]
+    from_name, from_address = expected[0] if expected else ("", None)
+    assert (parsed.from_name, parsed.from_address) == (from_name or None, from_address)
+    assert parsed.to == tuple(dict.fromkeys(address for _, address in expected))
+
+
+complaint_text = st.lists(
+    st.one_of(
+        st.sampled_from(["Better Business Bureau", "BBB", "attorneys-general", "Attorney General"]),
+        # Letters that match ASCII ones case-insensitively, and near misses.
+        st.sampled_from(["\u017f", "\u212a", "\u0130", "\u0131", "B", "b", "bureau", "generaI"]),
+        st.sampled_from([" ", "\n", "-", "x", "é"]),
+    ),
+    max_size=12,
+).map("".join)
+
+
+@FUZZ
+@given(subject=complaint_text, body=complaint_text)
+def test_complaints_are_found_as_the_pattern_finds_them(subject: str, body: str) -> None:
+    raw = (
+        "From: Buyer <ab@example.com>\r\nSubject: =?utf-8?b?"
+        + base64.b64encode(subject.encode()).decode()
+        + "?=\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n"
+        + body
+    ).encode()
+    parsed = parse_message(raw)
+    verdict = classify(parsed, folder=FolderRole.INBOX, seller_addresses=[])
+    pattern = r"\bbetter\s+business\s+bureau\b|\bBBB\b|\battorneys?[\s-]+general\b"
+    expected = any(re.search(pattern, t, re.IGNORECASE) for t in (parsed.subject, parsed.body_text))
+    assert verdict.complaint is expected
