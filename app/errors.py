@@ -88,6 +88,17 @@ class Conflict(HttpError):
     status_code = 409
 
 
+class SmtpNotConfigured(Conflict):
+    """A reply cannot be sent: no [smtp] section, and the mailbox has no SMTP server of its own
+    (monitoring only: the seller replies from their own mail client)."""
+
+    code = "smtp_not_configured"
+
+
+# Errors whose code says more than their status's: ErrorOut lists their codes for programs.
+NAMED_CODE_ERRORS: tuple[type[HttpError], ...] = (SmtpNotConfigured,)
+
+
 class Unauthenticated(HttpError):
     status_code = 401
 

@@ -15,7 +15,7 @@ from fastapi.responses import JSONResponse, RedirectResponse
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from app.errors import CODES, HttpError, LoginRequired
+from app.errors import CODES, NAMED_CODE_ERRORS, HttpError, LoginRequired
 
 DESCRIPTIONS = {
     400: "The request cannot be carried out as it is (`detail` says why)",
@@ -42,7 +42,8 @@ class ErrorOut(BaseModel):
 
     detail: str = Field(description="what went wrong and what to do, in words")
     code: str = Field(
-        description="a stable name for programs: " + ", ".join(sorted(set(CODES.values())))
+        description="a stable name for programs: "
+        + ", ".join(sorted({*CODES.values(), *(e.code for e in NAMED_CODE_ERRORS if e.code)}))
     )
     errors: list[FieldError] | None = Field(
         default=None, description="each field's problem, when the request did not validate"

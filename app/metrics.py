@@ -45,7 +45,7 @@ POLL_FAILURES = Counter(
 )
 ALERTS = Counter(
     "slawatch_alerts",
-    "Alert emails by outcome (sent, retrying, failed).",
+    "Alert emails by outcome (sent, retrying, failed; skipped: no SMTP server configured).",
     ["outcome"],
     registry=registry,
 )

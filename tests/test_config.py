@@ -4,6 +4,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -46,6 +47,29 @@ def test_defaults_without_a_config_file() -> None:
     assert settings.sla.response_hours == 48
     assert settings.sla.at_risk_hours == 12
     assert settings.mailboxes == []
+
+
+@pytest.mark.parametrize(
+    ("toml", "env", "server"),
+    [
+        ("", {}, None),  # monitoring only
+        ("[smtp]\n", {}, ("localhost", 587, "starttls")),  # the old default, asked for
+        (
+            '[smtp]\nhost = "smtp.example.com"\nport = 465\nsecurity = "ssl"\n',
+            {},
+            ("smtp.example.com", 465, "ssl"),
+        ),
+        ("", {"SLAWATCH_SMTP__HOST": "mail.example.com"}, ("mail.example.com", 587, "starttls")),
+    ],
+)
+def test_smtp_is_configured_only_by_a_section_or_a_variable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, toml: str, env: dict[str, str], server: Any
+) -> None:
+    (tmp_path / "slawatch.toml").write_text(toml)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    smtp = load_settings().smtp
+    assert ((smtp.host, smtp.smtp_port, smtp.security) if smtp else None) == server
 
 
 def test_toml_file_in_working_directory_is_read(tmp_path: Path) -> None:

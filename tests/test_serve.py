@@ -27,3 +27,28 @@ def test_serve_refuses_an_unmigrated_database_and_says_how_to_fix_it(tmp_path: P
     )
     assert result.returncode == 2
     assert "run `slawatch migrate`" in result.stderr
+
+
+def _serve_log(tmp_path: Path, config: str) -> str:
+    (tmp_path / "slawatch.toml").write_text(config)
+    env = migrated(f"sqlite:///{tmp_path / 'slawatch.db'}", tmp_path)
+    log = tmp_path / "serve.log"
+    with serving(env, tmp_path, "--no-scheduler", log=log) as (_, base):
+        assert httpx.get(f"{base}/healthz").status_code == 200
+    return log.read_text()
+
+
+def test_serve_without_smtp_says_once_that_replies_and_alert_emails_are_off(
+    tmp_path: Path,
+) -> None:
+    lines = _serve_log(tmp_path, "").splitlines()
+    said = [line for line in lines if "SMTP is not configured" in line]
+    assert len(said) == 1, lines
+    assert " INFO app.cli.server: " in said[0]
+    assert "alert emails are off" in said[0] and "replies" in said[0]
+    assert "chat channels still get alerts" in said[0]
+
+
+def test_serve_with_smtp_says_nothing_of_it(tmp_path: Path) -> None:
+    log = _serve_log(tmp_path, '[smtp]\nhost = "smtp.example.com"\n')
+    assert "SMTP is not configured" not in log

@@ -19,7 +19,7 @@ from app import metrics
 from app.alerts import emails, repository, rules
 from app.alerts import service as alert_service
 from app.alerts.channels import jobs as channel_jobs
-from app.config import Settings
+from app.config import Settings, SmtpSettings
 from app.db import session_scope
 from app.enums import AlertState
 from app.mail import smtp
@@ -33,11 +33,16 @@ log = logging.getLogger(__name__)
 DELIVERY_BATCH = 50
 
 
+# What an alert that could not be emailed because there is no server to mail it through says.
+EMAIL_OFF = "not emailed: SMTP is not configured (no [smtp] section)"
+
+
 @dataclass
 class DeliveryReport:
     sent: int = 0
     retrying: int = 0
     failed: int = 0
+    skipped: int = 0  # no SMTP server: recorded, never emailed
 
 
 def _groups(due: list[Alert], *, digest: bool) -> list[list[Alert]]:
@@ -59,11 +64,12 @@ def _deliver(
     *,
     mailer: smtp.SmtpSession,
     settings: Settings,
+    server: SmtpSettings,
     now: datetime,
     report: DeliveryReport,
 ) -> None:
     to = group[0].recipients
-    sender = settings.alerts.from_address or settings.smtp.from_address
+    sender = settings.alerts.from_address or server.from_address
     problem = None
     if not to:
         problem = "no recipients configured: set [alerts] recipients"
@@ -110,13 +116,33 @@ def deliver_due(
 ) -> DeliveryReport:
     """Send every alert whose time has come; each batch holds its rows locked while sending."""
     report = DeliveryReport()
+    server = settings.smtp
     while True:
-        with session_scope(session_factory) as db, smtp.SmtpSession(settings.smtp) as mailer:
+        with session_scope(session_factory) as db:
             due = repository.lock_due(db, now=now, limit=DELIVERY_BATCH)
-            for group in _groups(due, digest=settings.alerts.digest_minutes > 0):
-                _deliver(group, mailer=mailer, settings=settings, now=now, report=report)
+            if server is None:
+                _skip(due, report)
+            else:
+                with smtp.SmtpSession(server) as mailer:
+                    for group in _groups(due, digest=settings.alerts.digest_minutes > 0):
+                        _deliver(
+                            group,
+                            mailer=mailer,
+                            settings=settings,
+                            server=server,
+                            now=now,
+                            report=report,
+                        )
         if len(due) < DELIVERY_BATCH:
             return report
+
+
+def _skip(due: list[Alert], report: DeliveryReport) -> None:
+    """Monitoring only (no [smtp]): each alert stays recorded, closed once with the reason, so
+    none is retried, logged at every sweep, or mailed in a flood once SMTP is configured."""
+    for alert in due:
+        alert.state, alert.last_error = AlertState.FAILED, EMAIL_OFF
+    report.skipped += len(due)
 
 
 @dataclass
@@ -152,6 +178,6 @@ def sweep(
         delivery = deliver_due(session_factory, settings, now=now)
     finally:
         channels = channel_jobs.deliver_due(session_factory, settings, now=now)
-    for outcome in ("sent", "retrying", "failed"):
+    for outcome in ("sent", "retrying", "failed", "skipped"):
         metrics.ALERTS.labels(outcome).inc(getattr(delivery, outcome))
     return SweepReport(transitions, alerts, delivery, channels)

@@ -96,7 +96,10 @@ def _cmd_sweep(settings: Settings, _: argparse.Namespace) -> int:
     for t in report.transitions:
         print(f"thread {t.thread_id}: {t.from_level or 'new'} -> {t.to_level}")
     d = report.delivery
-    print(f"alerts sent: {d.sent}, to retry: {d.retrying}, failed: {d.failed}")
+    print(
+        f"alerts sent: {d.sent}, to retry: {d.retrying}, failed: {d.failed}, "
+        f"not emailed (no SMTP): {d.skipped}"
+    )
     c = report.channels
     if settings.alerts.channels:
         print(f"channel deliveries sent: {c.sent}, to retry: {c.retrying}, failed: {c.failed}")

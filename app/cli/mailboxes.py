@@ -135,7 +135,8 @@ def _cmd_check_config(settings: Settings, _: argparse.Namespace) -> int:
     ]
     if any(m.auth == "oauth2" for m in settings.mailboxes):
         secrets.append(settings.token_key)
-    secrets.append(settings.smtp.password)
+    if settings.smtp:
+        secrets.append(settings.smtp.password)
     # A channel's URL is read (and must be https) here, not first at the sweep that needs it.
     for channel in settings.alerts.channels:
         secrets += [channel.url, channel.secret]
@@ -157,7 +158,13 @@ def _cmd_check_config(settings: Settings, _: argparse.Namespace) -> int:
         )
     if not settings.mailboxes:
         print("no mailboxes configured")
-    print(f"smtp: {settings.smtp.host}:{settings.smtp.smtp_port} ({settings.smtp.security})")
+    smtp = settings.smtp
+    print(
+        f"smtp: {smtp.host}:{smtp.smtp_port} ({smtp.security})"
+        if smtp
+        else "smtp: not configured (no [smtp] section): no alert emails, no replies from mailboxes "
+        "without an smtp_host of their own"
+    )
     print(f"alert recipients: {', '.join(settings.alerts.recipients) or '(none)'}")
     for channel in settings.alerts.channels:
         print(f"alert channel {channel.key} ({channel.kind})")  # never its URL

@@ -67,6 +67,7 @@ def _cmd_migrate(settings: Settings, _: argparse.Namespace) -> int:
 
 
 def _cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
+    import logging
     import os
     import signal
 
@@ -91,6 +92,13 @@ def _cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
                     "  slawatch users add admin --role admin --password",
                     file=sys.stderr,
                 )
+    if settings.smtp is None:
+        # Said once here, not at every sweep or page: monitoring only is a choice, not a fault.
+        logging.getLogger(__name__).info(
+            "SMTP is not configured (no [smtp] section): alert emails are off, and so are "
+            "replies from mailboxes without an smtp_host of their own; chat channels still get "
+            "alerts"
+        )
     # uvicorn stops gracefully on SIGTERM or SIGINT, then raises the signal again for the handler
     # it found: this one ends `serve` through the finally below, which stops its worker in order.
     for signum in (signal.SIGTERM, signal.SIGINT):

@@ -36,7 +36,9 @@ class Settings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     sla: SlaSettings = SlaSettings()
     mailboxes: list[MailboxSettings] = Field(default_factory=list)
-    smtp: SmtpSettings = SmtpSettings()
+    # None (no [smtp] section): monitoring only. No alert emails, and no replies except from a
+    # mailbox with an SMTP server of its own (smtp_host); an empty [smtp] means localhost.
+    smtp: SmtpSettings | None = None
     alerts: AlertSettings = AlertSettings()
     replies: ReplySettings = ReplySettings()
     worker: WorkerSettings = WorkerSettings()
@@ -49,6 +51,10 @@ class Settings(BaseSettings):
     token_key_file: str | None = None
     api_mailboxes: ApiMailboxSettings = ApiMailboxSettings()
     server: ServerSettings = ServerSettings()
+
+    def reply_smtp(self, mailbox: MailboxSettings) -> SmtpSettings | None:
+        """The server a mailbox's replies go through: its own, else [smtp]; None: neither."""
+        return mailbox.smtp() or self.smtp
 
     def token_key(self) -> SecretStr:
         if self.token_key_file:

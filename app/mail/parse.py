@@ -16,8 +16,9 @@ Every string in a ParsedMessage is valid Unicode without NUL characters, so it c
 in any database column as is.
 
 The steps live beside this module: ``headers.py`` and ``charsets.py`` decode header values,
-``body.py`` walks the MIME tree (``html_text.py`` reads HTML), ``problems.py`` collects what
-could not be read. Trimming quoted history for display is ``quoting.py``, not parsing.
+``body.py`` walks the MIME tree (``html_text.py`` reads HTML), ``bounds.py`` bounds the header
+values kept, ``problems.py`` collects what could not be read. Trimming quoted history for
+display is ``quoting.py``, not parsing.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from email.policy import compat32
 from types import MappingProxyType
 
 from app.mail.body import BodyWalker, capped_body
+from app.mail.bounds import bounded_addresses, bounded_id, bounded_line, bounded_references
 from app.mail.charsets import guess_decode, normalise_newlines
 from app.mail.headers import HeaderReader, content_type_of, split_head, unique_in_order
 from app.mail.problems import Problems, shown_value
@@ -157,12 +159,13 @@ def _parse(raw: bytes, problems: Problems, *, headers_only: bool) -> ParsedMessa
         attachment_names = walker.attachment_names()
     # Everything that may add a problem runs before ParsedMessage takes the list.
     message_id = headers.message_id()
-    in_reply_to = headers.in_reply_to()
-    references = headers.references()
-    reply_to = unique_in_order(address for _, address in headers.addresses("reply-to"))
-    to = unique_in_order(address for _, address in headers.addresses("to"))
-    cc = unique_in_order(address for _, address in headers.addresses("cc"))
-    subject = headers.text("subject") or ""
+    in_reply_to = bounded_id(headers.in_reply_to())
+    references = bounded_references(headers.references(), problems)
+    reply_to = _address_list(headers, "Reply-To", problems)
+    to = _address_list(headers, "To", problems)
+    cc = _address_list(headers, "Cc", problems)
+    subject = bounded_line(headers.text("subject") or "", name="Subject", problems=problems)
+    from_name = bounded_line(from_name, name="From name", problems=problems)
     date = headers.date()
     content_type = content_type_of(msg, problems)
     classification_headers = {
@@ -187,6 +190,11 @@ def _parse(raw: bytes, problems: Problems, *, headers_only: bool) -> ParsedMessa
         problems=problems.as_tuple(),
         size=len(raw),
     )
+
+
+def _address_list(headers: HeaderReader, name: str, problems: Problems) -> tuple[str, ...]:
+    addresses = unique_in_order(address for _, address in headers.addresses(name.lower()))
+    return bounded_addresses(addresses, name=name, problems=problems)
 
 
 def _unparsed(raw: bytes, problems: Problems) -> ParsedMessage:

@@ -18,6 +18,11 @@ from app.mail.imap_errors import ImapError
 from app.mailboxes.rules import ApiMailbox, RefusedHost
 from app.oauth.grants import Logins
 
+SMTP_OFF = (
+    "not configured (no [smtp] section): slawatch sends no replies or alert emails; "
+    "reply from your own mail client"
+)
+
 
 @dataclass
 class Step:
@@ -39,8 +44,9 @@ class ConnectionReport:
 
 
 def test(
-    settings: MailboxSettings, *, logins: Logins, default_smtp: SmtpSettings
+    settings: MailboxSettings, *, logins: Logins, default_smtp: SmtpSettings | None
 ) -> ConnectionReport:
+    """``default_smtp``: [smtp], None when there is no such section (monitoring only)."""
     report = ConnectionReport(mailbox=settings.name)
     if isinstance(settings, ApiMailbox) and not _hosts_allowed(settings, report):
         return report
@@ -117,11 +123,19 @@ def _imap(settings: MailboxSettings, login: Login, report: ConnectionReport) -> 
 
 
 def _smtp(
-    settings: MailboxSettings, login: Login, default_smtp: SmtpSettings, report: ConnectionReport
+    settings: MailboxSettings,
+    login: Login,
+    default_smtp: SmtpSettings | None,
+    report: ConnectionReport,
 ) -> None:
-    """Sign in to the server replies go through: the mailbox's own, else the global one."""
+    """Sign in to the server replies go through: the mailbox's own, else the global one. With
+    neither, there is nothing to sign in to: a seller who replies from their own mail client
+    configures none, and the test passes saying so."""
     own = settings.smtp()
     server = own or default_smtp
+    if server is None:
+        report.steps.append(Step("check SMTP", True, SMTP_OFF))
+        return
     who = f" as {server.username}" if server.username else " (no login configured)"
     where = f"{server.host}:{server.smtp_port} ({server.security}){who}"
     try:

@@ -62,7 +62,7 @@ def _own_env_names(settings: Settings) -> dict[str, str]:
         ENV_PREFIX + "DATABASE_URL": "the database URL",
         CONFIG_ENV_VAR: "the config file's path",
         settings.token_key_env: "the token key",
-        settings.smtp.password_env: "the SMTP password",
+        settings.smtp.password_env if settings.smtp else None: "the SMTP password",
         settings.status.metrics_token_env: "the metrics token",
     }
     for mailbox in settings.mailboxes:
@@ -79,7 +79,7 @@ def _own_files(settings: Settings) -> dict[Path, str]:
     named: dict[str | Path | None, str] = {
         config_file_path(): "the config file",
         settings.token_key_file: "the token key",
-        settings.smtp.password_file: "the SMTP password",
+        settings.smtp.password_file if settings.smtp else None: "the SMTP password",
     }
     try:
         url = make_url(settings.database_url)

@@ -20,17 +20,17 @@ from sqlalchemy.orm import Session, sessionmaker
 from app import metrics
 from app.audit import service as audit
 from app.clock import now
-from app.config import MailboxSettings, Settings
+from app.config import MailboxSettings, Settings, SmtpSettings
 from app.db import session_scope
 from app.enums import DraftState
-from app.errors import ConfigError, Conflict, HttpError
+from app.errors import ConfigError, Conflict, HttpError, SmtpNotConfigured
 from app.ingest.store import store_outgoing
 from app.mail import smtp
 from app.mail.imap import ImapMailbox
 from app.mail.imap_errors import ImapError
 from app.mailboxes import registry
 from app.mailboxes import repository as mailbox_repository
-from app.models import Draft, User
+from app.models import Draft, Thread, User
 from app.oauth.grants import Logins
 from app.replies import repository
 from app.replies.drafts import body_hash, envelope_of, get
@@ -53,6 +53,33 @@ class _Outgoing:
     message: EmailMessage
     recipient: str
     mailbox: MailboxSettings
+    server: SmtpSettings
+
+
+def reply_server(settings: Settings, mailbox: MailboxSettings) -> SmtpSettings:
+    """The SMTP server the mailbox's replies go through; refused (409) when there is none."""
+    server = settings.reply_smtp(mailbox)
+    if server is None:
+        raise SmtpNotConfigured(
+            f"SMTP is not configured (no [smtp] section, and mailbox {mailbox.name!r} has no "
+            "smtp_host), so slawatch cannot send replies: reply from your own mail client "
+            "(slawatch sees the reply in the Sent folder), or add an [smtp] section"
+        )
+    return server
+
+
+def sending_off(db: Session, settings: Settings, thread: Thread) -> str | None:
+    """Why the thread's replies cannot be sent from slawatch (no SMTP server), for the page to
+    say beside a disabled button; None when they can."""
+    name = mailbox_repository.get_mailbox(db, thread.mailbox_id).name
+    mailbox = registry.settings_for(db, settings, name)
+    if mailbox is None:
+        return None  # not configured at all: the send refuses it with its own reason
+    try:
+        reply_server(settings, mailbox)
+    except SmtpNotConfigured as e:
+        return e.message
+    return None
 
 
 def reply_message(draft: Draft, envelope: Envelope) -> EmailMessage:
@@ -126,6 +153,7 @@ def _claim(
     mailbox = registry.settings_for(db, settings, mailbox_name)
     if mailbox is None:
         raise Conflict(f"mailbox {mailbox_name!r} is not configured; cannot send from it")
+    server = reply_server(settings, mailbox)  # before the claim: the draft stays approved
     if draft.outgoing_message_id is None:
         draft.outgoing_message_id = make_msgid(domain=envelope.from_address.rpartition("@")[2])
         db.flush()
@@ -154,7 +182,7 @@ def _claim(
         target=draft,
         detail={"message_id": draft.outgoing_message_id, "to": envelope.to_address},
     )
-    return _Outgoing(draft.id, reply_message(draft, envelope), envelope.to_address, mailbox)
+    return _Outgoing(draft.id, reply_message(draft, envelope), envelope.to_address, mailbox, server)
 
 
 def _user(db: Session, user_id: int) -> User:
@@ -186,7 +214,7 @@ def send(
     if isinstance(claimed, Draft):
         return claimed.id
     try:
-        _send_reply(claimed, settings=settings, logins=logins)
+        _send_reply(claimed, logins=logins)
         metrics.SMTP_SENDS.labels("reply", "accepted").inc()
     except smtp.SmtpOutcomeUnknown as e:
         metrics.SMTP_SENDS.labels("reply", "unknown").inc()
@@ -236,17 +264,16 @@ def _record_failure(
         )
 
 
-def _send_reply(claimed: _Outgoing, *, settings: Settings, logins: Logins) -> None:
+def _send_reply(claimed: _Outgoing, *, logins: Logins) -> None:
     """Through the mailbox's own SMTP server signed in as the mailbox, else the global one."""
-    own = claimed.mailbox.smtp()
-    if own is None:
-        smtp.send(settings.smtp, claimed.message, recipients=[claimed.recipient])
+    if claimed.mailbox.smtp() is None:
+        smtp.send(claimed.server, claimed.message, recipients=[claimed.recipient])
         return
     try:
         login = logins.for_mailbox(claimed.mailbox)
     except ConfigError as e:
         raise smtp.SmtpError(str(e), kind="config") from e
-    smtp.send(own, claimed.message, recipients=[claimed.recipient], login=login)
+    smtp.send(claimed.server, claimed.message, recipients=[claimed.recipient], login=login)
 
 
 def _append_sent_copy(

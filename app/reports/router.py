@@ -42,9 +42,8 @@ def _download(
     name: str, columns: Sequence[str], rows: Iterable[Sequence[Cell]], at: datetime
 ) -> CsvResponse:
     filename = f"slawatch-{name}-{at:%Y%m%dT%H%MZ}.csv"
-    return CsvResponse(
+    return CsvResponse(  # text/csv; charset=utf-8 (Starlette names the charset of text/*)
         csv_lines(columns, rows),
-        media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="{filename}"'},
     )
 

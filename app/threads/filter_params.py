@@ -34,7 +34,9 @@ def thread_filter(
     selection: SelectionDep,
     state: Annotated[list[ThreadState] | None, Query()] = None,
     kind: Annotated[list[ThreadKind] | None, Query()] = None,
-    q: Annotated[str | None, Query(max_length=200, description="subject, address or order")] = None,
+    q: Annotated[
+        str | None, Query(max_length=200, description="subject, customer name or address, order")
+    ] = None,
 ) -> ThreadFilter:
     """Without ``state``, the three waiting states."""
     return ThreadFilter(

@@ -27,9 +27,8 @@ class QueueRow:
     mailbox: str
     customer: str | None  # the name the buyer signs with, else their (relay) address
     left_seconds: float | None
+    cancel_left_seconds: float | None  # the customer asked to cancel: the request's time left
     suggestion: Suggestion | None
-    # The customer asked to cancel the order: the request's time left (None: no request waits).
-    cancel_left_seconds: float | None = None
 
 
 @dataclass(frozen=True)
@@ -71,12 +70,12 @@ def queue(db: Session, f: ThreadFilter, *, now: datetime) -> Queue:
                 mailbox=names[thread.mailbox_id],
                 customer=customer_of(thread, from_name),
                 left_seconds=(thread.due_at - now).total_seconds() if thread.due_at else None,
-                suggestion=topic_of(subject=subject, text=text),
                 cancel_left_seconds=(
                     (thread.cancel_due_at - now).total_seconds()
                     if thread.cancel_due_at and thread.closed_at is None
                     else None
                 ),
+                suggestion=topic_of(subject=subject, text=text),
             )
         )
     return Queue(

@@ -274,8 +274,6 @@ def threads_with_cancel_request(
 ) -> list[Thread]:
     """Threads whose order the customer asked to cancel, the request's deadline soonest first:
     a queue lists them before any other (the lists above leave them out)."""
-    if not f.cancellations_first:
-        return []
     query = select(Thread).where(_CANCEL_PENDING)
     if after is not None:
         due, thread_id = after
@@ -305,10 +303,12 @@ def threads_without_deadline(
 
 
 def queue(db: Session, f: ThreadFilter, *, now: datetime, limit: int) -> list[Thread]:
-    """The agent's queue: threads whose order the customer asked to cancel, the request's deadline
-    soonest first; threads with a running clock, most urgent first; then, when the filter asks
-    for other states too, those newest first. The queue's order is decided here alone."""
-    threads = threads_with_cancel_request(db, f, after=None, limit=limit)
+    """The agent's queue: cancellation requests first, then threads with a running clock, most
+    urgent first; then, when the filter asks for other states too, those newest first. The
+    queue's order is decided here alone."""
+    threads = (
+        threads_with_cancel_request(db, f, after=None, limit=limit) if f.cancellations_first else []
+    )
     if len(threads) < limit:
         threads += threads_with_deadline(db, f, now=now, after=None, limit=limit - len(threads))
     if len(threads) < limit:

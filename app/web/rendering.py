@@ -16,7 +16,7 @@ from app.enums import AnswerChannel, Classification, Role
 from app.errors import HttpError
 from app.mail.quoting import trim_quoted_history
 from app.models import Draft, WebSession
-from app.replies import drafts
+from app.replies import drafts, sending
 from app.replies import repository as reply_repository
 from app.templating import html_templates
 from app.threads import outside_repository
@@ -111,6 +111,7 @@ def render_thread(
         templates=reply_repository.list_templates(db) if see_drafts else [],
         error=error,
         can_act=see_drafts and session.user.role.allows(Role.AGENT),
+        sending_off=sending.sending_off(db, settings, thread) if see_drafts else None,
         order=order,
         order_events=order_events_out(db, thread, order),
         event_names=EVENT_NAMES,

@@ -16,11 +16,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from app import metrics
+from app.alerts import service as alert_service
 from app.alerts.jobs import sweep
 from app.clock import now
+from app.config import QuietHours
 from app.enums import AlertState, Role
 from app.main import create_app
-from app.models import AlertDelivery
+from app.models import AlertDelivery, Thread
 from tests.alerts.channel_factories import (
     BASE_URL,
     WEBHOOK_KEY,
@@ -213,20 +215,24 @@ def test_the_digest_batches_a_chat_channels_non_urgent_alerts_but_not_a_webhooks
 ) -> None:
     at = now()
     with session_factory.begin() as db:
-        threads(db, mailbox(db), waited_hours=37, count=2, at=at)  # at risk: not urgent
+        threads(db, mailbox(db), waited_hours=37, count=12, at=at)  # at risk: not urgent
     settings = channel_settings(database_url, chat, tmp_path, monkeypatch, digest_minutes=60)
 
     assert sweep(session_factory, settings, now=at).channels.sent == 0  # the digest slot
     assert chat.posted == []
     released = sweep(session_factory, settings, now=at + timedelta(minutes=61))
 
-    assert released.channels.sent == 6
-    (digest,) = [m.json() for m in chat.to(chat.slack_path)]
-    assert digest["text"] == "slawatch: 2 alerts"
-    assert [b["type"] for b in digest["blocks"]].count("header") == 2
-    (card,) = [m.json() for m in chat.to(chat.teams_path)]
-    assert [e["type"] for e in card["attachments"][0]["content"]["body"]].count("FactSet") == 2
-    assert len(chat.to(chat.webhook_path)) == 2
+    assert released.channels.sent == 3 * 12
+    # Each alert once, in a few messages of at most ten (Slack refuses more than 50 blocks).
+    digests = [m.json() for m in chat.to(chat.slack_path)]
+    sizes = [[b["type"] for b in d["blocks"]].count("header") for d in digests]
+    assert sum(sizes) == 12 and max(sizes) <= 10 and len(digests) <= 3
+    assert all(len(d["blocks"]) <= 50 for d in digests)
+    assert [d["text"] for d in digests] == [f"slawatch: {n} alerts" for n in sizes]
+    cards = [m.json()["attachments"][0]["content"]["body"] for m in chat.to(chat.teams_path)]
+    sizes = [[e["type"] for e in body].count("FactSet") for body in cards]
+    assert sum(sizes) == 12 and max(sizes) <= 10 and len(cards) <= 3
+    assert len(chat.to(chat.webhook_path)) == 12
 
 
 def test_alerts_go_to_the_channels_of_their_mailbox_client_and_event(
@@ -266,3 +272,63 @@ def test_alerts_go_to_the_channels_of_their_mailbox_client_and_event(
         3
     ] == {"title": "Mailbox", "value": "acme-store"}
     assert [m.json()["event"] for m in chat.to(chat.webhook_path)] == ["at_risk"]
+
+
+def test_quiet_hours_hold_a_channels_non_urgent_alerts_until_the_team_is_back(
+    chat: ChatReceiver,
+    database_url: str,
+    session_factory: sessionmaker[Session],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    at = now().replace(second=0, microsecond=0)
+    with session_factory.begin() as db:
+        box = mailbox(db)
+        threads(db, box, waited_hours=37, at=at)  # at risk, 11 h left: it can wait
+        threads(db, box, waited_hours=49, at=at)  # overdue, not urgent for a customer
+    quiet = QuietHours(start=(at - timedelta(hours=1)).time(), end=(at + timedelta(hours=1)).time())
+    settings = channel_settings(database_url, chat, tmp_path, monkeypatch, quiet_hours=quiet)
+
+    sweep(session_factory, settings, now=at)
+    assert chat.posted == []
+    assert sweep(session_factory, settings, now=at + timedelta(minutes=59)).channels.sent == 0
+    back = sweep(session_factory, settings, now=at + timedelta(hours=1, minutes=1))
+    assert back.channels.sent == 6
+
+
+def test_a_cancellation_request_reaches_the_channels_like_any_alert(
+    chat: ChatReceiver,
+    database_url: str,
+    session_factory: sessionmaker[Session],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    at = now()
+    settings = channel_settings(
+        database_url, chat, tmp_path, monkeypatch, webhook_events=["cancel_request"]
+    )
+    with session_factory.begin() as db:
+        (thread_id,) = threads(db, mailbox(db), waited_hours=1, at=at)
+        thread = db.get(Thread, thread_id)
+        assert thread is not None
+        thread.cancel_requested_at, thread.cancel_due_at = at, at + timedelta(hours=4)
+        alert_service.cancel_request_alert(
+            db,
+            thread=thread,
+            mailbox_name="store-1",
+            purchase_order_id="108829272810783",
+            products=["Desk lamp"],
+            settings=settings,
+            now=at,
+        )
+
+    assert sweep(session_factory, settings, now=at).channels.sent == 3
+
+    (posted,) = chat.to(chat.webhook_path)
+    body = posted.json()
+    assert body["event"] == "cancel_request" and body["urgent"] is True
+    assert body["thread"]["time_left_seconds"] == 4 * 3600
+    assert body["reason"].startswith("the customer asked to cancel")
+    (message,) = [m.json() for m in chat.to(chat.slack_path)]
+    assert message["text"].startswith("slawatch: CANCELLATION REQUEST: ")
+    assert facts_of_slack(message)["Why"].startswith("the customer asked to cancel")

@@ -12,6 +12,7 @@ from fastapi.testclient import TestClient
 
 from app.config import Settings
 from app.enums import Role
+from app.mailboxes.connection import SMTP_OFF
 from app.main import create_app
 from tests.mailboxes.helpers import API_MAILBOXES, config_mailbox
 from tests.support.dovecot import Dovecot, free_port
@@ -222,3 +223,40 @@ def test_smtp_login_with_the_mailbox_password_right_and_wrong(
     assert (step, kind) == ("log in to SMTP", "auth")
     assert detail.startswith("login as 'other@example.test' refused by 127.0.0.1: ")
     assert smtp.password not in detail
+
+
+def test_without_smtp_the_test_passes_saying_smtp_is_not_configured(
+    imap_account: ImapAccount,
+    database_url: str,
+    tmp_path: Path,
+    make_token: Callable[[Role], str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A seller who replies from their own mail client configures no [smtp] at all.
+    config = write_config(
+        tmp_path / "slawatch.toml",
+        database_url=database_url,
+        mailboxes=[imap_account.settings(name="shop")],
+    )
+    tested = run_cli("mailboxes", "test", "shop", config=config)
+    assert tested.returncode == 0, tested.stdout + tested.stderr
+    lines = tested.stdout.splitlines()
+    assert lines[-2] == f"ok   check SMTP: {SMTP_OFF}"
+    assert lines[-1] == "connection OK"
+    checked = run_cli("check-config", config=config)
+    assert checked.returncode == 0, checked.stderr
+    assert "smtp: not configured (no [smtp] section)" in checked.stdout
+
+    settings = Settings(
+        database_url=database_url, mailboxes=[config_mailbox(imap_account, monkeypatch)]
+    )
+    with TestClient(create_app(settings)) as api:
+        response = api.post("/api/v1/mailboxes/cfg/test", headers=auth(make_token(Role.ADMIN)))
+    report = response.json()
+    assert report["ok"] is True, report
+    assert report["steps"][-1] == {
+        "step": "check SMTP",
+        "ok": True,
+        "detail": SMTP_OFF,
+        "error_kind": None,
+    }

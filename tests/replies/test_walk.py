@@ -162,6 +162,8 @@ def walk_reads(w: Walk) -> None:
         ("/api/v1/threads", VIEWERS),
         ("/api/v1/threads/{thread_id}", VIEWERS),
         ("/api/v1/summary", VIEWERS),
+        ("/api/v1/reports/threads.csv", VIEWERS),
+        ("/api/v1/reports/response-rate.csv", VIEWERS),
         ("/api/v1/alerts", VIEWERS),
         ("/api/v1/audit", ADMINS),
         ("/api/v1/templates", AGENTS),
@@ -172,6 +174,8 @@ def walk_reads(w: Walk) -> None:
             w.call(role, "GET", route, expected[role], ids=ids)
     for role in ROLES:  # no report read yet: the mailbox, and that no report was read
         w.call(role, "GET", "/api/v1/reconciliation", VIEWERS[role], params={"mailbox": w.mailbox})
+    for role in ROLES:  # a role never stands in for a webhook's secret: this mailbox takes none
+        w.call(role, "POST", "/webhooks/walmart/{name}", 404, ids=ids, json={"source": {}})
 
 
 def walk_mailboxes(w: Walk, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -340,7 +344,13 @@ def _seed_draft(w: Walk) -> int:
 def walk_pages(w: Walk) -> None:
     main = w.threads["main"]
     for role in ROLES:
-        for route in ("/", "/threads/{thread_id}", "/status"):
+        for route in (
+            "/",
+            "/threads/{thread_id}",
+            "/status",
+            "/reports/threads.csv",
+            "/reports/response-rate.csv",
+        ):
             w.routes.add(("GET", route))
             browser = w.pages.get(role) or TestClient(w.api.app)
             page = browser.get(route.format(thread_id=main), follow_redirects=False)

@@ -1,3 +1,3 @@
 """Alerts to chat and webhook channels (``[[alerts.channels]]``) beside email: what each is sent
 (payloads), sending it (posting), the deliveries' queries (repository), routing alerts to channels
-and recording outcomes (service), and the delivery job (jobs)."""
+(service), and the delivery job recording each outcome (jobs)."""

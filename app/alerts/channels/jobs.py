@@ -26,7 +26,13 @@ from app.models import Alert, AlertDelivery
 
 log = logging.getLogger(__name__)
 
-DELIVERY_BATCH = 50
+# Each batch holds its transaction (on SQLite, the database's write lock) while it posts: a chat
+# service answers in a few hundred milliseconds, so batches are kept small enough that another
+# writer never waits out its lock timeout.
+DELIVERY_BATCH = 20
+# Alerts in one chat message at most: Slack refuses a message of more than 50 blocks (an alert
+# takes up to four) and Teams a card of more than about 28 KB.
+DIGEST_MAX = 10
 # A broken channel's other deliveries of a round try again this much later (no attempt counted).
 BROKEN_CHANNEL_WAIT = timedelta(minutes=1)
 
@@ -57,7 +63,9 @@ def _groups(due: list[Due], *, digest: bool) -> list[list[Due]]:
             batched.setdefault(delivery.channel, []).append(item)
         else:
             groups.append([item])
-    return groups + list(batched.values())
+    for items in batched.values():
+        groups += [items[i : i + DIGEST_MAX] for i in range(0, len(items), DIGEST_MAX)]
+    return groups
 
 
 def _body(
@@ -113,7 +121,15 @@ def _deliver(
                 delivery.deliver_after = now + rules.retry_delay(delivery.attempts)
                 report.retrying += 1
                 metrics.CHANNEL_DELIVERIES.labels(channel.kind, "retrying").inc()
-        log.warning("%s; alerts %s will be retried", e.message, [a.id for _, a in group])
+        gave_up = any(delivery.state == AlertState.FAILED for delivery in deliveries)
+        log.warning(
+            "%s; alerts %s %s",
+            e.message,
+            [alert.id for _, alert in group],
+            f"not delivered after {settings.alerts.max_attempts} attempts"
+            if gave_up
+            else "will be retried",
+        )
         return False
     for delivery in deliveries:
         delivery.attempts += 1

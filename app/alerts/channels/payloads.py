@@ -82,13 +82,12 @@ def _headline(n: Notice) -> str:
 def _facts(n: Notice) -> list[tuple[str, str]]:
     if n.thread_id is None:
         return [("Mailbox", n.mailbox or "?"), ("Why", n.reason or "")]
-    facts = [
-        ("Customer", n.customer or "unknown"),
-        ("Order", n.order_number or "none found"),
-        ("Time left", n.time_left or "?"),
-        ("Mailbox", n.mailbox or "?"),
-    ]
-    return facts + ([("Client", n.client)] if n.client else [])
+    facts = [("Customer", n.customer or "unknown"), ("Order", n.order_number or "none found")]
+    if n.time_left:  # an alert about a thread without a running clock has none
+        facts.append(("Time left", n.time_left))
+    facts.append(("Mailbox", n.mailbox or "?"))
+    facts += [("Client", n.client)] if n.client else []
+    return facts + ([("Why", n.reason)] if n.reason else [])  # e.g. a cancellation request
 
 
 def _slack_escape(text: str) -> str:
@@ -108,7 +107,7 @@ def slack(notices: list[Notice]) -> dict[str, Any]:
                 "type": "section",
                 "text": {
                     "type": "mrkdwn",
-                    "text": f"*{_slack_escape(n.subject or '(no subject)')}*",
+                    "text": f"*{_slack_escape(n.subject[:500] or '(no subject)')}*",
                 },
                 "fields": [
                     {"type": "mrkdwn", "text": f"*{name}*\n{_slack_escape(value)}"}

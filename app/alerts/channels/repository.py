@@ -61,7 +61,8 @@ def lock_due(
             AlertDelivery.deliver_after <= now,
             AlertDelivery.channel.in_(channels),
         )
-        .order_by(Alert.urgent.desc(), AlertDelivery.id)
+        # A channel's deliveries together: they make one digest where a batch holds them.
+        .order_by(Alert.urgent.desc(), AlertDelivery.channel, AlertDelivery.id)
         .limit(limit)
         .with_for_update(skip_locked=True, of=AlertDelivery)
     )
