@@ -70,15 +70,7 @@ def _decode(cursor: str) -> _Position:
         if cancel and due is None:
             raise ValueError("a cancellation request has a deadline")
         return _Position(due, thread_id, cancel)
-    except (
-        ValueError,
-        KeyError,
-        TypeError,
-        OverflowError,
-        AttributeError,
-        binascii.Error,
-        json.JSONDecodeError,
-    ):
+    except (ValueError, KeyError, TypeError, OverflowError, binascii.Error, json.JSONDecodeError):
         raise InvalidCursor(
             "invalid cursor: pass the next_cursor of a previous page unchanged"
         ) from None
@@ -99,6 +91,8 @@ def page_of_threads(
     position = _decode(cursor) if cursor else None
     threads: list[Thread] = []
     cancels = 0
+    if position is not None and position.cancel and not f.cancellations_first:
+        position = None  # a cursor of a queue's first part, passed with other states: start
     if f.cancellations_first and (position is None or position.cancel):
         after = (position.due_at, position.thread_id) if position and position.due_at else None
         threads = repository.threads_with_cancel_request(db, f, after=after, limit=limit + 1)

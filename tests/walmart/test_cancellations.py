@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import email
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
 from email import policy
@@ -319,3 +320,16 @@ def test_pages_of_the_queue_list_each_thread_once_requests_first(seller: Seller)
         if cursor is None:
             break
     assert seen == [asked[2], asked[0], asked[1], *plain]
+
+
+def test_the_same_notification_delivered_at_once_several_times_is_kept_once(
+    seller: Seller,
+) -> None:
+    request = order_updates("INTENT_TO_CANCEL", PO, CO, [("1", "Kitchen towels")])
+    with ThreadPoolExecutor(4) as pool:
+        answers = list(pool.map(lambda _: seller.post(request), range(4)))
+    assert [a.status_code for a in answers] == [200] * 4
+    assert sorted(a.json()["new"] for a in answers) == [0, 0, 0, 1]
+    assert seller.events() == [("INTENT_TO_CANCEL", PO, "1", "webhook")]
+    assert len(seller.cancel_alerts()) == 1
+    assert [t["order_number"] for t in seller.queue()] == [PO]  # one thread for the request
