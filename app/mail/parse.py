@@ -15,7 +15,8 @@ time:
 Every string in a ParsedMessage is valid Unicode without NUL characters, so it can be stored
 in any database column as is.
 
-The steps live beside this module: ``headers.py`` and ``charsets.py`` decode header values,
+The steps live beside this module: ``feed.py`` gives the bytes to the stdlib parser (without
+the bodies of attachments), ``headers.py`` and ``charsets.py`` decode header values,
 ``body.py`` walks the MIME tree (``html_text.py`` reads HTML), ``bounds.py`` bounds the header
 values kept, ``problems.py`` collects what could not be read. Trimming quoted history for
 display is ``quoting.py``, not parsing.
@@ -29,7 +30,6 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from email.feedparser import BytesFeedParser
 from email.message import Message
 from email.policy import compat32
 from types import MappingProxyType
@@ -37,6 +37,7 @@ from types import MappingProxyType
 from app.mail.body import BodyWalker, capped_body
 from app.mail.bounds import bounded_addresses, bounded_id, bounded_line, bounded_references
 from app.mail.charsets import guess_decode, normalise_newlines
+from app.mail.feed import message_without_unread_bodies
 from app.mail.headers import HeaderReader, content_type_of, split_head, unique_in_order
 from app.mail.problems import Problems, shown_value
 from app.mail.storable import storable_text
@@ -119,7 +120,7 @@ _LEADING_BLANK_LINES = re.compile(rb"\A(?:[ \t]*(?:\r\n|\r|\n))+")
 
 
 def _parse(raw: bytes, problems: Problems, *, headers_only: bool) -> ParsedMessage:
-    if not raw.strip():
+    if _blank(raw):
         problems.add("empty message")
     _note_line_endings(raw, problems)
     data = raw
@@ -133,7 +134,7 @@ def _parse(raw: bytes, problems: Problems, *, headers_only: bool) -> ParsedMessa
 
     msg = _message_from_bytes(data, problems)
     headers = HeaderReader(msg, problems)
-    if not headers.names and raw.strip():
+    if not headers.names and not _blank(raw):
         problems.add("no headers found")
 
     from_pairs = headers.addresses("from")
@@ -221,6 +222,12 @@ def _unparsed(raw: bytes, problems: Problems) -> ParsedMessage:
     )
 
 
+def _blank(data: bytes) -> bool:
+    """Whether ``data`` is empty or only whitespace; unlike ``not data.strip()``, without a copy of
+    a message that ends in a line break (as every message does)."""
+    return not data or data.isspace()
+
+
 def _note_line_endings(raw: bytes, problems: Problems) -> None:
     # Counted, not found in a copy without the CRLFs: a copy is as big as the message.
     crlf = raw.count(b"\r\n")
@@ -230,17 +237,9 @@ def _note_line_endings(raw: bytes, problems: Problems) -> None:
         problems.add("CR-only line endings")
 
 
-# What the parser is given at a time: email.message_from_bytes would first make a string of the
-# whole message and then a StringIO of it (four bytes a character), some five times its size.
-_FEED_BYTES = 64 * 1024
-
-
 def _message_from_bytes(data: bytes, problems: Problems) -> Message:
     try:
-        parser = BytesFeedParser(policy=compat32)
-        for start in range(0, len(data), _FEED_BYTES):
-            parser.feed(data[start : start + _FEED_BYTES])
-        return parser.close()
+        return message_without_unread_bodies(data)
     except Exception as exc:  # e.g. RecursionError on absurdly nested MIME
         problems.add(
             f"MIME structure unreadable ({type(exc).__name__}); headers kept, body kept as text"
