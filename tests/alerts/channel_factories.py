@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import insert, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
 from app.config import AlertChannel, AlertSettings, Settings
@@ -33,7 +33,10 @@ def threads(
 ) -> list[int]:
     """``count`` customer threads whose 48-hour clock started ``waited_hours`` before ``at``."""
     started = at - timedelta(hours=waited_hours)
-    first = db.scalar(select(Thread.id).order_by(Thread.id.desc()).limit(1)) or 0
+    # Labelled by how many threads came before, not by id: PostgreSQL's ids keep counting
+    # across the tests that used the same database.
+    first = db.scalar(select(func.count(Thread.id))) or 0
+    last_id = db.scalar(select(func.max(Thread.id))) or 0
     db.execute(
         insert(Thread),
         [
@@ -55,7 +58,7 @@ def threads(
             for i in range(count)
         ],
     )
-    return list(db.scalars(select(Thread.id).where(Thread.id > first).order_by(Thread.id)))
+    return list(db.scalars(select(Thread.id).where(Thread.id > last_id).order_by(Thread.id)))
 
 
 def channel_settings(
