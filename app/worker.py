@@ -97,41 +97,35 @@ class Worker:
             executor=COORDINATION,
             next_run_time=now(),
         )
-        self.scheduler.add_job(
-            self._sweep,
-            "interval",
-            seconds=settings.worker.sweep_seconds,
-            id="sweep",
-            name="SLA sweep",
-        )
-        self.scheduler.add_job(
-            self._refresh_stats,
-            "interval",
-            seconds=STATS_SECONDS,
-            id="stats",
-            name="response figures and waiting samples",
-        )
-        self.scheduler.add_job(
-            self._refresh_orders,
-            "interval",
-            seconds=order_jobs.ORDERS_SECONDS,
-            id=ORDERS_LEASE,
-            name="Walmart orders of waiting threads",
-        )
-        self.scheduler.add_job(
-            self._refresh_walmart_rates,
-            "interval",
-            seconds=response_rate.RATE_SECONDS,
-            id=RATE_LEASE,
-            name="Walmart's own response rate",
-        )
-        self.scheduler.add_job(
-            self._poll_order_events,
-            "interval",
-            seconds=events_jobs.EVENTS_SECONDS,
-            id=EVENTS_LEASE,
-            name="Walmart's cancellation requests in recent orders",
-        )
+        # The singleton jobs: each runs in one worker at a time, under a lease of its id.
+        for job, seconds, job_id, name in (
+            (self._sweep, settings.worker.sweep_seconds, SWEEP_LEASE, "SLA sweep"),
+            (
+                self._refresh_stats,
+                STATS_SECONDS,
+                STATS_LEASE,
+                "response figures and waiting samples",
+            ),
+            (
+                self._refresh_orders,
+                order_jobs.ORDERS_SECONDS,
+                ORDERS_LEASE,
+                "Walmart orders of waiting threads",
+            ),
+            (
+                self._refresh_walmart_rates,
+                response_rate.RATE_SECONDS,
+                RATE_LEASE,
+                "Walmart's own response rate",
+            ),
+            (
+                self._poll_order_events,
+                events_jobs.EVENTS_SECONDS,
+                EVENTS_LEASE,
+                "Walmart's cancellation requests in recent orders",
+            ),
+        ):
+            self.scheduler.add_job(job, "interval", seconds=seconds, id=job_id, name=name)
 
     def start(self) -> None:
         with session_scope(self._session_factory) as db:

@@ -3,6 +3,7 @@ settings with a Slack, a Teams and a webhook channel pointing at the local recei
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -20,6 +21,8 @@ WEBHOOK_ENV = "SLAWATCH_TEST_WEBHOOK_URL"
 WEBHOOK_SECRET_ENV = "SLAWATCH_TEST_WEBHOOK_SECRET"
 WEBHOOK_KEY = "webhook-signing-key-" + "9" * 16
 BASE_URL = "https://slawatch.store.example"
+# The tests' settings maker (the ``channels`` fixture): keyword arguments go to [alerts].
+ChannelSettings = Callable[..., Settings]
 
 
 def mailbox(db: Session, name: str = "store-1", client: str | None = "acme") -> int:

@@ -7,10 +7,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
-import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -26,7 +24,7 @@ from app.models import AlertDelivery, Thread
 from tests.alerts.channel_factories import (
     BASE_URL,
     WEBHOOK_KEY,
-    channel_settings,
+    ChannelSettings,
     mailbox,
     threads,
 )
@@ -41,10 +39,8 @@ def facts_of_slack(message: dict[str, Any]) -> dict[str, str]:
 
 def test_each_channel_gets_each_alert_once_in_its_documented_shape(
     chat: ChatReceiver,
-    database_url: str,
+    channels: ChannelSettings,
     session_factory: sessionmaker[Session],
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
     make_token: Any,
 ) -> None:
     at = now()
@@ -52,9 +48,7 @@ def test_each_channel_gets_each_alert_once_in_its_documented_shape(
         box = mailbox(db)
         (at_risk,) = threads(db, box, waited_hours=40, at=at)  # 8 h left
         (overdue,) = threads(db, box, waited_hours=50, at=at)  # 2 h late
-    settings = channel_settings(
-        database_url, chat, tmp_path, monkeypatch, webhook_events=["overdue"]
-    )
+    settings = channels(webhook_events=["overdue"])
 
     report = sweep(session_factory, settings, now=at)
 
@@ -141,15 +135,13 @@ def sample(kind: str, outcome: str) -> float:
 
 def test_a_failing_channel_is_retried_with_back_off_while_the_others_deliver(
     chat: ChatReceiver,
-    database_url: str,
+    channels: ChannelSettings,
     session_factory: sessionmaker[Session],
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     at = now()
     with session_factory.begin() as db:
         threads(db, mailbox(db), waited_hours=49, count=2, at=at)
-    settings = channel_settings(database_url, chat, tmp_path, monkeypatch)
+    settings = channels()
     chat.status[chat.slack_path] = 404  # Slack's no_service: a removed app, say
     retrying_before = sample("slack", "retrying")
 
@@ -188,15 +180,13 @@ def test_a_failing_channel_is_retried_with_back_off_while_the_others_deliver(
 
 def test_a_channel_that_keeps_failing_gives_up_after_max_attempts(
     chat: ChatReceiver,
-    database_url: str,
+    channels: ChannelSettings,
     session_factory: sessionmaker[Session],
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     at = now()
     with session_factory.begin() as db:
         threads(db, mailbox(db), waited_hours=49, at=at)
-    settings = channel_settings(database_url, chat, tmp_path, monkeypatch, max_attempts=3)
+    settings = channels(max_attempts=3)
     chat.status[chat.webhook_path] = 500
     outcomes = [
         sweep(session_factory, settings, now=at + timedelta(hours=h)).channels for h in range(4)
@@ -208,15 +198,13 @@ def test_a_channel_that_keeps_failing_gives_up_after_max_attempts(
 
 def test_the_digest_batches_a_chat_channels_non_urgent_alerts_but_not_a_webhooks(
     chat: ChatReceiver,
-    database_url: str,
+    channels: ChannelSettings,
     session_factory: sessionmaker[Session],
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     at = now()
     with session_factory.begin() as db:
         threads(db, mailbox(db), waited_hours=37, count=12, at=at)  # at risk: not urgent
-    settings = channel_settings(database_url, chat, tmp_path, monkeypatch, digest_minutes=60)
+    settings = channels(digest_minutes=60)
 
     assert sweep(session_factory, settings, now=at).channels.sent == 0  # the digest slot
     assert chat.posted == []
@@ -237,10 +225,8 @@ def test_the_digest_batches_a_chat_channels_non_urgent_alerts_but_not_a_webhooks
 
 def test_alerts_go_to_the_channels_of_their_mailbox_client_and_event(
     chat: ChatReceiver,
-    database_url: str,
+    channels: ChannelSettings,
     session_factory: sessionmaker[Session],
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     at = now()
     with session_factory.begin() as db:
@@ -248,7 +234,7 @@ def test_alerts_go_to_the_channels_of_their_mailbox_client_and_event(
         globex = mailbox(db, "globex-store", client="globex")
         threads(db, acme, waited_hours=40, at=at)
         threads(db, globex, waited_hours=50, at=at)
-    settings = channel_settings(database_url, chat, tmp_path, monkeypatch)
+    settings = channels()
     slack, teams, hook = settings.alerts.channels
     routed = settings.model_copy(
         update={
@@ -276,10 +262,8 @@ def test_alerts_go_to_the_channels_of_their_mailbox_client_and_event(
 
 def test_quiet_hours_hold_a_channels_non_urgent_alerts_until_the_team_is_back(
     chat: ChatReceiver,
-    database_url: str,
+    channels: ChannelSettings,
     session_factory: sessionmaker[Session],
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     at = now().replace(second=0, microsecond=0)
     with session_factory.begin() as db:
@@ -287,7 +271,7 @@ def test_quiet_hours_hold_a_channels_non_urgent_alerts_until_the_team_is_back(
         threads(db, box, waited_hours=37, at=at)  # at risk, 11 h left: it can wait
         threads(db, box, waited_hours=49, at=at)  # overdue, not urgent for a customer
     quiet = QuietHours(start=(at - timedelta(hours=1)).time(), end=(at + timedelta(hours=1)).time())
-    settings = channel_settings(database_url, chat, tmp_path, monkeypatch, quiet_hours=quiet)
+    settings = channels(quiet_hours=quiet)
 
     sweep(session_factory, settings, now=at)
     assert chat.posted == []
@@ -298,15 +282,11 @@ def test_quiet_hours_hold_a_channels_non_urgent_alerts_until_the_team_is_back(
 
 def test_a_cancellation_request_reaches_the_channels_like_any_alert(
     chat: ChatReceiver,
-    database_url: str,
+    channels: ChannelSettings,
     session_factory: sessionmaker[Session],
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     at = now()
-    settings = channel_settings(
-        database_url, chat, tmp_path, monkeypatch, webhook_events=["cancel_request"]
-    )
+    settings = channels(webhook_events=["cancel_request"])
     with session_factory.begin() as db:
         (thread_id,) = threads(db, mailbox(db), waited_hours=1, at=at)
         thread = db.get(Thread, thread_id)
