@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -47,6 +48,11 @@ def run_jobs(records: Records) -> None:
     scheduler.start()
     try:
         assert done.wait(120)
+        # One-shot jobs leave the scheduler once run: stopping it before it removed them races
+        # its own loop (JobLookupError in its thread).
+        deadline = time.monotonic() + 120
+        while scheduler.get_jobs() and time.monotonic() < deadline:
+            time.sleep(0.01)
     finally:
         scheduler.shutdown(wait=True)
 
